@@ -1,0 +1,23 @@
+import type Docker from 'dockerode';
+import type { HostFacts } from '../runner/src/setup/host-facts.js';
+import type { ProcessRunner } from '../runner/src/setup/process-runner.js';
+import { ensureBaseImage } from './base-image.js';
+import { ensureBuiltImage } from './build-image.js';
+import { imageCatalog } from './catalog.js';
+
+export interface EnsureImagesOptions {
+  docker: Docker;
+  processes: ProcessRunner;
+  host: HostFacts;
+  mirror: string;
+  forTests: boolean;
+  log: (line: string) => void;
+}
+
+/** Builds the base image, then every image built FROM it, each only when its sources changed. */
+export async function ensureImages(options: EnsureImagesOptions): Promise<void> {
+  const baseId = await ensureBaseImage(options);
+  for (const spec of imageCatalog(options.processes, { forTests: options.forTests })) {
+    await ensureBuiltImage(options.docker, spec, baseId, options.log);
+  }
+}

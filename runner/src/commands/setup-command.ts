@@ -1,0 +1,54 @@
+import { ensureImages } from '../../../images/ensure-images.js';
+import {
+  createDocker,
+  DEFAULT_SOCKET,
+  describeEndpoint,
+  dockerEndpointFromEnv,
+} from '../docker/docker-endpoint.js';
+import { ensureEngine } from '../setup/ensure-engine.js';
+import { readHostFacts } from '../setup/host-facts.js';
+import { execaProcessRunner } from '../setup/process-runner.js';
+import { sleep } from '../setup/sleep.js';
+
+export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+
+export interface SetupOptions {
+  env: Record<string, string | undefined>;
+  forTests: boolean;
+  log: (line: string) => void;
+}
+
+/** Everything both README commands need: a Docker engine that answers, and the project's images. */
+export async function runSetup(options: SetupOptions): Promise<void> {
+  const started = Date.now();
+  const endpoint = dockerEndpointFromEnv(options.env);
+  const docker = createDocker(endpoint);
+  const processes = execaProcessRunner();
+  const host = readHostFacts();
+
+  const outcome = await ensureEngine({
+    ping: () =>
+      docker.ping().then(
+        () => true,
+        () => false,
+      ),
+    endpoint: describeEndpoint(endpoint),
+    isLocalDefault: endpoint.kind === 'socket' && endpoint.socketPath === DEFAULT_SOCKET,
+    host,
+    processes,
+    sleep,
+    log: options.log,
+    daemonLogFile: '/var/log/pilotlight-dockerd.log',
+  });
+  if (outcome !== 'already-running') options.log(`Docker engine ${outcome} at ${describeEndpoint(endpoint)}`);
+
+  await ensureImages({
+    docker,
+    processes,
+    host,
+    mirror: options.env['PILOTLIGHT_DEBIAN_MIRROR'] || DEFAULT_DEBIAN_MIRROR,
+    forTests: options.forTests,
+    log: options.log,
+  });
+  options.log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+}

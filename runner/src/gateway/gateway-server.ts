@@ -1,0 +1,31 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { NotRoutedError, PilotlightError, UnknownFunctionError } from '../errors.js';
+import { routeRequest, type FunctionRoute } from './route-request.js';
+
+export const MARKER_HEADER = 'x-pilotlight-error';
+
+/** Forwards a routed request to the function's instances; returns false when the function is unknown. */
+export type FunctionHandler = (route: FunctionRoute, req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** The one HTTP endpoint in front of every function. */
+export function createGatewayServer(handle: FunctionHandler): Server {
+  return createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    const route = routeRequest(req.url ?? '/', req.headers.host);
+    if (!route) return sendError(res, new NotRoutedError(req.url ?? '/'));
+    if (!handle(route, req, res)) sendError(res, new UnknownFunctionError(route.name));
+  });
+}
+
+export function sendError(res: ServerResponse, error: PilotlightError): void {
+  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  res.writeHead(error.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    [MARKER_HEADER]: error.code,
+  });
+  res.end(body);
+}

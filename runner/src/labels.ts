@@ -1,0 +1,19 @@
+/** Every container, image, network and volume Pilotlight creates carries these labels. */
+export const LABEL_MANAGED = 'pilotlight.managed';
+export const LABEL_KIND = 'pilotlight.kind';
+export const LABEL_SOURCE_HASH = 'pilotlight.source-hash';
+export const LABEL_TEST_RUN = 'pilotlight.test-run';
+
+export type ResourceKind = 'base-image' | 'sample' | 'tool-image' | 'registry' | 'test';
+
+export function managedLabels(
+  kind: ResourceKind,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { [LABEL_MANAGED]: 'true', [LABEL_KIND]: kind, ...extra };
+}
+
+/** A label filter for the Engine API's list calls, e.g. `{ label: ['pilotlight.managed=true'] }`. */
+export function labelFilter(labels: Record<string, string>): { label: string[] } {
+  return { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) };
+}

@@ -1,0 +1,54 @@
+'use strict';
+// A plain Express app: it knows nothing about functions or containers beyond PORT.
+const express = require('express');
+
+const port = Number(process.env.PORT || 3000);
+const startupDelayMs = Number(process.env.STARTUP_DELAY_MS || 0);
+const app = express();
+
+app.get('/', (req, res) => {
+  res.type('text/plain').send('hello from express\n');
+});
+
+app.post('/echo', (req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    res.set('content-type', req.get('content-type') || 'application/octet-stream');
+    res.end(Buffer.concat(chunks));
+  });
+});
+
+app.get('/slow', (req, res) => {
+  const ms = Number(req.query.ms || 1000);
+  setTimeout(() => res.type('text/plain').send(`slept ${ms} ms\n`), ms);
+});
+
+app.get('/stream', (req, res) => {
+  const count = Number(req.query.count || 5);
+  const intervalMs = Number(req.query.interval || 100);
+  res.set('content-type', 'text/plain');
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(`chunk ${sent}\n`);
+    sent += 1;
+    if (sent === count) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, intervalMs);
+  req.on('close', () => clearInterval(timer));
+});
+
+app.get('/env', (req, res) => {
+  res.json(process.env);
+});
+
+app.all('/crash', (req, res) => {
+  console.error('crashing on request');
+  process.exit(3);
+});
+
+setTimeout(() => {
+  app.listen(port, () => console.log(`express sample listening on ${port}`));
+}, startupDelayMs);
