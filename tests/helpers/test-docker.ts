@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import { createDocker, dockerEndpointFromEnv } from '../../runner/src/docker/docker-endpoint.js';
+import { LABEL_TEST_RUN, managedLabels } from '../../runner/src/labels.js';
+
+/** One id per test process; everything a test creates is labelled with it. */
+export const TEST_RUN_ID = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+export function testDocker(): Docker {
+  return createDocker(dockerEndpointFromEnv(process.env));
+}
+
+export function testLabels(): Record<string, string> {
+  return managedLabels('test', { [LABEL_TEST_RUN]: TEST_RUN_ID });
+}
+
+export function uniqueName(prefix: string): string {
+  return `pilotlight-test-${prefix}-${TEST_RUN_ID}-${randomBytes(2).toString('hex')}`;
+}
+
+export interface StartedContainer {
+  id: string;
+  name: string;
+  /** Base URL of the container's port as published on 127.0.0.1. */
+  url: string;
+  container: Docker.Container;
+  remove(): Promise<void>;
+}
+
+/** Runs an image with one port published on a free 127.0.0.1 port. */
+export async function startContainer(
+  docker: Docker,
+  image: string,
+  port: number,
+  options: { env?: string[]; name?: string } = {},
+): Promise<StartedContainer> {
+  const name = options.name ?? uniqueName('c');
+  const container = await docker.createContainer({
+    name,
+    Image: image,
+    Env: options.env,
+    Labels: testLabels(),
+    ExposedPorts: { [`${port}/tcp`]: {} },
+    HostConfig: { PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+  });
+  await container.start();
+  const info = await container.inspect();
+  const hostPort = info.NetworkSettings.Ports[`${port}/tcp`]?.[0]?.HostPort;
+  if (!hostPort) throw new Error(`${image}: port ${port} was not published`);
+  return {
+    id: container.id,
+    name,
+    url: `http://127.0.0.1:${hostPort}`,
+    container,
+    remove: () => container.remove({ force: true, v: true }).catch(() => undefined),
+  };
+}
+
+/** Polls url until it answers 200; returns how long that took. */
+export async function waitForOk(url: string, timeoutMs = 30_000): Promise<number> {
+  const started = Date.now();
+  let lastError = '';
+  while (Date.now() - started < timeoutMs) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return Date.now() - started;
+      lastError = `status ${response.status}`;
+    } catch (error) {
+      lastError = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${lastError})`);
+}
+
+/** Removes containers left by earlier, interrupted test runs (older than an hour). */
+export async function removeStaleTestContainers(docker: Docker): Promise<void> {
+  const stale = await docker.listContainers({ all: true, filters: { label: ['pilotlight.kind=test'] } });
+  const hourAgo = Date.now() / 1000 - 3600;
+  await Promise.all(
+    stale
+      .filter((info) => info.Created < hourAgo)
+      .map((info) =>
+        docker
+          .getContainer(info.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined),
+      ),
+  );
+}
