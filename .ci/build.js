@@ -10,3 +10,14 @@ await build({
   format: 'esm',
   packages: 'external',
 });
+
+await build({
+  ...common,
+  entryPoints: ['adapter/src/main.ts'],
+  outfile: 'dist/adapter/adapter.mjs',
+  format: 'esm',
+  minify: true,
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+});

@@ -36,7 +36,10 @@ export class AdapterConfigError extends Error {
 const MAX_REQUEST_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
 /** Reads the adapter's settings from an env map and its argv (the app's CMD). Never reads process.env. */
-export function parseAdapterConfig(env: Record<string, string | undefined>, argv: string[] = []): AdapterConfig {
+export function parseAdapterConfig(
+  env: Record<string, string | undefined>,
+  argv: string[] = [],
+): AdapterConfig {
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
 

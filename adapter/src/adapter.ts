@@ -1,0 +1,302 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once as onceEvent } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { AdapterError, sendAdapterError, sendJson } from './adapter-error.js';
+import { createAppEndpoint, type AppEndpoint } from './app-endpoint.js';
+import type { AppProcess } from './app-process.js';
+import type { AdapterConfig } from './config.js';
+import { appRequestHeaders, requestIdFrom, type InvocationContext } from './forward-headers.js';
+import { InflightLimiter, type Release } from './inflight-limiter.js';
+import { invokeEvent } from './invoke-event.js';
+import type { Logger } from './logger.js';
+import { proxyRequest } from './proxy-request.js';
+import { waitUntilReady } from './readiness.js';
+import { runHook } from './run-hook.js';
+import { once } from './run-once.js';
+import { AdapterStats } from './stats.js';
+
+export type AdapterState = 'starting' | 'ready' | 'failed' | 'draining' | 'stopped';
+
+export interface AdapterDeps {
+  config: AdapterConfig;
+  logger: Logger;
+  /** The environment hooks and the app run with (the adapter's own settings removed). */
+  appEnv: Record<string, string | undefined>;
+  /** Starts the app; absent when the app is run by someone else. */
+  startApp?: () => AppProcess;
+}
+
+const CONTROL_PREFIX = '/_/';
+
+/** The adapter: pass-through to the app, the control paths under /_/, and the app's lifecycle. */
+export class Adapter {
+  state: AdapterState = 'starting';
+  readonly stats = new AdapterStats();
+  private readonly server: Server;
+  private readonly app: AppEndpoint;
+  private readonly limiter: InflightLimiter;
+  private appProcess: AppProcess | undefined;
+  private ready!: Promise<void>;
+  private failure: string | undefined;
+  private readonly initialize: () => Promise<unknown>;
+  private readonly preStop: () => Promise<unknown>;
+
+  constructor(private readonly deps: AdapterDeps) {
+    const { config } = deps;
+    this.app = createAppEndpoint(config.appHost, config.appPort);
+    this.limiter = new InflightLimiter(config.maxInflight, config.maxQueued);
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000;
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 60_000;
+    this.initialize = once(() =>
+      this.runLifecycleHook('initializer', config.initializer, 'POST', config.initializeTimeoutMs),
+    );
+    this.preStop = once(() => this.runLifecycleHook('pre-stop', config.preStop, 'GET', config.hookTimeoutMs));
+  }
+
+  /** Listens, starts the app and begins probing it; returns the bound port. */
+  async start(): Promise<number> {
+    this.server.listen(this.deps.config.port, this.deps.config.host);
+    await onceEvent(this.server, 'listening');
+    this.appProcess = this.deps.startApp?.();
+    this.ready = waitUntilReady(this.deps.config, () => this.appProcess?.exitReason()).then(
+      (ms) => {
+        if (this.state === 'starting') this.state = 'ready';
+        this.deps.logger.info('app ready', { readyAfterMs: ms, appPort: this.deps.config.appPort });
+      },
+      (error: Error) => {
+        this.failure = error.message;
+        if (this.state === 'starting') this.state = 'failed';
+        this.deps.logger.error('app never became ready', { reason: error.message });
+      },
+    );
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  get appExited(): Promise<number> | undefined {
+    return this.appProcess?.exited;
+  }
+
+  /**
+   * SIGTERM: stop taking requests, let those in flight finish (up to the drain timeout), run pre-stop, pass
+   * SIGTERM to the app and resolve with its exit code.
+   */
+  async shutdown(): Promise<number> {
+    if (this.state === 'draining' || this.state === 'stopped') return this.appProcess?.exited ?? 0;
+    this.state = 'draining';
+    this.server.close();
+    this.server.closeIdleConnections();
+    const drained = await this.drain(this.deps.config.drainTimeoutMs);
+    this.deps.logger.info('drained', { drained, inflight: this.stats.inflight });
+    await this.preStop().catch(() => undefined);
+    let code = 0;
+    if (this.appProcess && !this.appProcess.exitReason()) {
+      this.appProcess.signal('SIGTERM');
+      code = await this.appProcess.exited;
+    } else if (this.appProcess) {
+      code = await this.appProcess.exited;
+    }
+    this.state = 'stopped';
+    this.server.closeAllConnections();
+    this.deps.logger.info('stopped', { exitCode: code, reason: this.appProcess?.exitReason() });
+    return code;
+  }
+
+  /** Waits until no request is in flight or queued; false when the timeout came first. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.stats.inflight + this.limiter.queued > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  }
+
+  close(): void {
+    this.server.close();
+    this.server.closeAllConnections();
+    this.app.agent.destroy();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    if (url.startsWith(CONTROL_PREFIX)) return this.control(url, req, res);
+    const requestId = requestIdFrom(req.headers);
+    try {
+      await this.admit(req, res, requestId, async (context) => {
+        const outcome = await proxyRequest(this.app, req, res, {
+          path: url,
+          headers: appRequestHeaders(req.headers, context, {
+            remoteAddress: req.socket.remoteAddress,
+            host: req.headers.host,
+            proto: 'http',
+          }),
+          timeoutMs: this.deps.config.requestTimeoutMs,
+          requestId,
+        });
+        if (outcome) this.noteFailure(outcome, requestId, req);
+      });
+    } catch (error) {
+      this.answerError(res, error, requestId, req);
+    }
+  }
+
+  /** Readiness, draining and the in-flight limit, then the work with its invocation context. */
+  private async admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    work: (context: InvocationContext) => Promise<void>,
+  ): Promise<void> {
+    if (this.state === 'draining' || this.state === 'stopped') {
+      throw new AdapterError('DRAINING', 503, 'this instance is shutting down: retry on another one', {
+        connection: 'close',
+        'retry-after': '1',
+      });
+    }
+    if (this.state === 'starting') await this.ready;
+    if (this.state === 'failed') {
+      throw new AdapterError('APP_NOT_READY', 503, `the app is not serving: ${this.failure}`);
+    }
+    const exit = this.appProcess?.exitReason();
+    if (exit) throw new AdapterError('APP_EXITED', 502, `${exit}; this instance is going away`);
+
+    const slot = this.limiter.acquire(abortOnClose(res));
+    if (!slot) {
+      throw new AdapterError(
+        'OVERLOADED',
+        503,
+        `${this.deps.config.maxInflight} requests are in flight and ${this.deps.config.maxQueued} queued (PILOTLIGHT_MAX_INFLIGHT, PILOTLIGHT_MAX_QUEUED): retry later`,
+        { 'retry-after': '1' },
+      );
+    }
+    let release: Release;
+    try {
+      release = slot instanceof Promise ? await slot : slot;
+    } catch {
+      return; // the client left while queued
+    }
+    const started = performance.now();
+    this.stats.started();
+    try {
+      await work({
+        ...this.deps.config.context,
+        requestId,
+        deadline: Date.now() + this.deps.config.requestTimeoutMs,
+      });
+    } finally {
+      this.stats.finished(performance.now() - started);
+      release();
+    }
+  }
+
+  private async control(url: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = url.split('?')[0];
+    const requestId = requestIdFrom(req.headers);
+    const method = req.method ?? 'GET';
+    try {
+      switch (path) {
+        case '/_/ready':
+          return this.state === 'ready'
+            ? sendJson(res, 200, { ready: true })
+            : sendJson(res, 503, { ready: false, state: this.state, reason: this.failure ?? null });
+        case '/_/health': {
+          const exit = this.appProcess?.exitReason();
+          const healthy = !exit && (this.state === 'ready' || this.state === 'draining');
+          return sendJson(res, healthy ? 200 : 503, {
+            healthy,
+            state: this.state,
+            reason: exit ?? this.failure ?? null,
+          });
+        }
+        case '/_/stats':
+          return sendJson(res, 200, { state: this.state, ...this.stats.snapshot(this.limiter.queued) });
+        case '/_/invoke':
+          requireMethod(method, ['POST']);
+          return await this.admit(req, res, requestId, (context) =>
+            invokeEvent(this.app, this.deps.config, req, res, context),
+          );
+        case '/_/initialize':
+          requireMethod(method, ['POST']);
+          if (this.state === 'starting') await this.ready;
+          return sendJson(res, 200, { initialized: true, ...((await this.initialize()) as object) });
+        case '/_/pre-stop':
+          requireMethod(method, ['GET', 'POST']);
+          return sendJson(res, 200, { ...((await this.preStop()) as object) });
+        case '/_/pre-freeze':
+          requireMethod(method, ['GET', 'POST']);
+          return sendJson(
+            res,
+            200,
+            await this.runLifecycleHook(
+              'pre-freeze',
+              this.deps.config.preFreeze,
+              'GET',
+              this.deps.config.hookTimeoutMs,
+            ),
+          );
+        default:
+          throw new AdapterError(
+            'UNKNOWN_CONTROL_PATH',
+            404,
+            `${path} is not a control path: /_/ is reserved for ready, health, stats, invoke, initialize, pre-stop and pre-freeze`,
+          );
+      }
+    } catch (error) {
+      this.answerError(res, error, requestId, req);
+    }
+  }
+
+  private async runLifecycleHook(
+    name: string,
+    target: AdapterConfig['initializer'],
+    method: 'GET' | 'POST',
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
+    if (!target) return { hook: name, configured: false };
+    this.deps.logger.info(`${name} running`, { target });
+    try {
+      const result = await runHook(name, target, this.app, this.deps.appEnv, method, timeoutMs);
+      this.deps.logger.info(`${name} finished`, { durationMs: result.durationMs, output: result.output });
+      return { hook: name, configured: true, ...result };
+    } catch (error) {
+      this.deps.logger.error(`${name} failed`, { message: (error as Error).message });
+      throw error;
+    }
+  }
+
+  private answerError(res: ServerResponse, error: unknown, requestId: string, req: IncomingMessage): void {
+    if (!(error instanceof AdapterError)) {
+      this.deps.logger.error('adapter failure', { requestId, stack: (error as Error).stack });
+      error = new AdapterError('ADAPTER_FAILURE', 500, `the adapter failed: ${(error as Error).message}`);
+    }
+    this.noteFailure((error as AdapterError).code, requestId, req);
+    sendAdapterError(res, error as AdapterError, requestId);
+  }
+
+  private noteFailure(code: string, requestId: string, req: IncomingMessage): void {
+    this.stats.failed(code);
+    if (code !== 'CLIENT_CLOSED') {
+      this.deps.logger.warn('request failed', { requestId, code, method: req.method, path: req.url });
+    }
+  }
+}
+
+function requireMethod(method: string, allowed: string[]): void {
+  if (!allowed.includes(method)) {
+    throw new AdapterError('METHOD_NOT_ALLOWED', 405, `use ${allowed.join(' or ')} here, not ${method}`, {
+      allow: allowed.join(', '),
+    });
+  }
+}
+
+function abortOnClose(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  return controller.signal;
+}

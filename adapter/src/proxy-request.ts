@@ -1,0 +1,95 @@
+import { request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { AdapterError, REQUEST_ID_HEADER, sendAdapterError } from './adapter-error.js';
+import type { AppEndpoint } from './app-endpoint.js';
+import { appResponseHeaders } from './forward-headers.js';
+
+export interface ProxyOptions {
+  path: string;
+  headers: OutgoingHttpHeaders;
+  timeoutMs: number;
+  requestId: string;
+}
+
+/** How a pass-through ended: undefined when the app's answer was delivered, else the error code. */
+export type ProxyOutcome = string | undefined;
+
+/**
+ * Streams the request to the app and the app's answer back, without buffering either body. Answers 504 when
+ * the app takes longer than the timeout and 502 when it cannot be reached or drops the connection.
+ */
+export function proxyRequest(
+  app: AppEndpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ProxyOptions,
+): Promise<ProxyOutcome> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (outcome: ProxyOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    const fail = (error: AdapterError): void => {
+      upstream.destroy();
+      sendAdapterError(res, error, options.requestId);
+      settle(error.code);
+    };
+
+    const upstream = request({
+      host: app.host,
+      port: app.port,
+      agent: app.agent,
+      method: req.method,
+      path: options.path,
+      headers: options.headers,
+    });
+    const timer = setTimeout(
+      () =>
+        fail(
+          new AdapterError(
+            'TIMEOUT',
+            504,
+            `the app did not finish within the request timeout of ${options.timeoutMs} ms (PILOTLIGHT_REQUEST_TIMEOUT_MS)`,
+          ),
+        ),
+      options.timeoutMs,
+    );
+
+    upstream.on('response', (answer) => {
+      const headers = appResponseHeaders(answer.headers);
+      headers[REQUEST_ID_HEADER] = options.requestId;
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+      answer.on('aborted', () => res.destroy());
+      res.on('finish', () => settle(undefined));
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (settled) return;
+      fail(
+        new AdapterError(
+          'APP_UNREACHABLE',
+          502,
+          `the app on ${app.host}:${app.port} ${describeFailure(error)}`,
+        ),
+      );
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        upstream.destroy();
+        settle(settled ? undefined : 'CLIENT_CLOSED');
+      }
+    });
+    req.pipe(upstream);
+  });
+}
+
+function describeFailure(error: NodeJS.ErrnoException): string {
+  if (error.code === 'ECONNREFUSED') return 'refused the connection (is it listening on that port?)';
+  if (error.code === 'ECONNRESET' || error.message === 'socket hang up') {
+    return 'closed the connection before answering (did it crash?)';
+  }
+  return `failed: ${error.code ?? error.message}`;
+}

@@ -1,0 +1,74 @@
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import type { AdapterConfig } from './config.js';
+import { statusInRanges } from './status-ranges.js';
+
+export type ProbeResult = { ready: true } | { ready: false; reason: string };
+
+/** One readiness probe of the app: an HTTP GET whose status must fall in the healthy ranges, or a TCP connect. */
+export function probeApp(config: AdapterConfig, timeoutMs = 1000): Promise<ProbeResult> {
+  const { readiness, appHost: host, appPort: port } = config;
+  return new Promise((resolve) => {
+    if (readiness.kind === 'tcp') {
+      const socket = connect({ host, port });
+      socket.setTimeout(timeoutMs, () => socket.destroy(new Error('timed out')));
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve({ ready: true });
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        resolve({ ready: false, reason: `tcp ${host}:${port}: ${error.code ?? error.message}` }),
+      );
+      return;
+    }
+    const probe = request({
+      host,
+      port,
+      path: readiness.path,
+      method: 'GET',
+      agent: false,
+      timeout: timeoutMs,
+    });
+    probe.on('response', (answer) => {
+      answer.resume();
+      const status = answer.statusCode ?? 0;
+      resolve(
+        statusInRanges(status, readiness.healthy)
+          ? { ready: true }
+          : { ready: false, reason: `GET ${readiness.path} answered ${status}` },
+      );
+    });
+    probe.on('timeout', () => probe.destroy(new Error('timed out')));
+    probe.on('error', (error: NodeJS.ErrnoException) =>
+      resolve({
+        ready: false,
+        reason: `GET ${readiness.path} on ${host}:${port}: ${error.code ?? error.message}`,
+      }),
+    );
+    probe.end();
+  });
+}
+
+/**
+ * Probes every interval until the app is ready, the startup timeout passes, or `stopped` says to give up
+ * (the app exited). Resolves with the time it took; rejects with the last reason.
+ */
+export async function waitUntilReady(
+  config: AdapterConfig,
+  stopped: () => string | undefined,
+  now: () => number = Date.now,
+): Promise<number> {
+  const started = now();
+  let last = 'not probed yet';
+  while (now() - started < config.startupTimeoutMs) {
+    const exit = stopped();
+    if (exit) throw new Error(`${exit} before it became ready (last probe: ${last})`);
+    const result = await probeApp(config);
+    if (result.ready) return now() - started;
+    last = result.reason;
+    await new Promise((resolve) => setTimeout(resolve, config.readinessIntervalMs));
+  }
+  throw new Error(
+    `the app was not ready within PILOTLIGHT_STARTUP_TIMEOUT_MS=${config.startupTimeoutMs} (last probe: ${last})`,
+  );
+}
