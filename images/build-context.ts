@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, readlink, lstat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { pack } from 'tar-stream';
+import { pack, type Header, type Pack } from 'tar-stream';
 
 export interface ContextFile {
   /** Path inside the context, with forward slashes. */
@@ -10,6 +11,8 @@ export interface ContextFile {
   mode: number;
   content?: Buffer;
   linkTarget?: string;
+  /** A file streamed from disk when the archive is written, for contents too large to hold in memory. */
+  source?: { path: string; size: number };
 }
 
 /** Lists a folder's files in a stable order, reading their content; symlinks are kept as links. */
@@ -50,15 +53,37 @@ export function hashContext(files: ContextFile[], extra: string[] = []): string 
 /** Streams the files as a tar archive, with fixed owners and times so the bytes depend only on content. */
 export function tarContext(files: ContextFile[]): Readable {
   const archive = pack();
-  for (const file of files) {
-    const header = { name: file.name, mode: file.mode, mtime: new Date(0), uid: 0, gid: 0 };
-    if (file.linkTarget !== undefined) {
-      archive.entry({ ...header, type: 'symlink', linkname: file.linkTarget });
-    } else {
-      archive.entry(header, file.content ?? Buffer.alloc(0));
+  void (async () => {
+    for (const file of files) {
+      const header = { name: file.name, mode: file.mode, mtime: new Date(0), uid: 0, gid: 0 };
+      if (file.linkTarget !== undefined) {
+        archive.entry({ ...header, type: 'symlink', linkname: file.linkTarget });
+      } else if (file.source) {
+        await streamEntry(archive, { ...header, size: file.source.size }, file.source.path);
+      } else {
+        archive.entry(header, file.content ?? Buffer.alloc(0));
+      }
     }
-  }
-  archive.finalize();
+    archive.finalize();
+  })().catch((error: Error) => archive.destroy(error));
   // tar-stream streams are streamx streams; the Engine client wants a Node stream.
   return Readable.from(archive);
+}
+
+async function streamEntry(
+  archive: Pack,
+  header: Partial<Header> & { name: string },
+  path: string,
+): Promise<void> {
+  let settle: (error?: Error | null) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error ? reject(error) : resolve());
+  });
+  const entry = archive.entry(header, (error) => settle(error));
+  for await (const chunk of createReadStream(path)) {
+    if (!entry.write(chunk as Buffer))
+      await new Promise((resolve) => entry.once('drain', () => resolve(undefined)));
+  }
+  entry.end(undefined);
+  await done;
 }

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runSetup } from './commands/setup-command.js';
 import { runUp } from './commands/up-command.js';
+import { runWrap } from './commands/wrap-command.js';
 import { resolveDataDir } from './data-dir.js';
 import { isPilotlightError } from './errors.js';
 
@@ -51,6 +52,18 @@ async function main(argv: string[]): Promise<void> {
           log,
           stopSignal: stopSignal(),
         }),
+    )
+    .command(
+      'wrap <image>',
+      'build IMAGE-pilotlight: the image plus the adapter as one layer, started as its entrypoint',
+      (args) =>
+        args
+          .positional('image', { type: 'string', demandOption: true, describe: 'IMAGE[:TAG] on the engine' })
+          .option('tag', { type: 'string', describe: 'name of the new image (default IMAGE:TAG-pilotlight)' })
+          .option('port', { type: 'number', describe: "the app's port (default: the image's EXPOSE)" }),
+      async (args) => {
+        await runWrap({ env: process.env, image: args.image, tag: args.tag, port: args.port, log });
+      },
     )
     .fail((message, error) => {
       throw error ?? new UsageError(message);

@@ -4,7 +4,7 @@ export const LABEL_KIND = 'pilotlight.kind';
 export const LABEL_SOURCE_HASH = 'pilotlight.source-hash';
 export const LABEL_TEST_RUN = 'pilotlight.test-run';
 
-export type ResourceKind = 'base-image' | 'sample' | 'tool-image' | 'registry' | 'test';
+export type ResourceKind = 'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'registry' | 'test';
 
 export function managedLabels(
   kind: ResourceKind,

@@ -1,0 +1,80 @@
+import type Docker from 'dockerode';
+import { ImageBuildError } from '../errors.js';
+import { followProgress } from '../docker/follow-progress.js';
+import { managedLabels } from '../labels.js';
+import { tarContext, type ContextFile } from '../../../images/build-context.js';
+import { appLaunchEnv } from './adapter-env.js';
+import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
+import { readAppImageConfig } from './image-config.js';
+import { stat } from 'node:fs/promises';
+
+export const LABEL_WRAPPED_FROM = 'pilotlight.wrapped-from';
+
+/** `repo:tag` → `repo:tag-pilotlight` (a digest reference gets the tag `pilotlight`). */
+export function defaultWrappedTag(ref: string): string {
+  const withoutDigest = ref.split('@')[0]!;
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  const hasTag = colon > lastSlash;
+  const repo = hasTag ? withoutDigest.slice(0, colon) : withoutDigest;
+  const tag = hasTag ? withoutDigest.slice(colon + 1) : 'latest';
+  return ref.includes('@') ? `${repo}:pilotlight` : `${repo}:${tag}-pilotlight`;
+}
+
+/** Dockerfile string literal: a JSON array or value that survives Dockerfile parsing unchanged. */
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"$]/g, (match) => `\\${match}`)}"`;
+}
+
+export function wrapDockerfile(source: string, launchEnv: Record<string, string>, cmd: string[]): string {
+  return [
+    `FROM ${source}`,
+    `COPY pilotlight/ ${RUNTIME_MOUNT}/`,
+    ...Object.entries(launchEnv).map(([key, value]) => `ENV ${key}=${quoted(value)}`),
+    `EXPOSE ${ADAPTER_PORT}`,
+    `ENTRYPOINT ${JSON.stringify(ADAPTER_ENTRYPOINT)}`,
+    // Setting ENTRYPOINT clears the inherited CMD, so the original one is set again.
+    ...(cmd.length > 0 ? [`CMD ${JSON.stringify(cmd)}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * Builds IMAGE-pilotlight: the original image plus one layer with the adapter runtime, whose entrypoint is
+ * the adapter starting the original ENTRYPOINT+CMD. Env, workdir and user are inherited unchanged.
+ */
+export async function wrapImage(
+  docker: Docker,
+  source: string,
+  target: string,
+  runtime: AdapterRuntime,
+  options: { appPort?: number; log?: (line: string) => void } = {},
+): Promise<string> {
+  const image = await readAppImageConfig(docker, source);
+  const dockerfile = wrapDockerfile(image.id, appLaunchEnv(image, options.appPort), image.cmd);
+  const files: ContextFile[] = [{ name: 'Dockerfile', mode: 0o644, content: Buffer.from(dockerfile) }];
+  for (const file of runtime.files) {
+    files.push({
+      name: `pilotlight/${file.name}`,
+      mode: file.mode,
+      source: { path: file.path, size: (await stat(file.path)).size },
+    });
+  }
+  const stream = await docker.buildImage(tarContext(files), {
+    t: target,
+    rm: true,
+    forcerm: true,
+    labels: managedLabels('wrapped-image', { [LABEL_WRAPPED_FROM]: source }),
+  } as Docker.ImageBuildOptions);
+  const output: string[] = [];
+  try {
+    await followProgress(docker, stream, (event) => event.stream && output.push(event.stream));
+  } catch (error) {
+    throw new ImageBuildError(
+      target,
+      `${(error as Error).message}\n${output.join('').trim().split('\n').slice(-8).join('\n')}`,
+    );
+  }
+  options.log?.(`wrapped ${source} as ${target}`);
+  return target;
+}
