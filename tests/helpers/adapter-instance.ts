@@ -1,0 +1,93 @@
+import type Docker from 'dockerode';
+import {
+  defaultRuntimeCacheDir,
+  ensureAdapterRuntime,
+  type AdapterRuntime,
+} from '../../runner/src/adapter-runtime/adapter-runtime.js';
+import { readAppImageConfig } from '../../runner/src/adapter-runtime/image-config.js';
+import { adapterContainerOptions } from '../../runner/src/adapter-runtime/mount-container.js';
+import { wrapImage } from '../../runner/src/adapter-runtime/wrap-image.js';
+import { demuxLogs } from '../../runner/src/docker/demux-stream.js';
+import { execaProcessRunner } from '../../runner/src/setup/process-runner.js';
+import { testLabels, uniqueName, TEST_RUN_ID } from './test-docker.js';
+
+export type Packaging = 'mount' | 'wrap';
+
+export interface AdapterInstance {
+  url: string;
+  container: Docker.Container;
+  logs(): Promise<string>;
+  remove(): Promise<void>;
+}
+
+let runtime: Promise<AdapterRuntime> | undefined;
+
+export function testRuntime(): Promise<AdapterRuntime> {
+  return (runtime ??= ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner()));
+}
+
+/** For wrap: builds SOURCE as a test-only wrapped image and returns its ref; for mount: the source itself. */
+export async function imageFor(docker: Docker, source: string, packaging: Packaging): Promise<string> {
+  if (packaging === 'mount') return source;
+  const target = `${source.split(':')[0]}:wrapped-${TEST_RUN_ID}`;
+  await wrapImage(docker, source, target, await testRuntime());
+  return target;
+}
+
+export async function removeImage(docker: Docker, ref: string): Promise<void> {
+  await docker
+    .getImage(ref)
+    .remove({ force: true })
+    .catch(() => undefined);
+}
+
+/** Starts an instance of `ref` behind the adapter, published on 127.0.0.1, and waits until /_/ready says so. */
+export async function startAdapterInstance(
+  docker: Docker,
+  ref: string,
+  packaging: Packaging,
+  env: Record<string, string>,
+  options: { appPort?: number; waitReady?: boolean } = {},
+): Promise<AdapterInstance> {
+  const image = await readAppImageConfig(docker, ref);
+  const container = await docker.createContainer(
+    adapterContainerOptions({
+      ref,
+      image,
+      runtime: packaging === 'mount' ? await testRuntime() : undefined,
+      appPort: options.appPort,
+      env,
+      labels: testLabels(),
+      name: uniqueName('adapter'),
+      publish: true,
+    }),
+  );
+  await container.start();
+  const info = await container.inspect();
+  const hostPort = info.NetworkSettings.Ports['9000/tcp']?.[0]?.HostPort;
+  const instance: AdapterInstance = {
+    url: `http://127.0.0.1:${hostPort}`,
+    container,
+    logs: async () => demuxLogs(await container.logs({ stdout: true, stderr: true })).all,
+    remove: () =>
+      container.remove({ force: true, v: true }).then(
+        () => undefined,
+        () => undefined,
+      ),
+  };
+  if (options.waitReady !== false) await waitReady(instance);
+  return instance;
+}
+
+async function waitReady(instance: AdapterInstance, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await fetch(`${instance.url}/_/ready`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`adapter at ${instance.url} not ready after ${timeoutMs} ms:\n${await instance.logs()}`);
+}
