@@ -1,4 +1,6 @@
-// Bundles the runner CLI (dependencies left in node_modules) and the adapter (self-contained) into dist/.
+// Bundles the runner CLI and the benchmarks (dependencies left in node_modules) and the adapter
+// (self-contained) into dist/.
+import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
@@ -20,4 +22,14 @@ await build({
   banner: {
     js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   },
+});
+
+await build({
+  ...common,
+  entryPoints: readdirSync('bench')
+    .filter((file) => file.endsWith('.ts') && file !== 'load.ts')
+    .map((file) => `bench/${file}`),
+  outdir: 'dist/bench',
+  format: 'esm',
+  packages: 'external',
 });

@@ -166,7 +166,7 @@ export class Adapter {
     const exit = this.appProcess?.exitReason();
     if (exit) throw new AdapterError('APP_EXITED', 502, `${exit}; this instance is going away`);
 
-    const slot = this.limiter.acquire(abortOnClose(res));
+    const slot = this.limiter.acquire(() => abortOnClose(res));
     if (!slot) {
       throw new AdapterError(
         'OVERLOADED',

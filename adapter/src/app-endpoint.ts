@@ -8,5 +8,11 @@ export interface AppEndpoint {
 }
 
 export function createAppEndpoint(host: string, port: number): AppEndpoint {
-  return { host, port, agent: new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 }) };
+  // Idle connections are dropped after a second, before apps drop them (gunicorn after 2 s, Node after 5 s):
+  // reusing a connection the app is closing is the classic cause of spurious 502s behind a proxy.
+  return {
+    host,
+    port,
+    agent: new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, timeout: 1000 }),
+  };
 }

@@ -21,13 +21,17 @@ export class InflightLimiter {
     return this.waiters.length;
   }
 
-  /** A release function, a promise of one, or undefined when the queue is full. */
-  acquire(signal?: AbortSignal): Release | Promise<Release> | undefined {
+  /**
+   * A release function, a promise of one, or undefined when the queue is full. `waitSignal` is asked for
+   * only when the caller has to queue, so the common path allocates nothing.
+   */
+  acquire(waitSignal?: () => AbortSignal): Release | Promise<Release> | undefined {
     if (this.maxInflight === 0 || this.active < this.maxInflight) {
       this.active += 1;
       return this.releaser();
     }
     if (this.waiters.length >= this.maxQueued) return undefined;
+    const signal = waitSignal?.();
     return new Promise<Release>((resolve, reject) => {
       const waiter = (release: Release): void => {
         signal?.removeEventListener('abort', onAbort);

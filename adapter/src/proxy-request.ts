@@ -1,4 +1,10 @@
-import { request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  request,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { AdapterError, REQUEST_ID_HEADER, sendAdapterError } from './adapter-error.js';
 import type { AppEndpoint } from './app-endpoint.js';
 import { appResponseHeaders } from './forward-headers.js';
@@ -24,7 +30,9 @@ export function proxyRequest(
   options: ProxyOptions,
 ): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
+    const bodiless = !req.headers['transfer-encoding'] && !Number(req.headers['content-length'] ?? 0);
     let settled = false;
+    let upstream: ClientRequest;
     const settle = (outcome: ProxyOutcome): void => {
       if (settled) return;
       settled = true;
@@ -37,14 +45,40 @@ export function proxyRequest(
       settle(error.code);
     };
 
-    const upstream = request({
-      host: app.host,
-      port: app.port,
-      agent: app.agent,
-      method: req.method,
-      path: options.path,
-      headers: options.headers,
-    });
+    const send = (retry: boolean): void => {
+      upstream = request({
+        host: app.host,
+        port: app.port,
+        agent: app.agent,
+        method: req.method,
+        path: options.path,
+        headers: options.headers,
+      });
+      upstream.on('response', (answer) => {
+        const headers = appResponseHeaders(answer.headers);
+        headers[REQUEST_ID_HEADER] = options.requestId;
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+        answer.on('aborted', () => res.destroy());
+        res.on('finish', () => settle(undefined));
+      });
+      upstream.on('error', (error: NodeJS.ErrnoException) => {
+        if (settled) return;
+        // A kept-alive connection the app closed just as we reused it: safe to send a bodiless request again.
+        if (retry && bodiless && upstream.reusedSocket && error.code === 'ECONNRESET') return send(false);
+        fail(
+          new AdapterError(
+            'APP_UNREACHABLE',
+            502,
+            `the app on ${app.host}:${app.port} ${describeFailure(error)}`,
+          ),
+        );
+      });
+      if (bodiless) upstream.end();
+      else req.pipe(upstream);
+    };
+
     const timer = setTimeout(
       () =>
         fail(
@@ -56,33 +90,13 @@ export function proxyRequest(
         ),
       options.timeoutMs,
     );
-
-    upstream.on('response', (answer) => {
-      const headers = appResponseHeaders(answer.headers);
-      headers[REQUEST_ID_HEADER] = options.requestId;
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
-      answer.pipe(res);
-      answer.on('error', () => res.destroy());
-      answer.on('aborted', () => res.destroy());
-      res.on('finish', () => settle(undefined));
-    });
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (settled) return;
-      fail(
-        new AdapterError(
-          'APP_UNREACHABLE',
-          502,
-          `the app on ${app.host}:${app.port} ${describeFailure(error)}`,
-        ),
-      );
-    });
     res.on('close', () => {
       if (!res.writableFinished) {
         upstream.destroy();
         settle(settled ? undefined : 'CLIENT_CLOSED');
       }
     });
-    req.pipe(upstream);
+    send(true);
   });
 }
 

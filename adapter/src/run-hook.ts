@@ -1,8 +1,8 @@
-import { execa } from 'execa';
 import { AdapterError } from './adapter-error.js';
 import type { AppEndpoint } from './app-endpoint.js';
 import { callApp } from './call-app.js';
 import type { HookTarget } from './config.js';
+import { runCommand } from './run-command.js';
 
 export interface HookResult {
   durationMs: number;
@@ -48,16 +48,8 @@ export async function runHook(
     return { durationMs: Date.now() - started, output };
   }
 
-  const [file, ...args] = target.command as [string, ...string[]];
-  const result = await execa(file, args, {
-    env,
-    extendEnv: false,
-    all: true,
-    reject: false,
-    timeout: timeoutMs,
-    stdin: 'ignore',
-  });
-  const output = cut(String(result.all ?? ''));
+  const result = await runCommand(target.command, env, timeoutMs, MAX_OUTPUT);
+  const output = cut(result.output);
   if (result.timedOut) {
     throw new AdapterError(
       hookCode(name, 'TIMEOUT'),
@@ -67,8 +59,8 @@ export async function runHook(
       { output },
     );
   }
-  if (result.failed) {
-    const how = result.exitCode === undefined ? result.shortMessage : `exited with code ${result.exitCode}`;
+  if (result.exitCode !== 0) {
+    const how = result.error ? `could not start (${result.error})` : `exited with code ${result.exitCode}`;
     throw new AdapterError(
       hookCode(name, 'FAILED'),
       500,

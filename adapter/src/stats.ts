@@ -47,6 +47,7 @@ export class AdapterStats {
       // concurrency in between (what Knative's queue-proxy reports).
       inflightIntegralMs: Math.round(this.inflightIntegralMs),
       latencyMs: { p50: pick(0.5), p99: pick(0.99), samples: window.length },
+      memory: memoryMb(),
     };
   }
 
@@ -55,4 +56,15 @@ export class AdapterStats {
     this.inflightIntegralMs += this.inflight * (now - this.lastChange);
     this.lastChange = now;
   }
+}
+
+function memoryMb(): Record<string, number> {
+  const usage = process.memoryUsage();
+  const mb = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
+  return {
+    rss: mb(usage.rss),
+    heapTotal: mb(usage.heapTotal),
+    heapUsed: mb(usage.heapUsed),
+    external: mb(usage.external),
+  };
 }

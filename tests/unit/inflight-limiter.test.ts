@@ -44,7 +44,7 @@ describe('InflightLimiter', () => {
     const limiter = new InflightLimiter(1, 1);
     const held = limiter.acquire() as Release;
     const controller = new AbortController();
-    const waiting = limiter.acquire(controller.signal) as Promise<Release>;
+    const waiting = limiter.acquire(() => controller.signal) as Promise<Release>;
     controller.abort();
     await expect(waiting).rejects.toBeDefined();
     expect(limiter.queued).toBe(0);

@@ -17,6 +17,8 @@ export const ADAPTER_ENTRYPOINT = [
   '--library-path',
   `${RUNTIME_MOUNT}/lib`,
   `${RUNTIME_MOUNT}/bin/node`,
+  // A small young generation keeps the resident set low; a proxy's garbage is short-lived and cheap to scavenge.
+  '--max-semi-space-size=1',
   `${RUNTIME_MOUNT}/adapter.mjs`,
 ];
 
