@@ -51,3 +51,13 @@ export class NotRoutedError extends PilotlightError {
     super('NOT_ROUTED', `${path} names no function: call /fn/NAME/... or send Host: NAME.localhost`, 404);
   }
 }
+
+export class ReservedPathError extends PilotlightError {
+  constructor(path: string) {
+    super(
+      'RESERVED_PATH',
+      `${path.split('?')[0]} is under /_/, which is reserved for the runner's control of instances`,
+      403,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { NotRoutedError, PilotlightError, UnknownFunctionError } from '../errors.js';
+import { NotRoutedError, PilotlightError, ReservedPathError, UnknownFunctionError } from '../errors.js';
 import { routeRequest, type FunctionRoute } from './route-request.js';
 
 export const MARKER_HEADER = 'x-pilotlight-error';
@@ -16,6 +16,7 @@ export function createGatewayServer(handle: FunctionHandler): Server {
     }
     const route = routeRequest(req.url ?? '/', req.headers.host);
     if (!route) return sendError(res, new NotRoutedError(req.url ?? '/'));
+    if (route.path.startsWith('/_/')) return sendError(res, new ReservedPathError(route.path));
     if (!handle(route, req, res)) sendError(res, new UnknownFunctionError(route.name));
   });
 }
