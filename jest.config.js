@@ -11,6 +11,7 @@ const common = {
 };
 
 export default {
+  reporters: ['default', '<rootDir>/tests/summary-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {

@@ -55,6 +55,10 @@ describe('runner up (idle)', () => {
     const body = (await unknown.json()) as { error: { code: string; message: string } };
     expect(body.error.message).toContain('runner deploy IMAGE --name nobody');
 
+    const reserved = await fetch(`${url}/fn/nobody/_/invoke`, { method: 'POST' });
+    expect(reserved.status).toBe(403);
+    expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
+
     runner.kill('SIGTERM');
     const result = await runner;
     expect(result.exitCode).toBe(0);
