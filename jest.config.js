@@ -18,6 +18,7 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      testTimeout: 60_000,
       slowTestThreshold: 60,
     },
   ],

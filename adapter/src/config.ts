@@ -47,7 +47,7 @@ export function parseAdapterConfig(
   const maxInflight = read.int('PILOTLIGHT_MAX_INFLIGHT', 0, 0);
   const readinessKind = read.choice('PILOTLIGHT_READINESS', ['http', 'tcp'] as const, 'http');
   const config: AdapterConfig = {
-    port: read.port('PILOTLIGHT_PORT', 9000),
+    port: read.int('PILOTLIGHT_PORT', 9000, 0, 65535), // 0 picks a free port
     host: read.string('PILOTLIGHT_HOST', '0.0.0.0'),
     appHost: read.string('PILOTLIGHT_APP_HOST', '127.0.0.1'),
     appPort: read.port('PILOTLIGHT_APP_PORT', Number(env['PORT']) || 8080),

@@ -51,7 +51,7 @@ describe('parseAdapterConfig', () => {
         [
           'PILOTLIGHT_APP_ENTRYPOINT must be a JSON array of strings',
           'PILOTLIGHT_READINESS=grpc must be one of http, tcp',
-          'PILOTLIGHT_PORT=70000 must be a whole number from 1 to 65535',
+          'PILOTLIGHT_PORT=70000 must be a whole number from 0 to 65535',
           'PILOTLIGHT_READINESS_STATUS: "200-abc" is not a status',
           'PILOTLIGHT_INITIALIZER=run-something must be path:/some/path or command:',
         ].join('.*'),

@@ -1,4 +1,5 @@
 import { ensureImages } from '../../../images/ensure-images.js';
+import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import {
   createDocker,
   DEFAULT_SOCKET,
@@ -50,5 +51,6 @@ export async function runSetup(options: SetupOptions): Promise<void> {
     forTests: options.forTests,
     log: options.log,
   });
+  await ensureAdapterRuntime(defaultRuntimeCacheDir(), processes);
   options.log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
