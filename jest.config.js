@@ -12,6 +12,8 @@ const common = {
 
 export default {
   reporters: ['default', '<rootDir>/tests/summary-reporter.js'],
+  globalSetup: '<rootDir>/tests/global-setup.js',
+  globalTeardown: '<rootDir>/tests/global-teardown.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {

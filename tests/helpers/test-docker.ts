@@ -3,8 +3,9 @@ import type Docker from 'dockerode';
 import { createDocker, dockerEndpointFromEnv } from '../../runner/src/docker/docker-endpoint.js';
 import { LABEL_TEST_RUN, managedLabels } from '../../runner/src/labels.js';
 
-/** One id per test process; everything a test creates is labelled with it. */
-export const TEST_RUN_ID = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+/** One id per test run (set by tests/global-setup.js); everything a test creates is labelled with it. */
+export const TEST_RUN_ID =
+  process.env['PILOTLIGHT_TEST_RUN'] ?? `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
 export function testDocker(): Docker {
   return createDocker(dockerEndpointFromEnv(process.env));
@@ -72,20 +73,4 @@ export async function waitForOk(url: string, timeoutMs = 30_000): Promise<number
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${lastError})`);
-}
-
-/** Removes containers left by earlier, interrupted test runs (older than an hour). */
-export async function removeStaleTestContainers(docker: Docker): Promise<void> {
-  const stale = await docker.listContainers({ all: true, filters: { label: ['pilotlight.kind=test'] } });
-  const hourAgo = Date.now() / 1000 - 3600;
-  await Promise.all(
-    stale
-      .filter((info) => info.Created < hourAgo)
-      .map((info) =>
-        docker
-          .getContainer(info.Id)
-          .remove({ force: true, v: true })
-          .catch(() => undefined),
-      ),
-  );
 }
