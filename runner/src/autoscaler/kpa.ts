@@ -1,0 +1,132 @@
+/**
+ * The autoscaler, after Knative's KPA: a pure function of (metrics, now, config, previous state). It keeps no
+ * clock and does no I/O; the caller passes the samples and the time and stores the returned state.
+ */
+
+export interface AutoscalerConfig {
+  /** Requests one instance should hold at once (the function's --concurrency). */
+  targetConcurrency: number;
+  /** Scale so instances run at this fraction of their target (headroom for bursts). */
+  targetUtilization: number;
+  stableWindowMs: number;
+  panicWindowMs: number;
+  /** Panic when the panic window asks for this multiple of the ready instances (2 = 200 %). */
+  panicThreshold: number;
+  /** At most this many times the ready instances in one decision. */
+  maxScaleUpRate: number;
+  /** At least ready / rate instances are kept in one decision. */
+  maxScaleDownRate: number;
+  /** A scale-down takes effect only after the lower count was wanted for this long. */
+  scaleDownDelayMs: number;
+  minScale: number;
+  maxScale: number;
+}
+
+export function defaultConfig(): AutoscalerConfig {
+  return {
+    targetConcurrency: 10,
+    targetUtilization: 0.7,
+    stableWindowMs: 60_000,
+    panicWindowMs: 6_000,
+    panicThreshold: 2,
+    maxScaleUpRate: 1000,
+    maxScaleDownRate: 2,
+    scaleDownDelayMs: 30_000,
+    minScale: 1,
+    maxScale: 10,
+  };
+}
+
+/** Total concurrency (in flight plus waiting) across a function's instances at one moment. */
+export interface ConcurrencySample {
+  at: number;
+  concurrency: number;
+}
+
+export interface AutoscalerState {
+  /** When panic mode began, or undefined when stable. */
+  panicSince: number | undefined;
+  /** The highest count asked for during this panic: panic never scales down. */
+  panicDesired: number;
+  /** Recent raw recommendations, for the scale-down delay. */
+  recent: ReadonlyArray<{ at: number; desired: number }>;
+}
+
+export function initialState(): AutoscalerState {
+  return { panicSince: undefined, panicDesired: 0, recent: [] };
+}
+
+export interface Decision {
+  desired: number;
+  mode: 'stable' | 'panic';
+  stableConcurrency: number;
+  panicConcurrency: number;
+  state: AutoscalerState;
+}
+
+export function decide(input: {
+  samples: ReadonlyArray<ConcurrencySample>;
+  readyInstances: number;
+  now: number;
+  config: AutoscalerConfig;
+  state: AutoscalerState;
+}): Decision {
+  const { samples, now, config, state } = input;
+  const ready = Math.max(1, input.readyInstances);
+  const perInstance = config.targetConcurrency * config.targetUtilization;
+
+  const stableConcurrency = averageOver(samples, now, config.stableWindowMs);
+  const panicConcurrency = averageOver(samples, now, config.panicWindowMs);
+  const stableWant = Math.ceil(stableConcurrency / perInstance);
+  const panicWant = Math.ceil(panicConcurrency / perInstance);
+
+  const maxUp = Math.ceil(config.maxScaleUpRate * ready);
+  const maxDown = Math.floor(ready / config.maxScaleDownRate);
+  const limit = (count: number): number => Math.min(maxUp, Math.max(maxDown, count));
+
+  let panicSince = state.panicSince;
+  const overThreshold = panicWant / ready >= config.panicThreshold;
+  if (overThreshold) panicSince = now;
+  else if (panicSince !== undefined && now - panicSince >= config.stableWindowMs) panicSince = undefined;
+
+  let raw: number;
+  let panicDesired = 0;
+  if (panicSince !== undefined) {
+    panicDesired = Math.max(limit(panicWant), state.panicSince !== undefined ? state.panicDesired : 0);
+    raw = panicDesired;
+  } else {
+    raw = limit(stableWant);
+  }
+
+  const recent = [
+    ...state.recent.filter((entry) => now - entry.at < config.scaleDownDelayMs),
+    { at: now, desired: raw },
+  ];
+  const delayed = Math.max(...recent.map((entry) => entry.desired));
+  const desired = Math.min(config.maxScale, Math.max(config.minScale, delayed));
+
+  return {
+    desired,
+    mode: panicSince !== undefined ? 'panic' : 'stable',
+    stableConcurrency,
+    panicConcurrency,
+    state: { panicSince, panicDesired, recent },
+  };
+}
+
+/** Mean of the samples taken in (now - window, now]; no samples means no load. */
+export function averageOver(
+  samples: ReadonlyArray<ConcurrencySample>,
+  now: number,
+  windowMs: number,
+): number {
+  let sum = 0;
+  let count = 0;
+  for (const sample of samples) {
+    if (sample.at > now - windowMs && sample.at <= now) {
+      sum += sample.concurrency;
+      count += 1;
+    }
+  }
+  return count === 0 ? 0 : sum / count;
+}
