@@ -12,6 +12,8 @@ const common = {
 
 export default {
   reporters: ['default', '<rootDir>/tests/summary-reporter.js'],
+  // Integration tests start containers; unit tests finish long before this.
+  testTimeout: 60_000,
   globalSetup: '<rootDir>/tests/global-setup.js',
   globalTeardown: '<rootDir>/tests/global-teardown.js',
   projects: [
@@ -20,7 +22,6 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
-      testTimeout: 60_000,
       slowTestThreshold: 60,
     },
   ],
