@@ -1,0 +1,76 @@
+/**
+ * What to do with a function's instances, given the autoscaler's desired count and how long each one has
+ * been idle. Pure: the reconciler carries the actions out on the engine.
+ */
+
+export type InstanceState = 'starting' | 'active' | 'reserved' | 'frozen' | 'draining';
+
+export interface InstanceView {
+  id: string;
+  state: InstanceState;
+  inflight: number;
+  /** Last moment it had a request in flight (or was started or woken). */
+  lastActiveAt: number;
+  /** When it entered its current state. */
+  stateSince: number;
+}
+
+export interface LifecycleConfig {
+  minScale: number;
+  /** Idle this long, a kept instance is shrunk to the reserved spec. */
+  reserveAfterMs: number;
+  /** Reserved this long, it is frozen (paused). */
+  freezeAfterMs: number;
+  /** With minScale 0, idle this long, the last instances go. */
+  zeroAfterMs: number;
+}
+
+export function defaultLifecycleConfig(): LifecycleConfig {
+  return { minScale: 1, reserveAfterMs: 30_000, freezeAfterMs: 120_000, zeroAfterMs: 300_000 };
+}
+
+export type InstanceAction =
+  | { kind: 'start'; count: number }
+  | { kind: 'drain'; id: string }
+  | { kind: 'shrink'; id: string }
+  | { kind: 'freeze'; id: string };
+
+export function planInstances(input: {
+  instances: ReadonlyArray<InstanceView>;
+  desired: number;
+  now: number;
+  config: LifecycleConfig;
+}): InstanceAction[] {
+  const { instances, now, config } = input;
+  const serving = instances.filter((instance) => instance.state !== 'draining');
+  const idleFor = (instance: InstanceView): number =>
+    instance.inflight > 0 ? 0 : now - instance.lastActiveAt;
+
+  let keep = Math.max(input.desired, config.minScale);
+  const allIdleForZero = serving.every((instance) => idleFor(instance) >= config.zeroAfterMs);
+  if (config.minScale === 0 && input.desired === 0 && !allIdleForZero) keep = Math.max(keep, 1);
+
+  const actions: InstanceAction[] = [];
+  if (serving.length < keep) actions.push({ kind: 'start', count: keep - serving.length });
+
+  // Surplus goes first from those idle longest; never one that is still starting.
+  const surplus = [...serving]
+    .filter((instance) => instance.state !== 'starting')
+    .sort((a, b) => idleFor(b) - idleFor(a))
+    .slice(0, Math.max(0, serving.length - keep));
+  for (const instance of surplus) actions.push({ kind: 'drain', id: instance.id });
+
+  const drained = new Set(surplus.map((instance) => instance.id));
+  const kept = serving.filter((instance) => !drained.has(instance.id));
+  // Only the last instances (no more than the minimum) become pilot lights; above it they are drained.
+  if (kept.length <= Math.max(config.minScale, 1)) {
+    for (const instance of kept) {
+      if (instance.state === 'active' && idleFor(instance) >= config.reserveAfterMs) {
+        actions.push({ kind: 'shrink', id: instance.id });
+      } else if (instance.state === 'reserved' && now - instance.stateSince >= config.freezeAfterMs) {
+        actions.push({ kind: 'freeze', id: instance.id });
+      }
+    }
+  }
+  return actions;
+}

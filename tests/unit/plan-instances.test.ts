@@ -1,0 +1,109 @@
+import { describe, expect, test } from '@jest/globals';
+import {
+  defaultLifecycleConfig,
+  planInstances,
+  type InstanceView,
+  type LifecycleConfig,
+} from '../../runner/src/autoscaler/plan-instances.js';
+
+const config: LifecycleConfig = {
+  minScale: 1,
+  reserveAfterMs: 30_000,
+  freezeAfterMs: 60_000,
+  zeroAfterMs: 120_000,
+};
+
+function instance(id: string, overrides: Partial<InstanceView> = {}): InstanceView {
+  return { id, state: 'active', inflight: 0, lastActiveAt: 0, stateSince: 0, ...overrides };
+}
+
+describe('planInstances', () => {
+  test('starts what the autoscaler asks for beyond what serves', () => {
+    expect(
+      planInstances({
+        instances: [instance('a', { inflight: 3, lastActiveAt: 1000 })],
+        desired: 3,
+        now: 1000,
+        config,
+      }),
+    ).toEqual([{ kind: 'start', count: 2 }]);
+  });
+
+  test('drains the surplus, those idle longest first, and never a starting one', () => {
+    const instances = [
+      instance('busy', { inflight: 2, lastActiveAt: 10_000 }),
+      instance('idle-long', { lastActiveAt: 1_000 }),
+      instance('idle-short', { lastActiveAt: 9_000 }),
+      instance('new', { state: 'starting', lastActiveAt: 0 }),
+    ];
+    expect(planInstances({ instances, desired: 2, now: 10_000, config })).toEqual([
+      { kind: 'drain', id: 'idle-long' },
+      { kind: 'drain', id: 'idle-short' },
+    ]);
+  });
+
+  test('draining instances are not counted as serving', () => {
+    const instances = [instance('a', { lastActiveAt: 5000 }), instance('b', { state: 'draining' })];
+    expect(planInstances({ instances, desired: 2, now: 5000, config })).toEqual([
+      { kind: 'start', count: 1 },
+    ]);
+  });
+
+  test('the last instance idle past the grace is shrunk, then frozen after the next grace', () => {
+    expect(
+      planInstances({ instances: [instance('a', { lastActiveAt: 0 })], desired: 1, now: 29_999, config }),
+    ).toEqual([]);
+    expect(
+      planInstances({ instances: [instance('a', { lastActiveAt: 0 })], desired: 1, now: 30_000, config }),
+    ).toEqual([{ kind: 'shrink', id: 'a' }]);
+    const reserved = instance('a', { state: 'reserved', stateSince: 30_000 });
+    expect(planInstances({ instances: [reserved], desired: 1, now: 89_999, config })).toEqual([]);
+    expect(planInstances({ instances: [reserved], desired: 1, now: 90_000, config })).toEqual([
+      { kind: 'freeze', id: 'a' },
+    ]);
+  });
+
+  test('an idle instance above the minimum is drained, not shrunk', () => {
+    const instances = [instance('a', { lastActiveAt: 0 }), instance('b', { lastActiveAt: 0 })];
+    expect(planInstances({ instances, desired: 1, now: 40_000, config })).toEqual([
+      { kind: 'drain', id: 'a' },
+      { kind: 'shrink', id: 'b' },
+    ]);
+  });
+
+  test('with a minimum of 2, both last instances become pilot lights', () => {
+    const instances = [instance('a'), instance('b')];
+    expect(planInstances({ instances, desired: 1, now: 40_000, config: { ...config, minScale: 2 } })).toEqual(
+      [
+        { kind: 'shrink', id: 'a' },
+        { kind: 'shrink', id: 'b' },
+      ],
+    );
+  });
+
+  test('an instance with a request in flight is never idle', () => {
+    expect(
+      planInstances({ instances: [instance('a', { inflight: 1 })], desired: 1, now: 1e9, config }),
+    ).toEqual([]);
+  });
+
+  test('with min 0 the last instance goes only after the zero grace', () => {
+    const zeroConfig = { ...config, minScale: 0 };
+    const reserved = instance('a', { state: 'reserved', stateSince: 30_000, lastActiveAt: 0 });
+    expect(planInstances({ instances: [reserved], desired: 0, now: 119_999, config: zeroConfig })).toEqual([
+      { kind: 'freeze', id: 'a' },
+    ]);
+    expect(planInstances({ instances: [reserved], desired: 0, now: 120_000, config: zeroConfig })).toEqual([
+      { kind: 'drain', id: 'a' },
+    ]);
+  });
+
+  test('defaults: reserved after 30 s idle, frozen 2 min later, zero after 5 min', () => {
+    expect(defaultLifecycleConfig()).toEqual({
+      minScale: 1,
+      reserveAfterMs: 30_000,
+      freezeAfterMs: 120_000,
+      zeroAfterMs: 300_000,
+    });
+  });
+});
