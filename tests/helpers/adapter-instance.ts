@@ -82,7 +82,8 @@ export async function startAdapterInstance(
 async function waitReady(instance: AdapterInstance, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const status = await fetch(`${instance.url}/_/ready`).then(
+    // A connection accepted by Docker's port proxy before the adapter listens can hang: bound every probe.
+    const status = await fetch(`${instance.url}/_/ready`, { signal: AbortSignal.timeout(1000) }).then(
       (response) => response.status,
       () => 0,
     );

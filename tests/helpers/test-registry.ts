@@ -35,7 +35,7 @@ export async function startTestRegistry(docker: Docker): Promise<TestRegistry> {
 async function waitForRegistry(url: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    const status = await fetch(`${url}/v2/`).then(
+    const status = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) }).then(
       (response) => response.status,
       () => 0,
     );
