@@ -102,7 +102,7 @@ try {
 async function waitFor(url: string): Promise<void> {
   for (let i = 0; i < 1500; i++) {
     if (
-      (await fetch(url).then(
+      (await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
         (r) => r.status,
         () => 0,
       )) === 200
