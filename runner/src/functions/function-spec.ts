@@ -1,0 +1,28 @@
+import type { AutoscalerConfig } from '../autoscaler/kpa.js';
+import type { LifecycleConfig } from '../autoscaler/plan-instances.js';
+import type { ResourceSpec } from '../instances/resource-spec.js';
+
+/** Everything the runner keeps about a deployed function; one revision per deploy. */
+export interface FunctionSpec {
+  name: string;
+  /** The reference the user deployed, e.g. 127.0.0.1:5000/shop:1.2 */
+  image: string;
+  /** The digest the reference resolved to when it was pulled. */
+  digest: string;
+  revision: number;
+  appPort: number;
+  active: ResourceSpec;
+  reserved: ResourceSpec;
+  /** Requests one instance holds at once. */
+  concurrency: number;
+  timeoutMs: number;
+  env: Record<string, string>;
+  scaling: Pick<AutoscalerConfig, 'minScale' | 'maxScale'> & Partial<AutoscalerConfig>;
+  lifecycle: LifecycleConfig;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function isValidFunctionName(name: string): boolean {
+  return NAME.test(name);
+}

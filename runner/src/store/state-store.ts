@@ -1,0 +1,92 @@
+import Database from 'better-sqlite3';
+import type { FunctionSpec } from '../functions/function-spec.js';
+
+export interface InstanceEvent {
+  at: number;
+  function: string;
+  instance: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS instance_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    function TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS instance_events_by_function ON instance_events (function, id);
+`;
+
+/** The runner's durable state in one SQLite file (WAL mode, so readers never wait for the writer). */
+export class StateStore {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  /** Stores a function, giving it the next revision number; returns the stored spec. */
+  putFunction(spec: Omit<FunctionSpec, 'revision'>, now: number): FunctionSpec {
+    return this.db.transaction(() => {
+      const previous = this.getFunction(spec.name);
+      const stored: FunctionSpec = { ...spec, revision: (previous?.revision ?? 0) + 1 };
+      this.db
+        .prepare(
+          'INSERT INTO functions (name, spec, revision, updated_at) VALUES (?, ?, ?, ?) ' +
+            'ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, revision = excluded.revision, updated_at = excluded.updated_at',
+        )
+        .run(spec.name, JSON.stringify(stored), stored.revision, now);
+      return stored;
+    })();
+  }
+
+  getFunction(name: string): FunctionSpec | undefined {
+    const row = this.db.prepare('SELECT spec FROM functions WHERE name = ?').get(name) as
+      { spec: string } | undefined;
+    return row ? (JSON.parse(row.spec) as FunctionSpec) : undefined;
+  }
+
+  listFunctions(): FunctionSpec[] {
+    const rows = this.db.prepare('SELECT spec FROM functions ORDER BY name').all() as Array<{ spec: string }>;
+    return rows.map((row) => JSON.parse(row.spec) as FunctionSpec);
+  }
+
+  removeFunction(name: string): boolean {
+    return this.db.prepare('DELETE FROM functions WHERE name = ?').run(name).changes > 0;
+  }
+
+  recordInstanceEvent(event: InstanceEvent): void {
+    this.db
+      .prepare('INSERT INTO instance_events (at, function, instance, action, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(event.at, event.function, event.instance, event.action, JSON.stringify(event.detail));
+  }
+
+  instanceEvents(fn: string, limit = 100): InstanceEvent[] {
+    const rows = this.db
+      .prepare(
+        'SELECT at, function, instance, action, detail FROM instance_events WHERE function = ? ORDER BY id DESC LIMIT ?',
+      )
+      .all(fn, limit) as Array<Omit<InstanceEvent, 'detail'> & { detail: string }>;
+    return rows
+      .reverse()
+      .map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown> }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
