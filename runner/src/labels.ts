@@ -4,7 +4,8 @@ export const LABEL_KIND = 'pilotlight.kind';
 export const LABEL_SOURCE_HASH = 'pilotlight.source-hash';
 export const LABEL_TEST_RUN = 'pilotlight.test-run';
 
-export type ResourceKind = 'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'registry' | 'test';
+export type ResourceKind =
+  'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'registry' | 'instance' | 'test';
 
 export function managedLabels(
   kind: ResourceKind,
@@ -17,3 +18,7 @@ export function managedLabels(
 export function labelFilter(labels: Record<string, string>): { label: string[] } {
   return { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) };
 }
+
+export const LABEL_RUNNER = 'pilotlight.runner';
+export const LABEL_FUNCTION = 'pilotlight.function';
+export const LABEL_REVISION = 'pilotlight.revision';

@@ -1,0 +1,165 @@
+import { PilotlightError } from '../errors.js';
+import type { Instance } from '../instances/instance.js';
+
+export class NoCapacityError extends PilotlightError {
+  constructor(fn: string, waiting: number) {
+    super(
+      'NO_CAPACITY',
+      `function ${fn} has no instance with room and ${waiting} requests already waiting: retry shortly`,
+      503,
+    );
+  }
+}
+
+export class ActivationTimeoutError extends PilotlightError {
+  constructor(fn: string, ms: number) {
+    super(
+      'ACTIVATION_TIMEOUT',
+      `function ${fn} got no instance with room within ${ms} ms: retry shortly`,
+      503,
+    );
+  }
+}
+
+export interface PoolOptions {
+  fn: string;
+  concurrency: number;
+  /** Requests the activator holds while no instance has room; beyond this, 503. */
+  maxWaiting: number;
+  maxWaitMs: number;
+  now: () => number;
+  /** Called when a request had to wait: the reconciler should add capacity now, not at its next tick. */
+  onNeedCapacity: () => void;
+  /** Resizes a reserved or frozen instance back to its active spec before it is used. */
+  wake: (instance: Instance) => Promise<void>;
+}
+
+interface Waiter {
+  resolve: (instance: Instance) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * A function's instances and the requests waiting for one: least-loaded balancing within each instance's
+ * concurrency, and the activator's bounded queue when none has room.
+ */
+export class FunctionPool {
+  readonly instances: Instance[] = [];
+  private readonly waiting: Waiter[] = [];
+  private readonly waking = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: PoolOptions) {}
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  /** In flight plus waiting: the concurrency the autoscaler sees. */
+  get demand(): number {
+    return this.instances.reduce((sum, instance) => sum + instance.inflight, 0) + this.waiting.length;
+  }
+
+  add(instance: Instance): void {
+    this.instances.push(instance);
+    this.serveWaiting();
+  }
+
+  remove(instance: Instance): void {
+    const at = this.instances.indexOf(instance);
+    if (at !== -1) this.instances.splice(at, 1);
+  }
+
+  /** An instance with room (woken first if it was shrunk or frozen), or a wait in the activator. */
+  async acquire(): Promise<Instance> {
+    const instance = this.pick();
+    if (instance) return this.claim(instance);
+    if (this.waiting.length >= this.options.maxWaiting) {
+      throw new NoCapacityError(this.options.fn, this.waiting.length);
+    }
+    this.options.onNeedCapacity();
+    const chosen = await new Promise<Instance>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.dropWaiter(waiter);
+          reject(new ActivationTimeoutError(this.options.fn, this.options.maxWaitMs));
+        }, this.options.maxWaitMs),
+      };
+      this.waiting.push(waiter);
+    });
+    return this.ready(chosen);
+  }
+
+  release(instance: Instance): void {
+    instance.inflight -= 1;
+    instance.lastActiveAt = this.options.now();
+    this.serveWaiting();
+  }
+
+  /** Called when instances change state (ready, woken) so held requests can go. */
+  serveWaiting(): void {
+    while (this.waiting.length > 0) {
+      const instance = this.pick();
+      if (!instance) return;
+      const waiter = this.waiting.shift()!;
+      clearTimeout(waiter.timer);
+      instance.inflight += 1;
+      instance.lastActiveAt = this.options.now();
+      waiter.resolve(instance);
+    }
+  }
+
+  rejectAllWaiting(error: Error): void {
+    for (const waiter of this.waiting.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+  }
+
+  /** Least loaded among those serving with room; a warm (active) instance wins a tie over a reserved one. */
+  private pick(): Instance | undefined {
+    let best: Instance | undefined;
+    for (const instance of this.instances) {
+      if (instance.state === 'starting' || instance.state === 'draining') continue;
+      if (instance.inflight >= this.options.concurrency) continue;
+      if (
+        !best ||
+        instance.inflight < best.inflight ||
+        (instance.inflight === best.inflight && best.state !== 'active' && instance.state === 'active')
+      ) {
+        best = instance;
+      }
+    }
+    return best;
+  }
+
+  private async claim(instance: Instance): Promise<Instance> {
+    instance.inflight += 1;
+    instance.lastActiveAt = this.options.now();
+    return this.ready(instance);
+  }
+
+  /** Wakes a shrunk or frozen instance once, however many requests arrive for it meanwhile. */
+  private async ready(instance: Instance): Promise<Instance> {
+    if (instance.state === 'active') return instance;
+    let wake = this.waking.get(instance.id);
+    if (!wake) {
+      wake = this.options.wake(instance).finally(() => this.waking.delete(instance.id));
+      this.waking.set(instance.id, wake);
+    }
+    try {
+      await wake;
+    } catch (error) {
+      this.release(instance);
+      throw error;
+    }
+    return instance;
+  }
+
+  private dropWaiter(waiter: Waiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at !== -1) this.waiting.splice(at, 1);
+  }
+}

@@ -1,0 +1,12 @@
+import { PilotlightError } from '../errors.js';
+
+export class AppNeverReadyError extends PilotlightError {
+  constructor(fn: string, reason: string, logTail: string) {
+    super(
+      'APP_NEVER_READY',
+      `function ${fn}: the app never became ready (${reason}); check --port and the app's start-up. ` +
+        `Its last log lines:\n${logTail || '(no output)'}`,
+      502,
+    );
+  }
+}

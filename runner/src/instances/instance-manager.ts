@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
+import { readAppImageConfig } from '../adapter-runtime/image-config.js';
+import { adapterContainerOptions } from '../adapter-runtime/mount-container.js';
+import { demuxLogs } from '../docker/demux-stream.js';
+import type { FunctionSpec } from '../functions/function-spec.js';
+import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, labelFilter, managedLabels } from '../labels.js';
+import type { Instance } from './instance.js';
+import { AppNeverReadyError } from './instance-errors.js';
+import { shrinkInstance, wakeInstance, type ShrinkResult } from './resize-instance.js';
+import { hostConfigFor } from './resource-spec.js';
+
+export interface Clock {
+  now(): number;
+}
+
+/** Creates, finds, resizes and stops a runner's instance containers on the engine. */
+export class InstanceManager {
+  constructor(
+    private readonly docker: Docker,
+    private readonly runtime: AdapterRuntime,
+    private readonly runnerId: string,
+    private readonly clock: Clock = { now: () => Date.now() },
+  ) {}
+
+  labelsFor(fn: FunctionSpec): Record<string, string> {
+    return managedLabels('instance', {
+      [LABEL_RUNNER]: this.runnerId,
+      [LABEL_FUNCTION]: fn.name,
+      [LABEL_REVISION]: String(fn.revision),
+    });
+  }
+
+  /** Creates and starts a container at the active spec; it is 'starting' until waitReady says otherwise. */
+  async start(fn: FunctionSpec, imageRef: string): Promise<Instance> {
+    const name = `pilotlight-${fn.name}-r${fn.revision}-${randomBytes(3).toString('hex')}`;
+    const options = adapterContainerOptions({
+      ref: imageRef,
+      image: await readAppImageConfig(this.docker, imageRef),
+      runtime: this.runtime,
+      appPort: fn.appPort,
+      labels: this.labelsFor(fn),
+      name,
+      env: {
+        ...fn.env,
+        PILOTLIGHT_FUNCTION: fn.name,
+        PILOTLIGHT_REVISION: String(fn.revision),
+        PILOTLIGHT_INSTANCE: name,
+        PILOTLIGHT_MAX_INFLIGHT: String(fn.concurrency),
+        PILOTLIGHT_MAX_QUEUED: String(fn.concurrency),
+        PILOTLIGHT_REQUEST_TIMEOUT_MS: String(fn.timeoutMs),
+        PILOTLIGHT_DRAIN_TIMEOUT_MS: String(fn.timeoutMs),
+      },
+    });
+    options.HostConfig = { ...options.HostConfig, ...hostConfigFor(fn.active) };
+    // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
+    options.StopTimeout = Math.ceil(fn.timeoutMs / 1000) + 15;
+    const container = await this.docker.createContainer(options);
+    await container.start();
+    const info = await container.inspect();
+    const now = this.clock.now();
+    return {
+      id: info.Id,
+      name,
+      fn: fn.name,
+      revision: fn.revision,
+      address: `http://${bridgeAddress(info)}:${ADAPTER_PORT}`,
+      state: 'starting',
+      stateSince: now,
+      lastActiveAt: now,
+      inflight: 0,
+    };
+  }
+
+  /** Polls the adapter until the app is ready; a container that exits or a timeout brings its last log lines. */
+  async waitReady(instance: Instance, timeoutMs: number): Promise<number> {
+    const started = this.clock.now();
+    let reason = 'no answer yet';
+    while (this.clock.now() - started < timeoutMs) {
+      const answer = await fetch(`${instance.address}/_/ready`, { signal: AbortSignal.timeout(1000) }).then(
+        async (response) => ({
+          status: response.status,
+          body: (await response.json()) as { reason?: string },
+        }),
+        (error: Error) => ({ status: 0, body: { reason: error.message } }),
+      );
+      if (answer.status === 200) return this.clock.now() - started;
+      if (answer.body.reason) reason = answer.body.reason;
+      if (answer.status === 503 && /not ready within|exited|could not be started/.test(reason)) break;
+      if (answer.status === 0 && !(await this.isRunning(instance.id))) {
+        reason = 'the container exited';
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new AppNeverReadyError(instance.fn, reason, await this.logTail(instance.id));
+  }
+
+  async logTail(id: string, lines = 12): Promise<string> {
+    try {
+      const raw = (await this.docker
+        .getContainer(id)
+        .logs({ stdout: true, stderr: true, tail: lines })) as Buffer;
+      return demuxLogs(raw).all.trim();
+    } catch {
+      return '';
+    }
+  }
+
+  /** The runner's instance containers on the engine, optionally of one function. */
+  async list(fn?: string): Promise<Docker.ContainerInfo[]> {
+    const labels: Record<string, string> = { [LABEL_RUNNER]: this.runnerId };
+    if (fn) labels[LABEL_FUNCTION] = fn;
+    return this.docker.listContainers({ all: true, filters: labelFilter(labels) });
+  }
+
+  async shrink(instance: Instance, fn: FunctionSpec): Promise<ShrinkResult> {
+    const result = await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved);
+    instance.state = 'reserved';
+    instance.stateSince = this.clock.now();
+    return result;
+  }
+
+  async freeze(instance: Instance): Promise<void> {
+    await fetch(`${instance.address}/_/pre-freeze`, { signal: AbortSignal.timeout(10_000) }).catch(
+      () => undefined,
+    );
+    await this.docker.getContainer(instance.id).pause();
+    instance.state = 'frozen';
+    instance.stateSince = this.clock.now();
+  }
+
+  async wake(instance: Instance, fn: FunctionSpec): Promise<void> {
+    await wakeInstance(this.docker.getContainer(instance.id), fn.active, instance.state === 'frozen');
+    instance.state = 'active';
+    instance.stateSince = this.clock.now();
+    instance.lastActiveAt = this.clock.now();
+  }
+
+  /** SIGTERM through Docker's stop: the adapter drains, runs pre-stop and stops the app; then the container goes. */
+  async stop(instance: Pick<Instance, 'id'>): Promise<void> {
+    const container = this.docker.getContainer(instance.id);
+    const info = await container.inspect().catch(() => undefined);
+    if (info?.State.Paused) await container.unpause();
+    await container.stop().catch(() => undefined);
+    await container.remove({ force: true, v: true }).catch(() => undefined);
+  }
+
+  private async isRunning(id: string): Promise<boolean> {
+    const info = await this.docker
+      .getContainer(id)
+      .inspect()
+      .catch(() => undefined);
+    return Boolean(info?.State.Running);
+  }
+}
+
+function bridgeAddress(info: Docker.ContainerInspectInfo): string {
+  const networks = Object.values(info.NetworkSettings.Networks ?? {});
+  const ip = networks.find((network) => network.IPAddress)?.IPAddress;
+  if (!ip) throw new Error(`container ${info.Name} has no network address`);
+  return ip;
+}

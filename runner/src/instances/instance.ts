@@ -1,0 +1,16 @@
+import type { InstanceState } from '../autoscaler/plan-instances.js';
+
+/** One running container of a function, as the runner tracks it. */
+export interface Instance {
+  id: string;
+  name: string;
+  fn: string;
+  revision: number;
+  /** http://IP:9000 on the engine's bridge network. */
+  address: string;
+  state: InstanceState;
+  stateSince: number;
+  lastActiveAt: number;
+  /** Requests the gateway has sent and not yet seen answered. */
+  inflight: number;
+}

@@ -1,0 +1,99 @@
+import { describe, expect, test } from '@jest/globals';
+import { FunctionPool, type PoolOptions } from '../../runner/src/gateway/function-pool.js';
+import type { Instance } from '../../runner/src/instances/instance.js';
+
+function instance(id: string, overrides: Partial<Instance> = {}): Instance {
+  return {
+    id,
+    name: id,
+    fn: 'shop',
+    revision: 1,
+    address: `http://${id}`,
+    state: 'active',
+    stateSince: 0,
+    lastActiveAt: 0,
+    inflight: 0,
+    ...overrides,
+  };
+}
+
+function pool(overrides: Partial<PoolOptions> = {}) {
+  const woken: string[] = [];
+  let asked = 0;
+  const p = new FunctionPool({
+    fn: 'shop',
+    concurrency: 2,
+    maxWaiting: 2,
+    maxWaitMs: 1000,
+    now: () => 42,
+    onNeedCapacity: () => (asked += 1),
+    wake: async (inst) => {
+      woken.push(inst.id);
+      inst.state = 'active';
+    },
+    ...overrides,
+  });
+  return { pool: p, woken, asked: () => asked };
+}
+
+describe('FunctionPool', () => {
+  test('balances to the least loaded instance within its concurrency', async () => {
+    const { pool: p } = pool();
+    const a = instance('a', { inflight: 1 });
+    const b = instance('b');
+    p.add(a);
+    p.add(b);
+    expect((await p.acquire()).id).toBe('b');
+    expect((await p.acquire()).id).toBe('a');
+    expect((await p.acquire()).id).toBe('b');
+    expect([a.inflight, b.inflight]).toEqual([2, 2]);
+  });
+
+  test('a reserved instance is woken once before it serves, however many requests come', async () => {
+    const { pool: p, woken } = pool();
+    p.add(instance('a', { state: 'reserved' }));
+    const served = await Promise.all([p.acquire(), p.acquire()]);
+    expect(served.map((inst) => inst.id)).toEqual(['a', 'a']);
+    expect(woken).toEqual(['a']);
+  });
+
+  test('with no room, requests wait in the activator, capacity is asked for, and they go when room appears', async () => {
+    const { pool: p, asked } = pool();
+    const a = instance('a', { inflight: 2 });
+    p.add(a);
+    const waiting = p.acquire();
+    expect(p.waitingCount).toBe(1);
+    expect(asked()).toBe(1);
+    expect(p.demand).toBe(3);
+    p.release(a);
+    expect((await waiting).id).toBe('a');
+    expect(a.inflight).toBe(2);
+  });
+
+  test('a new instance serves the requests held for it', async () => {
+    const { pool: p } = pool();
+    const held = p.acquire();
+    p.add(instance('fresh'));
+    expect((await held).id).toBe('fresh');
+  });
+
+  test('beyond the activator queue, 503 NO_CAPACITY at once', async () => {
+    const { pool: p } = pool({ maxWaiting: 1 });
+    void p.acquire().catch(() => undefined);
+    await expect(p.acquire()).rejects.toMatchObject({ code: 'NO_CAPACITY', status: 503 });
+    p.rejectAllWaiting(new Error('stop'));
+  });
+
+  test('a held request gives up after the wait limit with a clear error', async () => {
+    const { pool: p } = pool({ maxWaitMs: 20 });
+    await expect(p.acquire()).rejects.toMatchObject({ code: 'ACTIVATION_TIMEOUT' });
+    expect(p.waitingCount).toBe(0);
+  });
+
+  test('starting and draining instances get no requests', async () => {
+    const { pool: p } = pool({ maxWaitMs: 20 });
+    p.add(instance('s', { state: 'starting' }));
+    p.add(instance('d', { state: 'draining' }));
+    await expect(p.acquire()).rejects.toMatchObject({ code: 'ACTIVATION_TIMEOUT' });
+  });
+});
