@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { AdapterConfig } from './config.js';
+import { listeningPorts } from './listening-ports.js';
 import { statusInRanges } from './status-ranges.js';
 
 export type ProbeResult = { ready: true } | { ready: false; reason: string };
@@ -60,15 +61,29 @@ export async function waitUntilReady(
 ): Promise<number> {
   const started = now();
   let last = 'not probed yet';
+  let hint = '';
+  let hintedAt = 0;
   while (now() - started < config.startupTimeoutMs) {
     const exit = stopped();
     if (exit) throw new Error(`${exit} before it became ready (last probe: ${last})`);
     const result = await probeApp(config);
     if (result.ready) return now() - started;
-    last = result.reason;
+    const second = Math.floor((now() - started) / 1000);
+    if (second > hintedAt) {
+      hintedAt = second;
+      hint = portHint(config);
+    }
+    last = result.reason + hint;
     await new Promise((resolve) => setTimeout(resolve, config.readinessIntervalMs));
   }
   throw new Error(
     `the app was not ready within PILOTLIGHT_STARTUP_TIMEOUT_MS=${config.startupTimeoutMs} (last probe: ${last})`,
   );
+}
+
+/** When the app listens, but not on the port we probe, say where it does listen. */
+function portHint(config: AdapterConfig): string {
+  const elsewhere = listeningPorts([config.port]);
+  if (elsewhere.length === 0 || elsewhere.includes(config.appPort)) return '';
+  return `; the app listens on ${elsewhere.join(', ')}, not ${config.appPort}: set the app port to ${elsewhere[0]}`;
 }

@@ -52,7 +52,7 @@ export async function wakeInstance(
 
 /** Memory in use as the kernel counts it for the OOM killer (usage less reclaimable page cache). */
 export async function memoryUsage(container: Docker.Container): Promise<number> {
-  const stats = (await container.stats({ stream: false })) as {
+  const stats = (await container.stats({ stream: false, 'one-shot': true } as { stream: false })) as {
     memory_stats?: { usage?: number; stats?: Record<string, number> };
   };
   const memory = stats.memory_stats ?? {};
