@@ -64,12 +64,22 @@ export function appRequestHeaders(
   context: InvocationContext,
   client: ClientInfo,
 ): OutgoingHttpHeaders {
+  const headers = forwardedHeaders(incoming, context.requestId, client);
+  headers[CONTEXT_HEADER] = JSON.stringify(context);
+  return headers;
+}
+
+/** End-to-end headers, none of ours, the request id, and Forwarded / X-Forwarded-* appended for this hop. */
+export function forwardedHeaders(
+  incoming: IncomingHttpHeaders,
+  requestId: string,
+  client: ClientInfo,
+): OutgoingHttpHeaders {
   const headers = endToEndHeaders(incoming);
   for (const name of Object.keys(headers)) {
     if (name.startsWith(OWN_PREFIX)) delete headers[name];
   }
-  headers[REQUEST_ID_HEADER] = context.requestId;
-  headers[CONTEXT_HEADER] = JSON.stringify(context);
+  headers[REQUEST_ID_HEADER] = requestId;
 
   const forwardedFor = client.remoteAddress?.replace(/^::ffff:/, '');
   if (forwardedFor) {

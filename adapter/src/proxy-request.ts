@@ -14,6 +14,8 @@ export interface ProxyOptions {
   headers: OutgoingHttpHeaders;
   timeoutMs: number;
   requestId: string;
+  /** How errors name the upstream (default: "the app on HOST:PORT"). */
+  upstreamName?: string;
 }
 
 /** How a pass-through ended: undefined when the app's answer was delivered, else the error code. */
@@ -71,7 +73,7 @@ export function proxyRequest(
           new AdapterError(
             'APP_UNREACHABLE',
             502,
-            `the app on ${app.host}:${app.port} ${describeFailure(error)}`,
+            `${options.upstreamName ?? `the app on ${app.host}:${app.port}`} ${describeFailure(error)}`,
           ),
         );
       });
@@ -85,7 +87,7 @@ export function proxyRequest(
           new AdapterError(
             'TIMEOUT',
             504,
-            `the app did not finish within the request timeout of ${options.timeoutMs} ms (PILOTLIGHT_REQUEST_TIMEOUT_MS)`,
+            `${options.upstreamName ?? 'the app'} did not finish within the request timeout of ${options.timeoutMs} ms (PILOTLIGHT_REQUEST_TIMEOUT_MS)`,
           ),
         ),
       options.timeoutMs,

@@ -13,6 +13,7 @@ function instance(id: string, overrides: Partial<Instance> = {}): Instance {
     stateSince: 0,
     lastActiveAt: 0,
     inflight: 0,
+    spec: { cpus: 1, memory: 1 },
     ...overrides,
   };
 }

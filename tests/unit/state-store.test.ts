@@ -17,7 +17,9 @@ function spec(name: string, image = 'shop:1'): Omit<FunctionSpec, 'revision'> {
   return {
     name,
     image,
-    digest: 'sha256:abc',
+    digest: 'shop@sha256:abc',
+    imageId: 'sha256:def',
+    startupTimeoutMs: 60_000,
     appPort: 3000,
     active: { cpus: 2, memory: 1024 * MiB },
     reserved: { cpus: 0.1, memory: 128 * MiB },

@@ -7,8 +7,11 @@ export interface FunctionSpec {
   name: string;
   /** The reference the user deployed, e.g. 127.0.0.1:5000/shop:1.2 */
   image: string;
-  /** The digest the reference resolved to when it was pulled. */
-  digest: string;
+  /** The digest the reference resolved to when it was pulled (absent for a local-only image). */
+  digest: string | undefined;
+  /** The local image id instances run, so a moved tag cannot change a revision. */
+  imageId: string;
+  startupTimeoutMs: number;
   revision: number;
   appPort: number;
   active: ResourceSpec;

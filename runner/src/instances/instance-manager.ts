@@ -70,6 +70,7 @@ export class InstanceManager {
       stateSince: now,
       lastActiveAt: now,
       inflight: 0,
+      spec: fn.active,
     };
   }
 
@@ -115,27 +116,49 @@ export class InstanceManager {
     return this.docker.listContainers({ all: true, filters: labelFilter(labels) });
   }
 
+  /** The state changes first, so a request arriving meanwhile waits for the resize and then wakes it. */
   async shrink(instance: Instance, fn: FunctionSpec): Promise<ShrinkResult> {
-    const result = await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved);
     instance.state = 'reserved';
     instance.stateSince = this.clock.now();
+    const result = await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved);
+    instance.spec = result.applied;
     return result;
   }
 
   async freeze(instance: Instance): Promise<void> {
+    instance.state = 'frozen';
+    instance.stateSince = this.clock.now();
     await fetch(`${instance.address}/_/pre-freeze`, { signal: AbortSignal.timeout(10_000) }).catch(
       () => undefined,
     );
     await this.docker.getContainer(instance.id).pause();
-    instance.state = 'frozen';
-    instance.stateSince = this.clock.now();
   }
 
   async wake(instance: Instance, fn: FunctionSpec): Promise<void> {
     await wakeInstance(this.docker.getContainer(instance.id), fn.active, instance.state === 'frozen');
     instance.state = 'active';
+    instance.spec = fn.active;
     instance.stateSince = this.clock.now();
     instance.lastActiveAt = this.clock.now();
+  }
+
+  /** Takes back a running container after a runner restart; its state is read from the engine. */
+  async adopt(info: Docker.ContainerInfo, fn: FunctionSpec): Promise<Instance> {
+    const inspected = await this.docker.getContainer(info.Id).inspect();
+    const now = this.clock.now();
+    const reserved = inspected.HostConfig.NanoCpus === hostConfigFor(fn.reserved).NanoCpus;
+    return {
+      id: info.Id,
+      name: inspected.Name.replace(/^\//, ''),
+      fn: fn.name,
+      revision: Number(info.Labels[LABEL_REVISION] ?? fn.revision),
+      address: `http://${bridgeAddress(inspected)}:${ADAPTER_PORT}`,
+      state: inspected.State.Paused ? 'frozen' : reserved ? 'reserved' : 'active',
+      stateSince: now,
+      lastActiveAt: now,
+      inflight: 0,
+      spec: { cpus: (inspected.HostConfig.NanoCpus ?? 0) / 1e9, memory: inspected.HostConfig.Memory ?? 0 },
+    };
   }
 
   /** SIGTERM through Docker's stop: the adapter drains, runs pre-stop and stops the app; then the container goes. */

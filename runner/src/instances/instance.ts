@@ -1,4 +1,5 @@
 import type { InstanceState } from '../autoscaler/plan-instances.js';
+import type { ResourceSpec } from './resource-spec.js';
 
 /** One running container of a function, as the runner tracks it. */
 export interface Instance {
@@ -13,4 +14,6 @@ export interface Instance {
   lastActiveAt: number;
   /** Requests the gateway has sent and not yet seen answered. */
   inflight: number;
+  /** The CPU and memory the container has now. */
+  spec: ResourceSpec;
 }

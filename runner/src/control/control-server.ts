@@ -1,0 +1,235 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type Docker from 'dockerode';
+import { PilotlightError, isPilotlightError } from '../errors.js';
+import { sendError } from '../gateway/gateway-server.js';
+import { instanceAgent } from '../gateway/forward-to-instance.js';
+import type { Controller } from './controller.js';
+import type { DeployRequest } from './deploy-request.js';
+
+export class UnauthorizedError extends PilotlightError {
+  constructor() {
+    super('UNAUTHORIZED', 'missing or wrong control token: the CLI reads it from the data directory', 401);
+  }
+}
+
+class NotFoundError extends PilotlightError {
+  constructor(method: string, path: string) {
+    super('NOT_FOUND', `${method} ${path} is not part of the control API`, 404);
+  }
+}
+
+const MAX_CONTROL_BODY = 1024 * 1024;
+
+/** The token-protected API the CLI talks to. Deploy answers with a stream of NDJSON progress lines. */
+export function createControlServer(
+  controller: Controller,
+  docker: Docker,
+  token: string,
+  gatewayUrl: string,
+): Server {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return createServer((req, res) => {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return sendError(res, new UnauthorizedError());
+    }
+    route(req, res).catch((error: unknown) => {
+      if (isPilotlightError(error)) return sendError(res, error);
+      sendError(res, new PilotlightError('INTERNAL', (error as Error).stack ?? String(error), 500));
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://control');
+    const parts = url.pathname.split('/').filter(Boolean); // v1, functions, NAME, action
+    const method = req.method ?? 'GET';
+    if (parts[0] !== 'v1' || parts[1] !== 'functions') throw new NotFoundError(method, url.pathname);
+    const name = parts[2];
+    const action = parts[3];
+
+    if (!name && method === 'GET') return json(res, 200, listFunctions());
+    if (!name && method === 'POST') return deploy(req, res);
+    if (!name) throw new NotFoundError(method, url.pathname);
+    if (!action && method === 'DELETE') {
+      await controller.remove(name);
+      return json(res, 200, { removed: name });
+    }
+    if (action === 'scale' && method === 'POST') {
+      const body = (await readJson(req)) as { min?: number; max?: number };
+      const spec = controller.scale(name, body.min, body.max);
+      return json(res, 200, { name, minScale: spec.scaling.minScale, maxScale: spec.scaling.maxScale });
+    }
+    if (action === 'invoke' && method === 'POST') return invoke(name, req, res);
+    if (action === 'logs' && method === 'GET') return logs(name, url, res);
+    if (action === 'events' && method === 'GET') return json(res, 200, controller.events(name));
+    throw new NotFoundError(method, url.pathname);
+  }
+
+  function listFunctions(): unknown {
+    return [...controller.functions.values()].map((fn) => ({
+      name: fn.spec.name,
+      revision: fn.spec.revision,
+      image: fn.spec.image,
+      digest: fn.spec.digest,
+      url: `${gatewayUrl}/fn/${fn.spec.name}/`,
+      concurrency: fn.spec.concurrency,
+      minScale: fn.spec.scaling.minScale,
+      maxScale: fn.spec.scaling.maxScale,
+      desired: fn.lastDecision.desired,
+      mode: fn.lastDecision.mode,
+      waiting: fn.pool.waitingCount,
+      active: fn.spec.active,
+      reserved: fn.spec.reserved,
+      instances: fn.pool.instances.map((instance) => ({
+        name: instance.name,
+        id: instance.id,
+        state: instance.state,
+        inflight: instance.inflight,
+        cpus: instance.spec.cpus,
+        memory: instance.spec.memory,
+        address: instance.address,
+      })),
+    }));
+  }
+
+  async function deploy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = (await readJson(req)) as DeployRequest;
+    if (typeof body.image !== 'string' || !body.image) {
+      throw new PilotlightError('BAD_DEPLOY', 'the deploy request names no image', 400);
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const line = (value: unknown): boolean => res.write(`${JSON.stringify(value)}\n`);
+    try {
+      const result = await controller.deploy(body, (event) => line({ event: 'progress', ...event }));
+      line({ event: 'done', ...result, url: `${gatewayUrl}/fn/${result.name}/` });
+    } catch (error) {
+      const known = isPilotlightError(error);
+      line({
+        event: 'error',
+        code: known ? error.code : 'INTERNAL',
+        message: known ? error.message : ((error as Error).stack ?? String(error)),
+      });
+    }
+    res.end();
+  }
+
+  async function invoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const fn = controller.get(name);
+    const body = await readBody(req);
+    const instance = await fn.pool.acquire();
+    try {
+      const url = new URL(instance.address);
+      await new Promise<void>((resolve, reject) => {
+        const upstream = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            agent: instanceAgent,
+            method: 'POST',
+            path: '/_/invoke',
+            headers: {
+              'content-type': req.headers['content-type'] ?? 'application/octet-stream',
+              'content-length': body.length,
+            },
+            timeout: fn.spec.timeoutMs + 5_000,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            answer.on('end', resolve);
+            answer.on('error', reject);
+          },
+        );
+        upstream.on('error', reject);
+        upstream.end(body);
+      });
+    } finally {
+      fn.pool.release(instance);
+    }
+  }
+
+  /** Every instance's output, demuxed, each line prefixed with its instance name. */
+  async function logs(name: string, url: URL, res: ServerResponse): Promise<void> {
+    const fn = controller.get(name);
+    const follow = url.searchParams.get('follow') === '1';
+    const tail = Number(url.searchParams.get('tail') ?? 100);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    const streams = await Promise.all(
+      fn.pool.instances.map(async (instance) => {
+        const container = docker.getContainer(instance.id);
+        const prefix = `[${instance.name}] `;
+        if (!follow) {
+          const raw = (await container.logs({ stdout: true, stderr: true, tail })) as Buffer;
+          writePrefixed(res, prefix, raw);
+          return undefined;
+        }
+        const stream = (await container.logs({
+          stdout: true,
+          stderr: true,
+          tail,
+          follow: true,
+        })) as NodeJS.ReadableStream;
+        let pending: Buffer = Buffer.alloc(0);
+        stream.on('data', (chunk: Buffer) => {
+          pending = writePrefixed(res, prefix, Buffer.concat([pending, chunk]));
+        });
+        return stream;
+      }),
+    );
+    if (!follow) return void res.end();
+    res.on('close', () =>
+      streams.forEach((stream) => (stream as unknown as { destroy?: () => void })?.destroy?.()),
+    );
+  }
+}
+
+/** Writes complete frames of a multiplexed log buffer as prefixed lines; returns the incomplete rest. */
+function writePrefixed(res: ServerResponse, prefix: string, raw: Buffer): Buffer {
+  let at = 0;
+  while (at + 8 <= raw.length) {
+    const size = raw.readUInt32BE(at + 4);
+    if (at + 8 + size > raw.length) break;
+    const text = raw.subarray(at + 8, at + 8 + size).toString('utf8');
+    for (const line of text.split('\n')) if (line) res.write(`${prefix}${line}\n`);
+    at += 8 + size;
+  }
+  return raw.subarray(at);
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_CONTROL_BODY * 32) {
+        reject(new PilotlightError('BODY_TOO_LARGE', 'the request body is over 32 MiB', 413));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req);
+  if (body.length > MAX_CONTROL_BODY)
+    throw new PilotlightError('BODY_TOO_LARGE', 'control requests are at most 1 MiB', 413);
+  try {
+    return body.length ? JSON.parse(body.toString('utf8')) : {};
+  } catch (error) {
+    throw new PilotlightError(
+      'BAD_JSON',
+      `the request body is not valid JSON: ${(error as Error).message}`,
+      400,
+    );
+  }
+}

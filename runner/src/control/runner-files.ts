@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PilotlightError } from '../errors.js';
+
+export interface RunnerInfo {
+  pid: number;
+  runnerId: string;
+  gateway: string;
+  control: string;
+}
+
+/** A random value kept in the data directory (the control token, the runner id), readable by its owner only. */
+export function readOrCreateSecret(dataDir: string, file: string, bytes: number): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = randomBytes(bytes).toString('hex');
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return value;
+}
+
+export function writeRunnerInfo(dataDir: string, info: RunnerInfo): void {
+  writeFileSync(join(dataDir, 'runner.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+}
+
+export function removeRunnerInfo(dataDir: string): void {
+  rmSync(join(dataDir, 'runner.json'), { force: true });
+}
+
+export class RunnerNotRunningError extends PilotlightError {
+  constructor(dataDir: string) {
+    super(
+      'RUNNER_NOT_RUNNING',
+      `no runner is running for ${dataDir}: start one with \`runner up --data-dir ${dataDir}\``,
+      503,
+    );
+  }
+}
+
+export function readRunnerInfo(dataDir: string): RunnerInfo & { token: string } {
+  try {
+    const info = JSON.parse(readFileSync(join(dataDir, 'runner.json'), 'utf8')) as RunnerInfo;
+    return { ...info, token: readFileSync(join(dataDir, 'token'), 'utf8').trim() };
+  } catch {
+    throw new RunnerNotRunningError(dataDir);
+  }
+}

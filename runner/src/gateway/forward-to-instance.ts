@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent } from 'node:http';
+import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
+import { proxyRequest } from '../../../adapter/src/proxy-request.js';
+import { isPilotlightError } from '../errors.js';
+import type { FunctionRuntime } from '../control/function-runtime.js';
+import { sendError } from './gateway-server.js';
+
+/** Keep-alive connections to every instance's adapter; idle ones close before the adapter's 65 s. */
+export const instanceAgent = new Agent({
+  keepAlive: true,
+  maxSockets: Infinity,
+  maxFreeSockets: 1024,
+  timeout: 30_000,
+});
+
+/**
+ * Hands a gateway request to the least-loaded instance with room (waiting in the activator, or waking a
+ * reserved instance, when it must) and streams it there and back. No idle cut: the limit is the function's
+ * timeout.
+ */
+export async function forwardToInstance(
+  fn: FunctionRuntime,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const requestId = requestIdFrom(req.headers);
+  let instance;
+  try {
+    instance = await fn.pool.acquire();
+  } catch (error) {
+    if (!isPilotlightError(error)) throw error;
+    res.setHeader('retry-after', '1');
+    res.setHeader('x-request-id', requestId);
+    return sendError(res, error);
+  }
+  try {
+    const url = new URL(instance.address);
+    await proxyRequest({ host: url.hostname, port: Number(url.port), agent: instanceAgent }, req, res, {
+      path,
+      headers: forwardedHeaders(req.headers, requestId, {
+        remoteAddress: req.socket.remoteAddress,
+        host: req.headers.host,
+        proto: 'http',
+      }),
+      timeoutMs: fn.spec.timeoutMs + 5_000,
+      requestId,
+      upstreamName: `instance ${instance.name}`,
+    });
+  } finally {
+    fn.pool.release(instance);
+  }
+}
