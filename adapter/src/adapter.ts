@@ -38,6 +38,7 @@ export class Adapter {
   private appProcess: AppProcess | undefined;
   private ready!: Promise<void>;
   private failure: string | undefined;
+  private lastProbe: string | undefined;
   private readonly initialize: () => Promise<unknown>;
   private readonly preStop: () => Promise<unknown>;
 
@@ -60,7 +61,11 @@ export class Adapter {
     this.server.listen(this.deps.config.port, this.deps.config.host);
     await onceEvent(this.server, 'listening');
     this.appProcess = this.deps.startApp?.();
-    this.ready = waitUntilReady(this.deps.config, () => this.appProcess?.exitReason()).then(
+    this.ready = waitUntilReady(
+      this.deps.config,
+      () => this.appProcess?.exitReason(),
+      (reason) => (this.lastProbe = reason),
+    ).then(
       (ms) => {
         if (this.state === 'starting') this.state = 'ready';
         this.deps.logger.info('app ready', { readyAfterMs: ms, appPort: this.deps.config.appPort });
@@ -204,7 +209,11 @@ export class Adapter {
         case '/_/ready':
           return this.state === 'ready'
             ? sendJson(res, 200, { ready: true })
-            : sendJson(res, 503, { ready: false, state: this.state, reason: this.failure ?? null });
+            : sendJson(res, 503, {
+                ready: false,
+                state: this.state,
+                reason: this.failure ?? (this.lastProbe ? `last probe: ${this.lastProbe}` : null),
+              });
         case '/_/health': {
           const exit = this.appProcess?.exitReason();
           const healthy = !exit && (this.state === 'ready' || this.state === 'draining');

@@ -57,6 +57,7 @@ export function probeApp(config: AdapterConfig, timeoutMs = 1000): Promise<Probe
 export async function waitUntilReady(
   config: AdapterConfig,
   stopped: () => string | undefined,
+  onProbe: (reason: string) => void = () => {},
   now: () => number = Date.now,
 ): Promise<number> {
   const started = now();
@@ -74,6 +75,7 @@ export async function waitUntilReady(
       hint = portHint(config);
     }
     last = result.reason + hint;
+    onProbe(last);
     await new Promise((resolve) => setTimeout(resolve, config.readinessIntervalMs));
   }
   throw new Error(

@@ -122,6 +122,14 @@ async function main(argv: string[]): Promise<void> {
             type: 'number',
             describe: 'seconds the app may take to be ready (default 120)',
           })
+          .option('stable-window', {
+            type: 'number',
+            describe: 'autoscaler stable window, seconds (default 60)',
+          })
+          .option('scale-down-delay', {
+            type: 'number',
+            describe: 'seconds a lower count must hold (default 30)',
+          })
           .option('pull', { choices: ['always', 'missing', 'never'] as const, describe: 'pull policy' })
           .option('username', { type: 'string', describe: 'registry user (default: ~/.docker/config.json)' })
           .option('password', { type: 'string', describe: 'registry password' }),
@@ -146,6 +154,8 @@ async function main(argv: string[]): Promise<void> {
             freezeAfter: args['freeze-after'],
             zeroAfter: args['zero-after'],
             startupTimeout: args['startup-timeout'],
+            stableWindow: args['stable-window'],
+            scaleDownDelay: args['scale-down-delay'],
             pull: args.pull as PullPolicy | undefined,
             auth:
               args.username !== undefined

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SetupError } from '../errors.js';
 import { projectRoot } from '../project-root.js';
@@ -67,6 +67,7 @@ export async function ensureAdapterRuntime(
     await writeFile(join(staging, '.complete'), `${digest}\n`);
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
+    await pruneOldRuntimes(cacheDir, dir);
   }
   return { dir, digest, files: files.map((file) => ({ ...file, path: join(dir, file.name) })) };
 }
@@ -85,4 +86,15 @@ async function digestOf(files: Array<{ name: string; path: string }>): Promise<s
 /** Runtime folders live beside the build output they are made from. */
 export function defaultRuntimeCacheDir(): string {
   return join(projectRoot(), 'dist', 'runtime');
+}
+
+/** Older runtime folders go after a day: instances started from them have long been replaced or adopted. */
+async function pruneOldRuntimes(cacheDir: string, keep: string): Promise<void> {
+  const dayAgo = Date.now() - 24 * 60 * 60 * 1000;
+  for (const entry of await readdir(cacheDir)) {
+    const path = join(cacheDir, entry);
+    if (path === keep || !entry.startsWith('adapter-runtime-')) continue;
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < dayAgo) await rm(path, { recursive: true, force: true });
+  }
 }

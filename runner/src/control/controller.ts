@@ -109,7 +109,7 @@ export class Controller {
       timeoutMs: checked.timeoutMs,
       startupTimeoutMs: checked.startupTimeoutMs,
       env: checked.env,
-      scaling: { minScale: checked.minScale, maxScale: checked.maxScale },
+      scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
       lifecycle: checked.lifecycle,
     };
 
@@ -177,15 +177,13 @@ export class Controller {
         400,
       );
     }
-    const { revision: _r, ...rest } = fn.spec;
-    const updated = {
-      ...rest,
-      scaling: { ...rest.scaling, minScale, maxScale },
-      lifecycle: { ...rest.lifecycle, minScale },
+    fn.spec = {
+      ...fn.spec,
+      scaling: { ...fn.spec.scaling, minScale, maxScale },
+      lifecycle: { ...fn.spec.lifecycle, minScale },
     };
-    const stored = this.deps.store.putFunction(updated, this.clock.now());
     // Same image and env: the running instances stay; only the numbers change.
-    fn.spec = { ...stored, revision: fn.spec.revision };
+    this.deps.store.saveFunction(fn.spec, this.clock.now());
     void this.tick();
     return fn.spec;
   }

@@ -32,6 +32,9 @@ export interface DeployRequest {
   freezeAfter?: number;
   zeroAfter?: number;
   startupTimeout?: number;
+  /** Seconds; the panic window is a tenth of it, as in Knative. */
+  stableWindow?: number;
+  scaleDownDelay?: number;
   pull?: PullPolicy;
   auth?: RegistryAuth;
 }
@@ -49,6 +52,7 @@ export interface CheckedDeploy {
   startupTimeoutMs: number;
   env: Record<string, string>;
   lifecycle: LifecycleConfig;
+  autoscaler: { stableWindowMs: number; panicWindowMs: number; scaleDownDelayMs: number };
   warnings: string[];
 }
 
@@ -144,6 +148,14 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
     zeroAfterMs: seconds(request.zeroAfter, defaults.zeroAfterMs, '--zero-after'),
   };
   const startupTimeoutMs = seconds(request.startupTimeout, 120_000, '--startup-timeout');
+  const kpa = defaultConfig();
+  const stableWindowMs = seconds(request.stableWindow, kpa.stableWindowMs, '--stable-window');
+  if (stableWindowMs < 1000) problems.push('--stable-window must be at least 1 second');
+  const autoscaler = {
+    stableWindowMs,
+    panicWindowMs: Math.max(500, Math.round(stableWindowMs / 10)),
+    scaleDownDelayMs: seconds(request.scaleDownDelay, kpa.scaleDownDelayMs, '--scale-down-delay'),
+  };
   if (problems.length > 0) throw new BadDeployError(problems.join('; '));
   return {
     name,
@@ -158,6 +170,7 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
     startupTimeoutMs,
     env,
     lifecycle,
+    autoscaler,
     warnings,
   };
 }

@@ -51,6 +51,7 @@ export class InstanceManager {
         PILOTLIGHT_MAX_QUEUED: String(fn.concurrency),
         PILOTLIGHT_REQUEST_TIMEOUT_MS: String(fn.timeoutMs),
         PILOTLIGHT_DRAIN_TIMEOUT_MS: String(fn.timeoutMs),
+        PILOTLIGHT_STARTUP_TIMEOUT_MS: String(fn.startupTimeoutMs),
       },
     });
     options.HostConfig = { ...options.HostConfig, ...hostConfigFor(fn.active) };
@@ -87,7 +88,10 @@ export class InstanceManager {
         (error: Error) => ({ status: 0, body: { reason: error.message } }),
       );
       if (answer.status === 200) return this.clock.now() - started;
-      if (answer.body.reason) reason = answer.body.reason;
+      // The adapter's own reason (the last probe of the app) says more than a failed call to the adapter.
+      if (answer.status === 503 && answer.body.reason) reason = answer.body.reason;
+      else if (answer.status === 0 && reason === 'no answer yet')
+        reason = `the adapter did not answer: ${answer.body.reason}`;
       if (answer.status === 503 && /not ready within|exited|could not be started/.test(reason)) break;
       if (answer.status === 0 && !(await this.isRunning(instance.id))) {
         reason = 'the container exited';

@@ -54,6 +54,13 @@ export class StateStore {
     })();
   }
 
+  /** Writes a function as it is, keeping its revision (a change of scale is not a new revision). */
+  saveFunction(spec: FunctionSpec, now: number): void {
+    this.db
+      .prepare('UPDATE functions SET spec = ?, revision = ?, updated_at = ? WHERE name = ?')
+      .run(JSON.stringify(spec), spec.revision, now, spec.name);
+  }
+
   getFunction(name: string): FunctionSpec | undefined {
     const row = this.db.prepare('SELECT spec FROM functions WHERE name = ?').get(name) as
       { spec: string } | undefined;

@@ -1,0 +1,107 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { LABEL_RUNNER } from '../../runner/src/labels.js';
+import { runRunner, spawnRunner } from './runner-cli.js';
+
+export interface RunnerProcess {
+  dataDir: string;
+  gateway: string;
+  runnerId: string;
+  process: ReturnType<typeof spawnRunner>;
+  output(): string;
+  /** `runner ARGS --data-dir DIR` against this runner. */
+  cli(args: string[], env?: Record<string, string>): ReturnType<typeof runRunner>;
+  stop(): Promise<void>;
+  /** kill -9: instances stay running, as after a crash. */
+  kill(): Promise<void>;
+}
+
+/** Starts `runner up` on free ports with its own data directory (or a given one, for restarts). */
+export async function startRunner(
+  docker: Docker,
+  options: { dataDir?: string; tickMs?: number } = {},
+): Promise<RunnerProcess> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pilotlight-runner-')));
+  const child = spawnRunner([
+    'up',
+    '--data-dir',
+    dataDir,
+    '--port',
+    '0',
+    '--control-port',
+    '0',
+    '--tick',
+    String(options.tickMs ?? 250),
+  ]);
+  let output = '';
+  const gateway = await new Promise<string>((resolve, reject) => {
+    child.all.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /gateway (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    });
+    void child.then(() => reject(new Error(`runner exited early:\n${output}`)));
+  });
+  const runnerId = (await readFile(join(dataDir, 'runner-id'), 'utf8')).trim();
+  const removeLeftovers = async () => {
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_RUNNER}=${runnerId}`] },
+    });
+    await Promise.all(
+      left.map((info) =>
+        docker
+          .getContainer(info.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined),
+      ),
+    );
+  };
+  return {
+    dataDir,
+    gateway,
+    runnerId,
+    process: child,
+    output: () => output,
+    cli: (args, env = {}) => runRunner([...args, '--data-dir', dataDir], env),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await child;
+      await removeLeftovers();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await child;
+    },
+  };
+}
+
+export async function instancesOf(
+  docker: Docker,
+  runnerId: string,
+  fn: string,
+): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_RUNNER}=${runnerId}`, `pilotlight.function=${fn}`] },
+  });
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  stepMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last !== undefined && last !== false) return last;
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

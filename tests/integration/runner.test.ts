@@ -1,0 +1,422 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { SAMPLE_NAMES, sampleImageRef } from '../../images/catalog.js';
+import { LABEL_RUNNER, managedLabels } from '../../runner/src/labels.js';
+import { testDocker, TEST_RUN_ID } from '../helpers/test-docker.js';
+import { pushToRegistry, startTestRegistry, untag, type TestRegistry } from '../helpers/test-registry.js';
+import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+
+const docker = testDocker();
+const MiB = 1024 ** 2;
+
+interface ListedFunction {
+  name: string;
+  digest?: string;
+  instances: Array<{ id: string; state: string; cpus: number; memory: number }>;
+}
+
+async function list(runner: RunnerProcess): Promise<ListedFunction[]> {
+  const result = await runner.cli(['ls', '--json']);
+  expect(result.exitCode).toBe(0);
+  return JSON.parse(result.stdout) as ListedFunction[];
+}
+
+async function instancesListed(runner: RunnerProcess, fn: string) {
+  return (await list(runner)).find((item) => item.name === fn)?.instances ?? [];
+}
+
+describe('runner deploy from the authenticated registry', () => {
+  let registry: TestRegistry;
+  let runner: RunnerProcess;
+  const pushed: string[] = [];
+
+  beforeAll(async () => {
+    registry = await startTestRegistry(docker);
+    for (const sample of SAMPLE_NAMES) {
+      const ref = await pushToRegistry(
+        docker,
+        registry,
+        sampleImageRef(sample),
+        `samples/${sample}`,
+        TEST_RUN_ID,
+      );
+      await untag(docker, ref); // the deploy must pull it
+      pushed.push(ref);
+    }
+    runner = await startRunner(docker);
+  });
+  afterAll(async () => {
+    await runner.stop();
+    for (const ref of pushed) await untag(docker, ref);
+    await registry.stop();
+  });
+
+  test.each(SAMPLE_NAMES.map((sample, index) => ({ sample, index })))(
+    '$sample: pulled with credentials, digest recorded, served through the gateway',
+    async ({ sample, index }) => {
+      const ref = pushed[index]!;
+      const result = await runner.cli([
+        'deploy',
+        ref,
+        '--name',
+        sample,
+        '--username',
+        registry.username,
+        '--password',
+        registry.password,
+      ]);
+      expect(result.stderr).toContain(`deployed ${sample} revision 1`);
+      expect(result.exitCode).toBe(0);
+      const url = result.stdout.trim();
+      expect(url).toBe(`${runner.gateway}/fn/${sample}/`);
+      const response = await fetch(url);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain(
+        sample === 'scratch' ? 'static binary' : `hello from ${sample}`,
+      );
+
+      const listed = (await list(runner)).find((fn) => fn.name === sample)!;
+      expect(listed.digest).toMatch(
+        new RegExp(`^${registry.address}/samples/${sample}@sha256:[0-9a-f]{64}$`),
+      );
+      expect(listed.instances).toHaveLength(1);
+      expect(listed.instances[0]!.state).toBe('active');
+
+      // fetch() will not send a Host header of our choosing; node:http will.
+      const byHost = await new Promise<number>((resolve, reject) => {
+        const target = new URL(runner.gateway);
+        request(
+          { host: target.hostname, port: target.port, path: '/', headers: { host: `${sample}.localhost` } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+      expect(byHost).toBe(200);
+    },
+  );
+
+  test('a wrong password is one clear line, and nothing is left behind', async () => {
+    const result = await runner.cli([
+      'deploy',
+      pushed[0]!,
+      '--name',
+      'badauth',
+      '--username',
+      registry.username,
+      '--password',
+      'wrong',
+    ]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`registry ${registry.address} refused the credentials`);
+    expect(await instancesOf(docker, runner.runnerId, 'badauth')).toHaveLength(0);
+    expect((await list(runner)).map((fn) => fn.name)).not.toContain('badauth');
+  });
+
+  test('a missing tag is one clear line naming the image', async () => {
+    const ref = `${registry.address}/samples/express:no-such-tag`;
+    const result = await runner.cli([
+      'deploy',
+      ref,
+      '--username',
+      registry.username,
+      '--password',
+      registry.password,
+    ]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`image ${ref} was not found in registry ${registry.address}`);
+  });
+
+  test('an unreachable registry is one clear line', async () => {
+    const result = await runner.cli(['deploy', '127.0.0.1:1/samples/express:1']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('cannot reach registry 127.0.0.1:1');
+  });
+});
+
+describe('runner scaling and the pilot light', () => {
+  let runner: RunnerProcess;
+  beforeAll(async () => {
+    runner = await startRunner(docker);
+  });
+  afterAll(() => runner.stop());
+
+  test('idle → reserved (the engine shows the reserved spec) → woken by a request', async () => {
+    const deployed = await runner.cli([
+      'deploy',
+      sampleImageRef('express'),
+      '--name',
+      'pilot',
+      '--cpus',
+      '1',
+      '--memory',
+      '512m',
+      '--reserved-cpus',
+      '0.1',
+      '--reserved-memory',
+      '128m',
+      '--reserve-after',
+      '1',
+      '--freeze-after',
+      '600',
+    ]);
+    expect(deployed.exitCode).toBe(0);
+    const [container] = await instancesOf(docker, runner.runnerId, 'pilot');
+    const reserved = await until('the reserved spec', async () => {
+      const info = await docker.getContainer(container!.Id).inspect();
+      return info.HostConfig.NanoCpus === 100_000_000 ? info : undefined;
+    });
+    expect(reserved.HostConfig.Memory).toBe(128 * MiB);
+    expect(reserved.State.Running).toBe(true);
+    expect((await instancesListed(runner, 'pilot'))[0]).toMatchObject({
+      state: 'reserved',
+      cpus: 0.1,
+      memory: 128 * MiB,
+    });
+
+    const response = await fetch(`${runner.gateway}/fn/pilot/`);
+    expect(response.status).toBe(200);
+    const woken = await docker.getContainer(container!.Id).inspect();
+    expect(woken.HostConfig.NanoCpus).toBe(1_000_000_000);
+    expect(woken.HostConfig.Memory).toBe(512 * MiB);
+    expect(woken.State.StartedAt).toBe(reserved.State.StartedAt);
+  });
+
+  test('a frozen instance is unpaused and resized before the request reaches it', async () => {
+    expect(
+      (
+        await runner.cli([
+          'deploy',
+          sampleImageRef('flask'),
+          '--name',
+          'frosty',
+          '--reserve-after',
+          '1',
+          '--freeze-after',
+          '1',
+        ])
+      ).exitCode,
+    ).toBe(0);
+    const [container] = await instancesOf(docker, runner.runnerId, 'frosty');
+    await until('the pause', async () =>
+      (await docker.getContainer(container!.Id).inspect()).State.Paused ? true : undefined,
+    );
+    const response = await fetch(`${runner.gateway}/fn/frosty/`);
+    expect(await response.text()).toBe('hello from flask\n');
+    expect((await docker.getContainer(container!.Id).inspect()).State.Paused).toBe(false);
+  });
+
+  test('min 0: scales to zero after the grace, and the next request cold-starts through the activator', async () => {
+    expect(
+      (
+        await runner.cli([
+          'deploy',
+          sampleImageRef('express'),
+          '--name',
+          'zero',
+          '--min',
+          '0',
+          '--zero-after',
+          '1',
+        ])
+      ).exitCode,
+    ).toBe(0);
+    await until('scale to zero', async () =>
+      (await instancesOf(docker, runner.runnerId, 'zero')).length === 0 ? true : undefined,
+    );
+    const started = Date.now();
+    const response = await fetch(`${runner.gateway}/fn/zero/slow?ms=10`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('slept 10 ms\n');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await instancesOf(docker, runner.runnerId, 'zero')).toHaveLength(1);
+  });
+
+  test('load drives the function out to at least 3 instances, and scale-in under a prober fails nothing', async () => {
+    expect(
+      (
+        await runner.cli([
+          'deploy',
+          sampleImageRef('express'),
+          '--name',
+          'busy',
+          '--concurrency',
+          '1',
+          '--max',
+          '4',
+          '--stable-window',
+          '4',
+          '--scale-down-delay',
+          '1',
+          '--reserve-after',
+          '600',
+        ])
+      ).exitCode,
+    ).toBe(0);
+    const load = Array.from({ length: 6 }, () => fetch(`${runner.gateway}/fn/busy/slow?ms=4000`));
+    const most = await until('three instances', async () => {
+      const count = (await instancesOf(docker, runner.runnerId, 'busy')).length;
+      return count >= 3 ? count : undefined;
+    });
+    expect(most).toBeGreaterThanOrEqual(3);
+    const answers = await Promise.all(load);
+    expect(answers.map((answer) => answer.status)).toEqual(Array(6).fill(200));
+
+    // Load is gone: the count falls back to the minimum while a prober keeps calling.
+    let failures = 0;
+    let probes = 0;
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        const status = await fetch(`${runner.gateway}/fn/busy/`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        probes += 1;
+        if (status !== 200) failures += 1;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await until(
+      'scale-in to one',
+      async () => ((await instancesOf(docker, runner.runnerId, 'busy')).length === 1 ? true : undefined),
+      40_000,
+    );
+    probing = false;
+    await prober;
+    expect(probes).toBeGreaterThan(50);
+    expect(failures).toBe(0);
+  });
+});
+
+describe('runner restart', () => {
+  test('after kill -9, runner up adopts running instances (no restarts, no duplicates) and removes orphans', async () => {
+    const first = await startRunner(docker);
+    const dataDir = first.dataDir;
+    let second: RunnerProcess | undefined;
+    try {
+      expect(
+        (await first.cli(['deploy', sampleImageRef('express'), '--name', 'keep', '--min', '2'])).exitCode,
+      ).toBe(0);
+      await until('two instances', async () => {
+        const listed = await instancesListed(first, 'keep');
+        return listed.filter((instance) => instance.state === 'active').length === 2 ? true : undefined;
+      });
+      const before = (await instancesOf(docker, first.runnerId, 'keep')).map((info) => info.Id).sort();
+      const orphan = await docker.createContainer({
+        Image: sampleImageRef('scratch'),
+        Labels: {
+          ...managedLabels('instance', { [LABEL_RUNNER]: first.runnerId, 'pilotlight.function': 'gone' }),
+        },
+      });
+      await orphan.start();
+
+      await first.kill();
+      second = await startRunner(docker, { dataDir });
+      expect(second.output()).toMatch(/adopted instance fn=keep/);
+      const after = (await instancesOf(docker, first.runnerId, 'keep')).map((info) => info.Id).sort();
+      expect(after).toEqual(before);
+      for (const id of after) expect((await docker.getContainer(id).inspect()).RestartCount).toBe(0);
+      await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await fetch(`${second.gateway}/fn/keep/`)).status).toBe(200);
+    } finally {
+      await second?.stop();
+      await first.stop().catch(() => undefined);
+    }
+  });
+});
+
+describe('runner deploy bad input', () => {
+  let runner: RunnerProcess;
+  beforeAll(async () => {
+    runner = await startRunner(docker);
+  });
+  afterAll(() => runner.stop());
+
+  async function expectNothingLeft(name: string): Promise<void> {
+    expect(await instancesOf(docker, runner.runnerId, name)).toHaveLength(0);
+    expect((await list(runner)).map((fn) => fn.name)).not.toContain(name);
+  }
+
+  test('a wrong port names the port the app listens on, with its last log lines', async () => {
+    const result = await runner.cli([
+      'deploy',
+      sampleImageRef('express'),
+      '--name',
+      'wrongport',
+      '--port',
+      '4000',
+      '--startup-timeout',
+      '3',
+    ]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('the app listens on 3000, not 4000');
+    expect(result.stderr).toContain('express sample listening on 3000');
+    await expectNothingLeft('wrongport');
+  });
+
+  test('an app that never becomes ready fails the deploy with its last log lines', async () => {
+    const result = await runner.cli([
+      'deploy',
+      sampleImageRef('flask'),
+      '--name',
+      'sleepy',
+      '--env',
+      'STARTUP_DELAY_MS=60000',
+      '--startup-timeout',
+      '2',
+    ]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('function sleepy: the app never became ready');
+    await expectNothingLeft('sleepy');
+  });
+
+  test('a missing local image is one clear line', async () => {
+    const result = await runner.cli(['deploy', 'pilotlight/no-such-image:1', '--pull', 'never']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'runner: image pilotlight/no-such-image:1 is not on this engine and --pull never forbids pulling it [IMAGE_NOT_FOUND]',
+    );
+  });
+
+  test('bad flags are all named at once, before anything is pulled', async () => {
+    const result = await runner.cli([
+      'deploy',
+      sampleImageRef('express'),
+      '--name',
+      'Bad_Name',
+      '--memory',
+      'lots',
+      '--timeout',
+      '9000',
+      '--min',
+      '3',
+      '--max',
+      '2',
+    ]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(
+      /--name Bad_Name must be lower-case.*--memory lots is not a size.*--max 2 must be.*--timeout 9000 must be from 1 to 7200/,
+    );
+  });
+
+  test('an active spec beyond the host is capped with a warning', async () => {
+    const result = await runner.cli(['deploy', sampleImageRef('scratch'), '--name', 'huge', '--cpus', '16']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(
+      /warning: the active spec \(--cpus\/--memory\) asks for 16 CPUs but this host has \d+: using \d+/,
+    );
+  });
+
+  test('an unknown function is a 404 naming the fix, for the gateway and the CLI', async () => {
+    const response = await fetch(`${runner.gateway}/fn/nobody/`);
+    expect(response.status).toBe(404);
+    const invoke = await runner.cli(['invoke', 'nobody', '--data', '{}']);
+    expect(invoke.exitCode).toBe(2);
+    expect(invoke.stderr).toContain('no function named "nobody"');
+  });
+});
