@@ -10,6 +10,7 @@ import {
   runScale,
   type Output,
 } from './commands/function-commands.js';
+import { runDemo } from './commands/demo-command.js';
 import { runSetup } from './commands/setup-command.js';
 import { runUp } from './commands/up-command.js';
 import { runWrap } from './commands/wrap-command.js';
@@ -57,6 +58,12 @@ async function main(argv: string[]): Promise<void> {
           describe: 'also build test-only images',
         }),
       (args) => runSetup({ env: process.env, forTests: args['for-tests'], log }),
+    )
+    .command(
+      'demo',
+      'the main job end to end: deploy a sample, call it, watch it go idle → reserved → awake',
+      (args) => args,
+      () => runDemo({ env: process.env, log }),
     )
     .command(
       'up',

@@ -308,7 +308,8 @@ export class Controller {
     for (const info of await this.instances.list()) {
       const fn = this.functions.get(info.Labels[LABEL_FUNCTION] ?? '');
       if (!fn || (info.State !== 'running' && info.State !== 'paused')) {
-        await this.instances.stop({ id: info.Id });
+        // Nothing routes to an orphan, so there is nothing to drain: it goes at once.
+        await this.instances.remove(info.Id);
         this.deps.log('removed orphan instance', { container: info.Names[0], state: info.State });
         continue;
       }

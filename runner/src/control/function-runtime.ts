@@ -15,12 +15,13 @@ export class FunctionRuntime {
   readonly pool: FunctionPool;
   private samples: ConcurrencySample[] = [];
   private autoscaler: AutoscalerState = initialState();
-  lastDecision = { desired: 0, mode: 'stable' as 'stable' | 'panic' };
+  lastDecision: { desired: number; mode: 'stable' | 'panic' };
 
   constructor(
     public spec: FunctionSpec,
     hooks: { now: () => number; onNeedCapacity: () => void; wake: (instance: Instance) => Promise<void> },
   ) {
+    this.lastDecision = { desired: spec.scaling.minScale, mode: 'stable' };
     this.pool = new FunctionPool({
       fn: spec.name,
       concurrency: spec.concurrency,

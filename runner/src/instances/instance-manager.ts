@@ -174,6 +174,13 @@ export class InstanceManager {
     await container.remove({ force: true, v: true }).catch(() => undefined);
   }
 
+  async remove(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
+  }
+
   private async isRunning(id: string): Promise<boolean> {
     const info = await this.docker
       .getContainer(id)
