@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { runRunner, spawnRunner } from '../helpers/runner-cli.js';
+import { testDocker } from '../helpers/test-docker.js';
+
+const docker = testDocker();
 
 describe('runner setup', () => {
   test('a second run reinstalls and rebuilds nothing and takes seconds', async () => {
@@ -37,7 +40,7 @@ describe('runner up (idle)', () => {
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
   test('serves the gateway, names unknown functions, and stops cleanly on SIGTERM', async () => {
-    const runner = spawnRunner(['up', '--port', '0', '--data-dir', dataDir]);
+    const runner = spawnRunner(['up', '--port', '0', '--control-port', '0', '--data-dir', dataDir]);
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       runner.all.on('data', (chunk: Buffer) => {
@@ -62,5 +65,20 @@ describe('runner up (idle)', () => {
     runner.kill('SIGTERM');
     const result = await runner;
     expect(result.exitCode).toBe(0);
+  });
+});
+
+describe('runner demo (the README main job)', () => {
+  test('deploys a sample, calls it, shows it shrink to reserved and wake, and leaves nothing running', async () => {
+    const instances = () =>
+      docker.listContainers({ all: true, filters: { label: ['pilotlight.kind=instance'] } });
+    const before = (await instances()).length;
+    const result = await runRunner(['demo']);
+    expect(result.exitCode).toBe(0);
+    expect(result.all).toMatch(/200 "hello from express" in [\d.]+ ms/);
+    expect(result.all).toMatch(/is now reserved: 0\.05 CPU, 128m/);
+    expect(result.all).toMatch(/is active again: 1 CPU, 512m/);
+    expect(result.all).toContain('runner stopped');
+    expect((await instances()).length).toBe(before);
   });
 });
