@@ -58,9 +58,10 @@ export class Adapter {
 
   /** Listens, starts the app and begins probing it; returns the bound port. */
   async start(): Promise<number> {
+    // The app first: every millisecond before it starts is added to a cold start.
+    this.appProcess = this.deps.startApp?.();
     this.server.listen(this.deps.config.port, this.deps.config.host);
     await onceEvent(this.server, 'listening');
-    this.appProcess = this.deps.startApp?.();
     this.ready = waitUntilReady(
       this.deps.config,
       () => this.appProcess?.exitReason(),
@@ -77,6 +78,10 @@ export class Adapter {
       },
     );
     return (this.server.address() as AddressInfo).port;
+  }
+
+  private readyWithin(ms: number): Promise<void> {
+    return Promise.race([this.ready, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
   }
 
   whenReady(): Promise<void> {
@@ -207,6 +212,8 @@ export class Adapter {
     try {
       switch (path) {
         case '/_/ready':
+          // ?wait=MS holds the answer until the app is ready (or MS pass): no polling delay on a cold start.
+          if (this.state === 'starting' && url.includes('wait=')) await this.readyWithin(waitParam(url));
           return this.state === 'ready'
             ? sendJson(res, 200, { ready: true })
             : sendJson(res, 503, {
@@ -294,6 +301,11 @@ export class Adapter {
       this.deps.logger.warn('request failed', { requestId, code, method: req.method, path: req.url });
     }
   }
+}
+
+function waitParam(url: string): number {
+  const value = Number(new URLSearchParams(url.split('?')[1] ?? '').get('wait'));
+  return Number.isFinite(value) && value > 0 ? Math.min(value, 60_000) : 0;
 }
 
 function requireMethod(method: string, allowed: string[]): void {

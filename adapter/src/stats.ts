@@ -1,3 +1,5 @@
+import { containerWorkingSetBytes } from './cgroup-memory.js';
+
 /** Counters the autoscaler scrapes; everything here is O(1) per request. */
 export class AdapterStats {
   requests = 0;
@@ -48,6 +50,7 @@ export class AdapterStats {
       inflightIntegralMs: Math.round(this.inflightIntegralMs),
       latencyMs: { p50: pick(0.5), p99: pick(0.99), samples: window.length },
       memory: memoryMb(),
+      containerMemoryBytes: containerWorkingSetBytes() ?? null,
     };
   }
 

@@ -18,16 +18,22 @@ function instance(id: string, overrides: Partial<Instance> = {}): Instance {
   };
 }
 
+let demandWhenAsked: number[] = [];
+
 function pool(overrides: Partial<PoolOptions> = {}) {
   const woken: string[] = [];
   let asked = 0;
+  demandWhenAsked = [];
   const p = new FunctionPool({
     fn: 'shop',
     concurrency: 2,
     maxWaiting: 2,
     maxWaitMs: 1000,
     now: () => 42,
-    onNeedCapacity: () => (asked += 1),
+    onNeedCapacity: () => {
+      asked += 1;
+      demandWhenAsked.push(p.demand);
+    },
     wake: async (inst) => {
       woken.push(inst.id);
       inst.state = 'active';
@@ -65,6 +71,7 @@ describe('FunctionPool', () => {
     const waiting = p.acquire();
     expect(p.waitingCount).toBe(1);
     expect(asked()).toBe(1);
+    expect(demandWhenAsked).toEqual([3]);
     expect(p.demand).toBe(3);
     p.release(a);
     expect((await waiting).id).toBe('a');

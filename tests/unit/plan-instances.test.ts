@@ -29,6 +29,13 @@ describe('planInstances', () => {
     ).toEqual([{ kind: 'start', count: 2 }]);
   });
 
+  test('containers still being created count, so a slow start is not started twice', () => {
+    expect(planInstances({ instances: [], pendingStarts: 1, desired: 1, now: 0, config })).toEqual([]);
+    expect(planInstances({ instances: [], pendingStarts: 1, desired: 3, now: 0, config })).toEqual([
+      { kind: 'start', count: 2 },
+    ]);
+  });
+
   test('drains the surplus, those idle longest first, and never a starting one', () => {
     const instances = [
       instance('busy', { inflight: 2, lastActiveAt: 10_000 }),

@@ -37,6 +37,8 @@ export type InstanceAction =
 
 export function planInstances(input: {
   instances: ReadonlyArray<InstanceView>;
+  /** Containers being created that are not instances yet. */
+  pendingStarts?: number;
   desired: number;
   now: number;
   config: LifecycleConfig;
@@ -51,7 +53,8 @@ export function planInstances(input: {
   if (config.minScale === 0 && input.desired === 0 && !allIdleForZero) keep = Math.max(keep, 1);
 
   const actions: InstanceAction[] = [];
-  if (serving.length < keep) actions.push({ kind: 'start', count: keep - serving.length });
+  const coming = serving.length + (input.pendingStarts ?? 0);
+  if (coming < keep) actions.push({ kind: 'start', count: keep - coming });
 
   // Surplus goes first from those idle longest; never one that is still starting.
   const surplus = [...serving]

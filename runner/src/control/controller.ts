@@ -44,13 +44,21 @@ export class Controller {
   readonly instances: InstanceManager;
   private readonly clock: Clock;
   private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly starting = new Set<Promise<void>>();
   private readonly busy = new Set<string>();
   private ticking = false;
   private tickAgain = false;
 
   constructor(private readonly deps: ControllerDeps) {
     this.clock = deps.clock ?? { now: () => Date.now() };
-    this.instances = new InstanceManager(deps.docker, deps.runtime, deps.runnerId, this.clock);
+    this.instances = new InstanceManager(
+      deps.docker,
+      deps.runtime,
+      deps.runnerId,
+      this.clock,
+      deps.host.cpus,
+    );
   }
 
   /** Loads functions from the store, adopts their running instances, removes orphans, starts ticking. */
@@ -61,7 +69,9 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.starting]);
     for (const fn of this.functions.values()) {
       fn.pool.rejectAllWaiting(
         new PilotlightError('RUNNER_STOPPING', 'the runner is stopping: retry shortly', 503),
@@ -126,6 +136,7 @@ export class Controller {
     const stored = this.deps.store.putFunction(toStore, this.clock.now());
     const runtime = this.runtimeFor(stored);
     first.revision = stored.revision;
+    await this.instances.settle(first, stored);
     first.state = 'active';
     runtime.pool.add(first);
     this.functions.set(stored.name, runtime);
@@ -190,6 +201,7 @@ export class Controller {
 
   /** Runs a tick now (or right after the running one): a request is waiting for capacity. */
   async tick(): Promise<void> {
+    if (this.stopping) return;
     if (this.ticking) {
       this.tickAgain = true;
       return;
@@ -232,14 +244,31 @@ export class Controller {
 
   private async scaleOut(fn: FunctionRuntime): Promise<void> {
     let instance: Instance | undefined;
+    fn.pendingStarts += 1;
+    const work = (async () => {
+      try {
+        instance = await this.instances.start(fn.spec, fn.spec.imageId);
+      } finally {
+        fn.pendingStarts -= 1;
+      }
+    })();
+    this.starting.add(work);
     try {
-      instance = await this.instances.start(fn.spec, fn.spec.imageId);
-      fn.pool.add(instance);
-      const readyMs = await this.instances.waitReady(instance, fn.spec.startupTimeoutMs);
-      instance.state = 'active';
-      instance.stateSince = this.clock.now();
+      await work.finally(() => this.starting.delete(work));
+      if (this.stopping || this.functions.get(fn.spec.name) !== fn) {
+        // The function was removed (or the runner is stopping) while the container was being made.
+        await this.instances.remove(instance!.id);
+        return;
+      }
+      fn.pool.add(instance!);
+      const ready = instance!;
+      const readyMs = await this.instances.waitReady(ready, fn.spec.startupTimeoutMs);
+      ready.state = 'active';
+      ready.stateSince = this.clock.now();
       fn.pool.serveWaiting();
-      this.record(fn.spec.name, instance.name, 'start', { readyMs });
+      this.record(fn.spec.name, ready.name, 'start', { readyMs });
+      this.deps.log('scaled out', { fn: fn.spec.name, instance: ready.name, readyMs });
+      await this.guard(ready, () => this.instances.settle(ready, fn.spec));
     } catch (error) {
       this.deps.log('scale-out failed', { fn: fn.spec.name, error: (error as Error).message });
       if (instance) {

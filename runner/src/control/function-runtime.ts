@@ -16,6 +16,8 @@ export class FunctionRuntime {
   private samples: ConcurrencySample[] = [];
   private autoscaler: AutoscalerState = initialState();
   lastDecision: { desired: number; mode: 'stable' | 'panic' };
+  /** Instances whose containers are being created (not in the pool yet). */
+  pendingStarts = 0;
 
   constructor(
     public spec: FunctionSpec,
@@ -56,6 +58,7 @@ export class FunctionRuntime {
     this.lastDecision = { desired: decision.desired, mode: decision.mode };
     return planInstances({
       instances: this.pool.instances,
+      pendingStarts: this.pendingStarts,
       desired: decision.desired,
       now,
       config: this.spec.lifecycle,

@@ -77,8 +77,7 @@ export class FunctionPool {
     if (this.waiting.length >= this.options.maxWaiting) {
       throw new NoCapacityError(this.options.fn, this.waiting.length);
     }
-    this.options.onNeedCapacity();
-    const chosen = await new Promise<Instance>((resolve, reject) => {
+    const chosen = new Promise<Instance>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
         reject,
@@ -89,7 +88,9 @@ export class FunctionPool {
       };
       this.waiting.push(waiter);
     });
-    return this.ready(chosen);
+    // Only now, with this request counted in the demand, is the autoscaler asked.
+    this.options.onNeedCapacity();
+    return this.ready(await chosen);
   }
 
   release(instance: Instance): void {

@@ -22,6 +22,8 @@ export class InstanceManager {
     private readonly runtime: AdapterRuntime,
     private readonly runnerId: string,
     private readonly clock: Clock = { now: () => Date.now() },
+    /** CPUs an instance may use while it starts (a start-up boost); its active spec applies once it is ready. */
+    private readonly bootCpus = 0,
   ) {}
 
   labelsFor(fn: FunctionSpec): Record<string, string> {
@@ -54,7 +56,8 @@ export class InstanceManager {
         PILOTLIGHT_STARTUP_TIMEOUT_MS: String(fn.startupTimeoutMs),
       },
     });
-    options.HostConfig = { ...options.HostConfig, ...hostConfigFor(fn.active) };
+    const boot = { cpus: Math.max(fn.active.cpus, this.bootCpus), memory: fn.active.memory };
+    options.HostConfig = { ...options.HostConfig, ...hostConfigFor(boot) };
     // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
     options.StopTimeout = Math.ceil(fn.timeoutMs / 1000) + 15;
     const container = await this.docker.createContainer(options);
@@ -71,8 +74,15 @@ export class InstanceManager {
       stateSince: now,
       lastActiveAt: now,
       inflight: 0,
-      spec: fn.active,
+      spec: boot,
     };
+  }
+
+  /** Ends the start-up boost: the instance gets its active spec. */
+  async settle(instance: Instance, fn: FunctionSpec): Promise<void> {
+    if (instance.spec.cpus === fn.active.cpus && instance.spec.memory === fn.active.memory) return;
+    await this.docker.getContainer(instance.id).update(hostConfigFor(fn.active));
+    instance.spec = fn.active;
   }
 
   /** Polls the adapter until the app is ready; a container that exits or a timeout brings its last log lines. */
@@ -80,7 +90,9 @@ export class InstanceManager {
     const started = this.clock.now();
     let reason = 'no answer yet';
     while (this.clock.now() - started < timeoutMs) {
-      const answer = await fetch(`${instance.address}/_/ready`, { signal: AbortSignal.timeout(1000) }).then(
+      const answer = await fetch(`${instance.address}/_/ready?wait=1000`, {
+        signal: AbortSignal.timeout(2000),
+      }).then(
         async (response) => ({
           status: response.status,
           body: (await response.json()) as { reason?: string },
@@ -97,7 +109,8 @@ export class InstanceManager {
         reason = 'the container exited';
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // Until the adapter listens, connections are refused at once: try again soon.
+      await new Promise((resolve) => setTimeout(resolve, answer.status === 0 ? 5 : 0));
     }
     throw new AppNeverReadyError(instance.fn, reason, await this.logTail(instance.id));
   }
@@ -122,9 +135,10 @@ export class InstanceManager {
 
   /** The state changes first, so a request arriving meanwhile waits for the resize and then wakes it. */
   async shrink(instance: Instance, fn: FunctionSpec): Promise<ShrinkResult> {
+    const usage = await this.reportedMemory(instance);
     instance.state = 'reserved';
     instance.stateSince = this.clock.now();
-    const result = await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved);
+    const result = await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved, usage);
     instance.spec = result.applied;
     return result;
   }
@@ -172,6 +186,14 @@ export class InstanceManager {
     if (info?.State.Paused) await container.unpause();
     await container.stop().catch(() => undefined);
     await container.remove({ force: true, v: true }).catch(() => undefined);
+  }
+
+  /** The container's working set as the adapter reads it from its cgroup. */
+  private async reportedMemory(instance: Instance): Promise<number | undefined> {
+    const stats = await fetch(`${instance.address}/_/stats`, { signal: AbortSignal.timeout(1000) })
+      .then((response) => response.json() as Promise<{ containerMemoryBytes?: number | null }>)
+      .catch(() => undefined);
+    return stats?.containerMemoryBytes ?? undefined;
   }
 
   async remove(id: string): Promise<void> {

@@ -29,12 +29,16 @@ export function shrinkTarget(reserved: ResourceSpec, usageBytes: number): Shrink
   };
 }
 
-/** Shrinks a running container in place to the reserved spec (memory no lower than is safe). */
+/**
+ * Shrinks a running container in place to the reserved spec (memory no lower than is safe). The usage comes
+ * from the adapter when it can tell (fast); otherwise from the Engine's stats (about a second).
+ */
 export async function shrinkInstance(
   container: Docker.Container,
   reserved: ResourceSpec,
+  knownUsageBytes?: number,
 ): Promise<ShrinkResult> {
-  const usage = await memoryUsage(container);
+  const usage = knownUsageBytes ?? (await memoryUsage(container));
   const result = shrinkTarget(reserved, usage);
   await container.update(hostConfigFor(result.applied));
   return result;

@@ -1,0 +1,46 @@
+/** Where a cold start's time goes: create, start, adapter up, app ready (one line per run). */
+import { sampleImageRef } from '../images/catalog.js';
+import {
+  defaultRuntimeCacheDir,
+  ensureAdapterRuntime,
+} from '../runner/src/adapter-runtime/adapter-runtime.js';
+import { defaultLifecycleConfig } from '../runner/src/autoscaler/plan-instances.js';
+import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
+import type { FunctionSpec } from '../runner/src/functions/function-spec.js';
+import { InstanceManager } from '../runner/src/instances/instance-manager.js';
+import { execaProcessRunner } from '../runner/src/setup/process-runner.js';
+
+const docker = createDocker(dockerEndpointFromEnv(process.env));
+const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());
+const manager = new InstanceManager(docker, runtime, 'phases', undefined, 2);
+const image = await docker.getImage(sampleImageRef('express')).inspect();
+const fn: FunctionSpec = {
+  name: 'phases',
+  image: sampleImageRef('express'),
+  digest: undefined,
+  imageId: image.Id,
+  revision: 1,
+  appPort: 3000,
+  active: { cpus: 1, memory: 512 * 1024 ** 2 },
+  reserved: { cpus: 0.05, memory: 128 * 1024 ** 2 },
+  concurrency: 10,
+  timeoutMs: 60_000,
+  startupTimeoutMs: 60_000,
+  env: {},
+  scaling: { minScale: 0, maxScale: 1 },
+  lifecycle: defaultLifecycleConfig(),
+};
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now();
+  const instance = await manager.start(fn, fn.imageId);
+  const t1 = performance.now();
+  await manager.waitReady(instance, 60_000);
+  const t2 = performance.now();
+  const response = await fetch(`${instance.address}/`);
+  await response.text();
+  const t3 = performance.now();
+  console.log(
+    `start ${(t1 - t0).toFixed(0)} ms, ready +${(t2 - t1).toFixed(0)} ms, first request +${(t3 - t2).toFixed(0)} ms, total ${(t3 - t0).toFixed(0)} ms`,
+  );
+  await manager.remove(instance.id);
+}

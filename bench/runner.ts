@@ -1,0 +1,325 @@
+/**
+ * The runner's numbers beside their baselines, in one run (express sample, medians of several runs):
+ *   1. cold start through the runner (scaled to zero → first 200 through the gateway) vs the bare floor
+ *      (create + start through the Engine API, poll the app until its first 200), same image and spec;
+ *   2. the first request to a reserved (and to a frozen) instance vs a request to a warm one;
+ *   3. a warm request through gateway + adapter vs straight to the app vs Debian's nginx proxying to the same
+ *      app: latency at a fixed rate, and throughput with wrk.
+ *
+ *   npm run bench:runner -- [--runs 7] [--samples 20] [--seconds 5]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from 'node:http';
+import { parseArgs } from 'node:util';
+import { sampleImageRef } from '../images/catalog.js';
+import { ControlClient } from '../runner/src/cli/control-client.js';
+import { runUp } from '../runner/src/commands/up-command.js';
+import { readRunnerInfo } from '../runner/src/control/runner-files.js';
+import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
+import { managedLabels } from '../runner/src/labels.js';
+import { readHostFacts } from '../runner/src/setup/host-facts.js';
+import { ensureCommands } from '../runner/src/setup/install-debian-packages.js';
+import { execaProcessRunner } from '../runner/src/setup/process-runner.js';
+import { fixedRateLoad, median } from './load.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '7' },
+    samples: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '5' },
+  },
+});
+const runs = Number(values.runs);
+const samples = Number(values.samples);
+const seconds = Number(values.seconds);
+const image = sampleImageRef('express');
+const spec = { cpus: 1, memory: 512 * 1024 ** 2 };
+const docker = createDocker(dockerEndpointFromEnv(process.env));
+const processes = execaProcessRunner();
+const fmt = (ms: number) => ms.toFixed(1);
+
+await ensureCommands(
+  [
+    { command: 'nginx', debianPackage: 'nginx', purpose: 'the proxy baseline' },
+    { command: 'wrk', debianPackage: 'wrk', purpose: 'to measure throughput' },
+  ],
+  readHostFacts(),
+  processes,
+  (line) => console.error(line),
+);
+
+const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-bench-'));
+let stopRunner!: () => void;
+const runner = runUp({
+  env: process.env,
+  dataDir,
+  host: '127.0.0.1',
+  gatewayPort: 0,
+  controlPort: 0,
+  keepInstances: false,
+  tickMs: 100,
+  log: (line) => process.env['BENCH_DEBUG'] && console.error(line),
+  stopSignal: new Promise<void>((resolve) => (stopRunner = resolve)),
+});
+
+try {
+  const client = await connect(dataDir);
+  console.log(
+    `runner benchmarks: ${image}, active spec 1 CPU / 512 MiB, ${runs} cold starts, ${samples} wake samples\n`,
+  );
+  await coldStart(client);
+  await wakeLatency(client);
+  await warmPath(client);
+} finally {
+  stopRunner();
+  await runner;
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+async function connect(dir: string): Promise<ControlClient> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      readRunnerInfo(dir);
+      return new ControlClient(dir);
+    } catch {
+      await sleep(50);
+    }
+  }
+  throw new Error('runner did not start');
+}
+
+async function deploy(client: ControlClient, name: string, extra: Record<string, unknown>): Promise<string> {
+  const response = await client.call('POST', '/v1/functions', {
+    image,
+    name,
+    cpus: String(spec.cpus),
+    memory: '512m',
+    reservedCpus: '0.05',
+    reservedMemory: '128m',
+    ...extra,
+  });
+  for await (const line of client.lines(response)) {
+    if (line['event'] === 'error') throw new Error(String(line['message']));
+    if (line['event'] === 'done') return String(line['url']);
+  }
+  throw new Error('deploy gave no answer');
+}
+
+async function instances(
+  client: ControlClient,
+  name: string,
+): Promise<Array<{ state: string; address: string }>> {
+  const fns = await client.json<
+    Array<{ name: string; instances: Array<{ state: string; address: string }> }>
+  >('GET', '/v1/functions');
+  return fns.find((fn) => fn.name === name)?.instances ?? [];
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function firstOk(url: string): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const status = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      async (response) => (await response.arrayBuffer(), response.status),
+      () => 0,
+    );
+    if (status === 200) return performance.now() - started;
+    await sleep(5);
+  }
+}
+
+async function coldStart(client: ControlClient): Promise<void> {
+  const floor: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const container = await docker.createContainer({
+      Image: image,
+      // As `docker run` would: no CPU limit while the app starts (the runner boosts start-up the same way).
+      Labels: managedLabels('test', { 'pilotlight.bench': 'floor' }),
+      HostConfig: { Memory: spec.memory, MemorySwap: spec.memory },
+    });
+    await container.start();
+    const ip = Object.values((await container.inspect()).NetworkSettings.Networks)[0]!.IPAddress;
+    await firstOk(`http://${ip}:3000/`);
+    floor.push(performance.now() - started);
+    await container.remove({ force: true });
+  }
+
+  const url = await deploy(client, 'cold', {
+    min: 0,
+    zeroAfter: 0.2,
+    reserveAfter: 600,
+    stableWindow: 1,
+    scaleDownDelay: 0,
+  });
+  const cold: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    // Scaled to zero and the last container gone from the engine, as before each floor run.
+    await waitFor(
+      'scale to zero',
+      async () =>
+        (await instances(client, 'cold')).length === 0 &&
+        (await docker.listContainers({ all: true, filters: { label: ['pilotlight.function=cold'] } }))
+          .length === 0,
+    );
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error(`cold request answered ${response.status}`);
+    cold.push(performance.now() - started);
+  }
+  await client.call('DELETE', '/v1/functions/cold');
+  const ratio = median(cold) / median(floor);
+  console.log('1. cold start (median of runs)');
+  console.log('| path | median ms | runs |');
+  console.log('| --- | --- | --- |');
+  console.log(
+    `| bare floor: Engine API create + start, poll the app | ${fmt(median(floor))} | ${floor.map(fmt).join(' ')} |`,
+  );
+  console.log(
+    `| through the runner: gateway, activator, adapter | ${fmt(median(cold))} | ${cold.map(fmt).join(' ')} |`,
+  );
+  console.log(`| ratio | **${ratio.toFixed(2)}×** (goal ≤ 1.15×) | |\n`);
+}
+
+async function wakeLatency(client: ControlClient): Promise<void> {
+  const results: Record<string, number[]> = { warm: [], reserved: [], frozen: [] };
+  for (const [state, extra] of [
+    ['reserved', { reserveAfter: 0.2, freezeAfter: 3600 }],
+    ['frozen', { reserveAfter: 0.2, freezeAfter: 0.2 }],
+  ] as const) {
+    const name = `wake-${state}`;
+    const url = await deploy(client, name, extra);
+    await fetch(url).then((response) => response.arrayBuffer());
+    for (let i = 0; i < samples; i++) {
+      await waitFor(state, async () => (await instances(client, name))[0]?.state === state);
+      results[state]!.push(await timed(url));
+      if (state === 'reserved') results['warm']!.push(await timed(url));
+    }
+    await client.call('DELETE', `/v1/functions/${name}`);
+  }
+  const p95 = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.95))]!;
+  console.log(`2. first request after idle vs a warm request (${samples} samples each)`);
+  console.log('| instance was | p50 ms | p95 ms | p95 added over warm |');
+  console.log('| --- | --- | --- | --- |');
+  for (const state of ['warm', 'reserved', 'frozen']) {
+    const list = results[state]!;
+    const added = p95(list) - p95(results['warm']!);
+    const goal = state === 'reserved' ? ' (goal ≤ +30 ms)' : '';
+    console.log(
+      `| ${state} | ${fmt(median(list))} | ${fmt(p95(list))} | ${state === 'warm' ? '' : `**+${fmt(added)}**${goal}`} |`,
+    );
+  }
+  console.log('');
+}
+
+async function timed(url: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url);
+  await response.arrayBuffer();
+  return performance.now() - started;
+}
+
+async function warmPath(client: ControlClient): Promise<void> {
+  const url = await deploy(client, 'warm', { reserveAfter: 3600, concurrency: 100, max: 1 });
+  const [instance] = await instances(client, 'warm');
+  const ip = new URL(instance!.address).hostname;
+  const direct = `http://${ip}:3000/`;
+  const nginx = await startNginx(ip);
+  try {
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const paths = { 'straight to the app': direct, 'nginx → app': nginx.url, 'gateway → adapter → app': url };
+    for (const target of Object.values(paths)) await fixedRateLoad(target, 500, 1000, agent);
+    const latency: Record<string, number[]> = {};
+    for (let round = 0; round < 3; round++) {
+      for (const [label, target] of Object.entries(paths)) {
+        (latency[label] ??= []).push((await fixedRateLoad(target, 500, seconds * 1000, agent)).p50);
+      }
+    }
+    const throughput: Record<string, number[]> = {};
+    for (let round = 0; round < 3; round++) {
+      for (const [label, target] of Object.entries(paths)) (throughput[label] ??= []).push(await wrk(target));
+    }
+    agent.destroy();
+    const directP50 = median(latency['straight to the app']!);
+    const nginxRps = median(throughput['nginx → app']!);
+    console.log(
+      `3. warm requests (p50 at 500 req/s, median of 3 rounds of ${seconds}s; throughput: wrk, 2 threads, 32 connections)`,
+    );
+    console.log('| path | p50 ms | added over direct | requests/s | vs nginx |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const label of Object.keys(paths)) {
+      const p50 = median(latency[label]!);
+      const rps = median(throughput[label]!);
+      console.log(
+        `| ${label} | ${p50.toFixed(3)} | ${label === 'straight to the app' ? '' : `+${(p50 - directP50).toFixed(3)}`} | ${rps.toFixed(0)} | ${(rps / nginxRps).toFixed(2)}× |`,
+      );
+    }
+    console.log('(goals: gateway p50 ≤ +0.5 ms over direct; gateway throughput ≥ 0.8× nginx)');
+  } finally {
+    nginx.stop();
+    await client.call('DELETE', '/v1/functions/warm');
+  }
+}
+
+async function startNginx(ip: string): Promise<{ url: string; stop: () => void }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pilotlight-nginx-'));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  await writeFile(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  upstream app { server ${ip}:3000; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/`;
+  await firstOk(url);
+  return {
+    url,
+    stop: () => {
+      child.kill('SIGQUIT');
+      void rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function wrk(url: string): Promise<number> {
+  const result = await processes.run('wrk', ['-t2', '-c32', `-d${seconds}s`, url]);
+  const match = /Requests\/sec:\s+([\d.]+)/.exec(result.output);
+  if (!match) throw new Error(`wrk gave no rate:\n${result.output}`);
+  if (/Non-2xx or 3xx responses/.test(result.output))
+    throw new Error(`wrk saw errors for ${url}:\n${result.output}`);
+  return Number(match[1]);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
