@@ -116,6 +116,10 @@ async function main(argv: string[]): Promise<void> {
             describe: 'request timeout in seconds, up to 7200 (default 300)',
           })
           .option('env', { type: 'string', array: true, describe: 'KEY=VALUE for the app (repeatable)' })
+          .option('error-statuses', {
+            type: 'string',
+            describe: 'app statuses that are function errors (default 500-599)',
+          })
           .option('reserve-after', { type: 'number', describe: 'idle seconds before shrinking (default 30)' })
           .option('freeze-after', {
             type: 'number',
@@ -157,6 +161,7 @@ async function main(argv: string[]): Promise<void> {
             max: args.max,
             timeout: args.timeout,
             env: args.env,
+            errorStatuses: args['error-statuses'],
             reserveAfter: args['reserve-after'],
             freezeAfter: args['freeze-after'],
             zeroAfter: args['zero-after'],

@@ -420,3 +420,102 @@ describe('runner deploy bad input', () => {
     expect(invoke.stderr).toContain('no function named "nobody"');
   });
 });
+
+describe('runner CLI and gateway against a deployed function', () => {
+  let runner: RunnerProcess;
+  let url: string;
+  beforeAll(async () => {
+    runner = await startRunner(docker);
+    const deployed = await runner.cli([
+      'deploy',
+      sampleImageRef('express'),
+      '--name',
+      'cli',
+      '--reserve-after',
+      '600',
+      '--error-statuses',
+      '400-599',
+    ]);
+    url = deployed.stdout.trim();
+  });
+  afterAll(() => runner.stop());
+
+  test('the gateway streams both ways: a 5 MiB body echoed byte for byte, a streamed answer in pieces', async () => {
+    const body = Buffer.alloc(5 * 1024 * 1024, 7);
+    body.write('start', 0);
+    const echoed = await fetch(`${url}echo`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    expect(Buffer.from(await echoed.arrayBuffer()).equals(body)).toBe(true);
+
+    const started = Date.now();
+    const streamed = await fetch(`${url}stream?count=4&interval=150`);
+    const reader = streamed.body!.getReader();
+    const first = await reader.read();
+    const firstAt = Date.now() - started;
+    let rest = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      rest += Buffer.from(chunk.value).toString();
+    expect(Buffer.from(first.value!).toString() + rest).toBe('chunk 0\nchunk 1\nchunk 2\nchunk 3\n');
+    expect(firstAt).toBeLessThan(Date.now() - started - 300);
+  });
+
+  test('invoke: an HTTP-shaped event comes back as a result; a function error is exit code 1', async () => {
+    const ok = await runner.cli([
+      'invoke',
+      'cli',
+      '--data',
+      JSON.stringify({ httpMethod: 'GET', path: '/' }),
+    ]);
+    expect(ok.exitCode).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ statusCode: 200, body: 'hello from express\n' });
+
+    const missing = await runner.cli(['invoke', 'cli', '--data', '{"httpMethod":"GET","path":"/nope"}']);
+    expect(JSON.parse(missing.stdout).statusCode).toBe(404);
+    expect(missing.exitCode).toBe(1); // 404 is in this function's error range, 400-599
+
+    const malformed = await runner.cli(['invoke', 'cli', '--data', '{"httpMethod":']);
+    expect(malformed.exitCode).toBe(2);
+    expect(malformed.stderr).toContain('the event is not valid JSON');
+  });
+
+  test('logs show every instance, prefixed; logs -f follows', async () => {
+    const logs = await runner.cli(['logs', 'cli']);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout).toMatch(/^\[pilotlight-cli-r1-[0-9a-f]+\] express sample listening on 3000$/m);
+
+    const follow = runner.cli(['logs', 'cli', '-f', '--tail', '0']);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await fetch(`${url}crash-not-really`); // a 404 the app logs nothing for; the adapter neither
+    await runner.cli(['invoke', 'cli', '--data', '{bad', '--content-type', 'application/json']);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    follow.kill('SIGINT');
+    const followed = await follow;
+    expect(followed.stdout).toContain('"code":"MALFORMED_EVENT"');
+  });
+
+  test('scale sets the minimum: a second instance starts and ls shows it', async () => {
+    const scaled = await runner.cli(['scale', 'cli', '--min', '2']);
+    expect(scaled.stdout.trim()).toBe('cli: min 2 max 10');
+    await until('two instances', async () =>
+      (await instancesListed(runner, 'cli')).length === 2 ? true : undefined,
+    );
+    const human = await runner.cli(['ls']);
+    expect(human.stdout).toMatch(/cli {2}revision 1 .* min 2 max 10/);
+    expect(human.stdout.match(/pilotlight-cli-r1-[0-9a-f]+ {2}(active|starting)/g)).toHaveLength(2);
+  });
+
+  test('rm drains first: a request in flight completes, then the function is gone', async () => {
+    const inflight = fetch(`${url}slow?ms=1500`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const removed = await runner.cli(['rm', 'cli']);
+    expect(removed.stdout.trim()).toBe('removed cli');
+    const response = await inflight;
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('slept 1500 ms\n');
+    expect(await instancesOf(docker, runner.runnerId, 'cli')).toHaveLength(0);
+    expect((await fetch(url)).status).toBe(404);
+  });
+});

@@ -119,6 +119,7 @@ export class Controller {
       timeoutMs: checked.timeoutMs,
       startupTimeoutMs: checked.startupTimeoutMs,
       env: checked.env,
+      errorStatuses: checked.errorStatuses,
       scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
       lifecycle: checked.lifecycle,
     };

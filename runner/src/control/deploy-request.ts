@@ -28,6 +28,7 @@ export interface DeployRequest {
   /** Seconds. */
   timeout?: number;
   env?: string[];
+  errorStatuses?: string;
   reserveAfter?: number;
   freezeAfter?: number;
   zeroAfter?: number;
@@ -51,6 +52,7 @@ export interface CheckedDeploy {
   timeoutMs: number;
   startupTimeoutMs: number;
   env: Record<string, string>;
+  errorStatuses: string | undefined;
   lifecycle: LifecycleConfig;
   autoscaler: { stableWindowMs: number; panicWindowMs: number; scaleDownDelayMs: number };
   warnings: string[];
@@ -135,6 +137,14 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
       problems.push(`--env ${item.slice(0, eq)}: PILOTLIGHT_* is reserved for the adapter`);
     else env[item.slice(0, eq)] = item.slice(eq + 1);
   }
+  if (
+    request.errorStatuses !== undefined &&
+    !/^\d{3}(-\d{3})?(,\s*\d{3}(-\d{3})?)*$/.test(request.errorStatuses)
+  ) {
+    problems.push(
+      `--error-statuses ${request.errorStatuses} must be statuses or ranges like 500-599 or 400-499,503`,
+    );
+  }
   const defaults = defaultLifecycleConfig();
   const seconds = (value: number | undefined, fallbackMs: number, flag: string): number => {
     if (value === undefined) return fallbackMs;
@@ -169,6 +179,7 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
     timeoutMs: timeout * 1000,
     startupTimeoutMs,
     env,
+    errorStatuses: request.errorStatuses,
     lifecycle,
     autoscaler,
     warnings,

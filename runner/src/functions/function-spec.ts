@@ -20,6 +20,8 @@ export interface FunctionSpec {
   concurrency: number;
   timeoutMs: number;
   env: Record<string, string>;
+  /** App statuses that count as function errors on invoke (the adapter's PILOTLIGHT_ERROR_STATUSES). */
+  errorStatuses?: string;
   scaling: Pick<AutoscalerConfig, 'minScale' | 'maxScale'> & Partial<AutoscalerConfig>;
   lifecycle: LifecycleConfig;
 }

@@ -54,6 +54,7 @@ export class InstanceManager {
         PILOTLIGHT_REQUEST_TIMEOUT_MS: String(fn.timeoutMs),
         PILOTLIGHT_DRAIN_TIMEOUT_MS: String(fn.timeoutMs),
         PILOTLIGHT_STARTUP_TIMEOUT_MS: String(fn.startupTimeoutMs),
+        ...(fn.errorStatuses ? { PILOTLIGHT_ERROR_STATUSES: fn.errorStatuses } : {}),
       },
     });
     const boot = { cpus: Math.max(fn.active.cpus, this.bootCpus), memory: fn.active.memory };
