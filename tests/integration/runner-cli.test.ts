@@ -1,8 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { runRunner, spawnRunner } from '../helpers/runner-cli.js';
+import { describe, expect, test } from '@jest/globals';
+import { runRunner } from '../helpers/runner-cli.js';
+import { startRunner } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 
 const docker = testDocker();
@@ -32,39 +32,28 @@ describe('runner setup', () => {
   });
 });
 
-describe('runner up (idle)', () => {
-  let dataDir: string;
-  beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-up-'));
-  });
-  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+describe('runner up', () => {
+  test('serves the gateway, names unknown functions, refuses /_/, and stops cleanly on SIGTERM', async () => {
+    const runner = await startRunner(docker);
+    try {
+      const url = runner.gateway;
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const unknown = await fetch(`${url}/fn/nobody/`);
+      expect(unknown.status).toBe(404);
+      expect(unknown.headers.get('x-pilotlight-error')).toBe('UNKNOWN_FUNCTION');
+      const body = (await unknown.json()) as { error: { code: string; message: string } };
+      expect(body.error.message).toContain('runner deploy IMAGE --name nobody');
 
-  test('serves the gateway, names unknown functions, and stops cleanly on SIGTERM', async () => {
-    const runner = spawnRunner(['up', '--port', '0', '--control-port', '0', '--data-dir', dataDir]);
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      runner.all.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /gateway (http:\/\/[\d.]+:\d+)/.exec(output);
-        if (match?.[1]) resolve(match[1]);
-      });
-      runner.then(() => reject(new Error(`runner exited early: ${output}`)));
-    });
+      const reserved = await fetch(`${url}/fn/nobody/_/invoke`, { method: 'POST' });
+      expect(reserved.status).toBe(403);
+      expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
 
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    const unknown = await fetch(`${url}/fn/nobody/`);
-    expect(unknown.status).toBe(404);
-    expect(unknown.headers.get('x-pilotlight-error')).toBe('UNKNOWN_FUNCTION');
-    const body = (await unknown.json()) as { error: { code: string; message: string } };
-    expect(body.error.message).toContain('runner deploy IMAGE --name nobody');
-
-    const reserved = await fetch(`${url}/fn/nobody/_/invoke`, { method: 'POST' });
-    expect(reserved.status).toBe(403);
-    expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
-
-    runner.kill('SIGTERM');
-    const result = await runner;
-    expect(result.exitCode).toBe(0);
+      expect((await stat(join(runner.dataDir, 'token'))).mode & 0o777).toBe(0o600);
+      runner.process.kill('SIGTERM');
+      expect((await runner.process).exitCode).toBe(0);
+    } finally {
+      await runner.stop();
+    }
   });
 });
 
