@@ -3,9 +3,12 @@ export const LABEL_MANAGED = 'pilotlight.managed';
 export const LABEL_KIND = 'pilotlight.kind';
 export const LABEL_SOURCE_HASH = 'pilotlight.source-hash';
 export const LABEL_TEST_RUN = 'pilotlight.test-run';
+/** Instances: the runner (by its data directory's id), the function and the revision they belong to. */
+export const LABEL_RUNNER = 'pilotlight.runner';
+export const LABEL_FUNCTION = 'pilotlight.function';
+export const LABEL_REVISION = 'pilotlight.revision';
 
-export type ResourceKind =
-  'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'registry' | 'instance' | 'test';
+export type ResourceKind = 'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'instance' | 'test';
 
 export function managedLabels(
   kind: ResourceKind,
@@ -18,7 +21,3 @@ export function managedLabels(
 export function labelFilter(labels: Record<string, string>): { label: string[] } {
   return { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) };
 }
-
-export const LABEL_RUNNER = 'pilotlight.runner';
-export const LABEL_FUNCTION = 'pilotlight.function';
-export const LABEL_REVISION = 'pilotlight.revision';

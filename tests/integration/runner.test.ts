@@ -507,6 +507,27 @@ describe('runner CLI and gateway against a deployed function', () => {
     expect(human.stdout.match(/pilotlight-cli-r1-[0-9a-f]+ {2}(active|starting)/g)).toHaveLength(2);
   });
 
+  test('a redeploy under the same name serves the new image and drains the old revision', async () => {
+    const before = (await instancesOf(docker, runner.runnerId, 'cli')).map((info) => info.Id);
+    const redeployed = await runner.cli([
+      'deploy',
+      sampleImageRef('flask'),
+      '--name',
+      'cli',
+      '--reserve-after',
+      '600',
+    ]);
+    expect(redeployed.exitCode).toBe(0);
+    expect(redeployed.stderr).toContain('deployed cli revision 2');
+    expect(await (await fetch(url)).text()).toBe('hello from flask\n');
+    await until('the old revision gone', async () => {
+      const now = (await instancesOf(docker, runner.runnerId, 'cli')).map((info) => info.Id);
+      return before.every((id) => !now.includes(id)) ? true : undefined;
+    });
+    const listed = await instancesListed(runner, 'cli');
+    expect(listed.length).toBeGreaterThanOrEqual(1);
+  });
+
   test('rm drains first: a request in flight completes, then the function is gone', async () => {
     const inflight = fetch(`${url}slow?ms=1500`);
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -145,7 +145,7 @@ export class Controller {
       previous.pool.rejectAllWaiting(
         new PilotlightError('REDEPLOYED', 'the function was redeployed: retry', 503),
       );
-      for (const old of previous.pool.instances) void this.drain(previous, old);
+      void this.drainAll(previous);
     }
     this.record(stored.name, first.name, 'start', { readyMs, revision: stored.revision });
     this.deps.log('deployed', { fn: stored.name, revision: stored.revision, readyMs });
@@ -163,14 +163,14 @@ export class Controller {
     const fn = this.get(name);
     this.functions.delete(name);
     fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
-    await Promise.all(fn.pool.instances.map((instance) => this.drain(fn, instance)));
+    await this.drainAll(fn);
     this.deps.store.removeFunction(name);
   }
 
   /** Drains and stops a function's instances, keeping the function (a clean runner stop). */
   async stopInstances(name: string): Promise<void> {
     const fn = this.get(name);
-    await Promise.all([...fn.pool.instances].map((instance) => this.drain(fn, instance)));
+    await this.drainAll(fn);
   }
 
   scale(name: string, min: number | undefined, max: number | undefined): FunctionSpec {
@@ -277,6 +277,11 @@ export class Controller {
         await this.instances.stop(instance);
       }
     }
+  }
+
+  /** Drains every instance of a function (over a copy: each drain takes its instance out of the pool). */
+  private async drainAll(fn: FunctionRuntime): Promise<void> {
+    await Promise.all([...fn.pool.instances].map((instance) => this.drain(fn, instance)));
   }
 
   /** No new requests; once those in flight are done, SIGTERM through docker stop, and the container goes. */
