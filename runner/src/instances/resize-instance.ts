@@ -50,8 +50,9 @@ export async function wakeInstance(
   active: ResourceSpec,
   paused: boolean,
 ): Promise<void> {
-  // The cgroup limits of a paused container can be changed: both calls go at once.
-  await Promise.all([paused ? container.unpause() : undefined, container.update(hostConfigFor(active))]);
+  // One after the other: raising limits while the container is still frozen was seen to stall for 0.6 s.
+  if (paused) await container.unpause();
+  await container.update(hostConfigFor(active));
 }
 
 /** Memory in use as the kernel counts it for the OOM killer (usage less reclaimable page cache). */
