@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
-import { readAppImageConfig } from '../adapter-runtime/image-config.js';
+import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../adapter-runtime/mount-container.js';
 import { demuxLogs } from '../docker/demux-stream.js';
 import type { FunctionSpec } from '../functions/function-spec.js';
@@ -26,6 +26,19 @@ export class InstanceManager {
     private readonly bootCpus = 0,
   ) {}
 
+  private readonly imageConfigs = new Map<string, Promise<AppImageConfig>>();
+
+  /** An image's config never changes for a given id: read it once, not on every cold start. */
+  private imageConfig(imageRef: string): Promise<AppImageConfig> {
+    let config = this.imageConfigs.get(imageRef);
+    if (!config) {
+      config = readAppImageConfig(this.docker, imageRef);
+      config.catch(() => this.imageConfigs.delete(imageRef));
+      this.imageConfigs.set(imageRef, config);
+    }
+    return config;
+  }
+
   labelsFor(fn: FunctionSpec): Record<string, string> {
     return managedLabels('instance', {
       [LABEL_RUNNER]: this.runnerId,
@@ -39,7 +52,7 @@ export class InstanceManager {
     const name = `pilotlight-${fn.name}-r${fn.revision}-${randomBytes(3).toString('hex')}`;
     const options = adapterContainerOptions({
       ref: imageRef,
-      image: await readAppImageConfig(this.docker, imageRef),
+      image: await this.imageConfig(imageRef),
       runtime: this.runtime,
       appPort: fn.appPort,
       labels: this.labelsFor(fn),
@@ -111,7 +124,7 @@ export class InstanceManager {
         break;
       }
       // Until the adapter listens, connections are refused at once: try again soon.
-      await new Promise((resolve) => setTimeout(resolve, answer.status === 0 ? 5 : 0));
+      await new Promise((resolve) => setTimeout(resolve, answer.status === 0 ? 2 : 0));
     }
     throw new AppNeverReadyError(instance.fn, reason, await this.logTail(instance.id));
   }
