@@ -14,7 +14,8 @@ export function pullProgress(image: string, out: NodeJS.WriteStream = process.st
         out.write(`pulling ${image}${tty ? '' : '\n'}`);
         announced = true;
       }
-      if (!event.id || !event.status) return;
+      // "Pulling from REPO" carries the tag as its id: it is not a layer.
+      if (!event.id || !event.status || event.status.startsWith('Pulling from')) return;
       const layer = layers.get(event.id) ?? { current: 0, total: 0, done: false };
       if (event.progressDetail?.total) {
         layer.total = event.progressDetail.total;
