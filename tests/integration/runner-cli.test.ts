@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { runRunner } from '../helpers/runner-cli.js';
@@ -29,6 +30,21 @@ describe('runner setup', () => {
     const result = await runRunner(['setup'], { DOCKER_HOST: 'ftp://example' });
     expect(result.exitCode).toBe(2);
     expect(result.all).toMatch(/DOCKER_HOST=ftp:\/\/example is not understood: use unix:\/\/\//);
+  });
+});
+
+describe('commands without a runner', () => {
+  test('say that no runner is running for the data directory and how to start one', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-none-'));
+    try {
+      const result = await runRunner(['ls', '--data-dir', dataDir]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr.trim()).toBe(
+        `runner: no runner is running for ${dataDir}: start one with \`runner up --data-dir ${dataDir}\` [RUNNER_NOT_RUNNING]`,
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
