@@ -26,7 +26,9 @@ export interface FunctionSpec {
   lifecycle: LifecycleConfig;
 }
 
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A function name: also a DNS label, so `NAME.localhost` routes to it. */
+export const FUNCTION_NAME_PATTERN = '[a-z0-9][a-z0-9-]{0,62}';
+const NAME = new RegExp(`^${FUNCTION_NAME_PATTERN}$`);
 
 export function isValidFunctionName(name: string): boolean {
   return NAME.test(name);

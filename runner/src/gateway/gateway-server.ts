@@ -1,8 +1,7 @@
+import { ERROR_HEADER } from '../../../adapter/src/adapter-error.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { NotRoutedError, PilotlightError, ReservedPathError, UnknownFunctionError } from '../errors.js';
 import { routeRequest, type FunctionRoute } from './route-request.js';
-
-export const MARKER_HEADER = 'x-pilotlight-error';
 
 /** Forwards a routed request to the function's instances; returns false when the function is unknown. */
 export type FunctionHandler = (route: FunctionRoute, req: IncomingMessage, res: ServerResponse) => boolean;
@@ -26,7 +25,7 @@ export function sendError(res: ServerResponse, error: PilotlightError): void {
   res.writeHead(error.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
-    [MARKER_HEADER]: error.code,
+    [ERROR_HEADER]: error.code,
   });
   res.end(body);
 }

@@ -1,11 +1,13 @@
+import { FUNCTION_NAME_PATTERN } from '../functions/function-spec.js';
+
 export interface FunctionRoute {
   name: string;
   /** The path the app sees: the /fn/NAME prefix removed, query kept. */
   path: string;
 }
 
-const PATH_PREFIX = /^\/fn\/([a-z0-9][a-z0-9-]{0,62})(\/[^]*)?$/;
-const HOST_SUFFIX = /^([a-z0-9][a-z0-9-]{0,62})\.localhost(?::\d+)?$/;
+const PATH_PREFIX = new RegExp(`^/fn/(${FUNCTION_NAME_PATTERN})(/[^]*)?$`);
+const HOST_SUFFIX = new RegExp(`^(${FUNCTION_NAME_PATTERN})\\.localhost(?::\\d+)?$`);
 
 /** Finds the function a gateway request is for: `/fn/NAME/...` or `Host: NAME.localhost`. */
 export function routeRequest(url: string, host: string | undefined): FunctionRoute | undefined {
