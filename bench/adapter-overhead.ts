@@ -89,12 +89,13 @@ try {
       `| ${rate}/s | **added by the hop** | **+${fmt(a.p50 - d.p50)}** | **+${fmt(a.p99 - d.p99)}** | | |`,
     );
   }
+  // Idle means no client connections held open either: each kept-alive socket holds parser state and buffers.
+  agent.destroy();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const afterLoadRssMb = await adapterRssMb(container.id);
   console.log(
     `adapter RSS: idle ${idleRssMb.toFixed(1)} MB, idle after the load ${afterLoadRssMb.toFixed(1)} MB (goal ≤ 60 MB)`,
   );
-  agent.destroy();
 } finally {
   await container.remove({ force: true, v: true });
 }
