@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
 import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
 import { proxyRequest } from '../../../adapter/src/proxy-request.js';
-import { isPilotlightError } from '../errors.js';
+import { PilotlightError, isPilotlightError } from '../errors.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
 import { sendError } from './gateway-server.js';
 
@@ -30,10 +30,17 @@ export async function forwardToInstance(
   try {
     instance = await fn.pool.acquire();
   } catch (error) {
-    if (!isPilotlightError(error)) throw error;
+    // A wake that failed on the engine is still an answer the client should get, not a reset connection.
+    const known = isPilotlightError(error)
+      ? error
+      : new PilotlightError(
+          'INSTANCE_UNAVAILABLE',
+          `no instance of ${fn.spec.name} could be made ready: ${(error as Error).message}`,
+          502,
+        );
     res.setHeader('retry-after', '1');
     res.setHeader('x-request-id', requestId);
-    return sendError(res, error);
+    return sendError(res, known);
   }
   try {
     const url = new URL(instance.address);
