@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { ImageBuildError } from '../runner/src/errors.js';
 import { followProgress } from '../runner/src/docker/follow-progress.js';
 import { LABEL_SOURCE_HASH, managedLabels } from '../runner/src/labels.js';
-import { hashContext, readContextFiles, tarContext } from './build-context.js';
+import { hashContext, readContextFiles, tarContext, type ContextFile } from './build-context.js';
 import type { ImageSpec } from './image-spec.js';
 
 export type BuildOutcome = 'up-to-date' | 'built';
@@ -24,21 +24,7 @@ export async function ensureBuiltImage(
 
   log(`building ${spec.ref}`);
   const started = Date.now();
-  const stream = await docker.buildImage(tarContext(files), {
-    t: spec.ref,
-    rm: true,
-    forcerm: true,
-    labels: managedLabels(spec.kind, { [LABEL_SOURCE_HASH]: sourceHash }),
-  } as Docker.ImageBuildOptions);
-  const output: string[] = [];
-  try {
-    await followProgress(docker, stream, (event) => {
-      if (event.stream) output.push(event.stream);
-    });
-  } catch (error) {
-    const recent = output.join('').trim().split('\n').slice(-12).join('\n');
-    throw new ImageBuildError(spec.ref, `${(error as Error).message}\n${recent}`);
-  }
+  await buildContext(docker, files, spec.ref, managedLabels(spec.kind, { [LABEL_SOURCE_HASH]: sourceHash }));
   log(`built ${spec.ref} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return 'built';
 }
@@ -49,5 +35,29 @@ async function existingSourceHash(docker: Docker, ref: string): Promise<string |
     return info.Config?.Labels?.[LABEL_SOURCE_HASH];
   } catch {
     return undefined;
+  }
+}
+
+/** Builds a tar-streamed context into `ref`; a failure carries the build's last output lines. */
+export async function buildContext(
+  docker: Docker,
+  files: ContextFile[],
+  ref: string,
+  labels: Record<string, string>,
+): Promise<void> {
+  const stream = await docker.buildImage(tarContext(files), {
+    t: ref,
+    rm: true,
+    forcerm: true,
+    labels,
+  } as Docker.ImageBuildOptions);
+  const output: string[] = [];
+  try {
+    await followProgress(docker, stream, (event) => {
+      if (event.stream) output.push(event.stream);
+    });
+  } catch (error) {
+    const recent = output.join('').trim().split('\n').slice(-12).join('\n');
+    throw new ImageBuildError(ref, `${(error as Error).message}\n${recent}`);
   }
 }

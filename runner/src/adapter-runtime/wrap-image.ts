@@ -1,8 +1,7 @@
 import type Docker from 'dockerode';
-import { ImageBuildError } from '../errors.js';
-import { followProgress } from '../docker/follow-progress.js';
 import { managedLabels } from '../labels.js';
-import { tarContext, type ContextFile } from '../../../images/build-context.js';
+import type { ContextFile } from '../../../images/build-context.js';
+import { buildContext } from '../../../images/build-image.js';
 import { appLaunchEnv } from './adapter-env.js';
 import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
 import { readAppImageConfig } from './image-config.js';
@@ -60,21 +59,7 @@ export async function wrapImage(
       source: { path: file.path, size: (await stat(file.path)).size },
     });
   }
-  const stream = await docker.buildImage(tarContext(files), {
-    t: target,
-    rm: true,
-    forcerm: true,
-    labels: managedLabels('wrapped-image', { [LABEL_WRAPPED_FROM]: source }),
-  } as Docker.ImageBuildOptions);
-  const output: string[] = [];
-  try {
-    await followProgress(docker, stream, (event) => event.stream && output.push(event.stream));
-  } catch (error) {
-    throw new ImageBuildError(
-      target,
-      `${(error as Error).message}\n${output.join('').trim().split('\n').slice(-8).join('\n')}`,
-    );
-  }
+  await buildContext(docker, files, target, managedLabels('wrapped-image', { [LABEL_WRAPPED_FROM]: source }));
   options.log?.(`wrapped ${source} as ${target}`);
   return target;
 }

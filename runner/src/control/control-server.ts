@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type Docker from 'dockerode';
+import { splitFrames } from '../docker/demux-stream.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import { sendError } from '../gateway/gateway-server.js';
 import { instanceAgent } from '../gateway/forward-to-instance.js';
@@ -186,15 +187,11 @@ export function createControlServer(
 
 /** Writes complete frames of a multiplexed log buffer as prefixed lines; returns the incomplete rest. */
 function writePrefixed(res: ServerResponse, prefix: string, raw: Buffer): Buffer {
-  let at = 0;
-  while (at + 8 <= raw.length) {
-    const size = raw.readUInt32BE(at + 4);
-    if (at + 8 + size > raw.length) break;
-    const text = raw.subarray(at + 8, at + 8 + size).toString('utf8');
-    for (const line of text.split('\n')) if (line) res.write(`${prefix}${line}\n`);
-    at += 8 + size;
+  const { frames, rest } = splitFrames(raw);
+  for (const frame of frames) {
+    for (const line of frame.data.toString('utf8').split('\n')) if (line) res.write(`${prefix}${line}\n`);
   }
-  return raw.subarray(at);
+  return rest;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
