@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import { splitFrames } from '../docker/demux-stream.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import { sendError } from '../gateway/gateway-server.js';
-import { instanceAgent } from '../gateway/forward-to-instance.js';
+import { endpointOf, instanceAgent } from '../gateway/forward-to-instance.js';
 import type { Controller } from './controller.js';
 import type { DeployRequest } from './deploy-request.js';
 
@@ -120,12 +120,12 @@ export function createControlServer(
     const body = await readBody(req);
     const instance = await fn.pool.acquire();
     try {
-      const url = new URL(instance.address);
+      const { host, port } = endpointOf(instance);
       await new Promise<void>((resolve, reject) => {
         const upstream = request(
           {
-            host: url.hostname,
-            port: url.port,
+            host,
+            port,
             agent: instanceAgent,
             method: 'POST',
             path: '/_/invoke',

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
 import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
+import type { AppEndpoint } from '../../../adapter/src/app-endpoint.js';
 import { proxyRequest } from '../../../adapter/src/proxy-request.js';
+import type { Instance } from '../instances/instance.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
 import { sendError } from './gateway-server.js';
@@ -13,6 +15,19 @@ export const instanceAgent = new Agent({
   maxFreeSockets: 1024,
   timeout: 30_000,
 });
+
+const endpoints = new WeakMap<Instance, AppEndpoint>();
+
+/** An instance's adapter as a proxy target, parsed once rather than on every request. */
+export function endpointOf(instance: Instance): AppEndpoint {
+  let endpoint = endpoints.get(instance);
+  if (!endpoint) {
+    const url = new URL(instance.address);
+    endpoint = { host: url.hostname, port: Number(url.port), agent: instanceAgent };
+    endpoints.set(instance, endpoint);
+  }
+  return endpoint;
+}
 
 /**
  * Hands a gateway request to the least-loaded instance with room (waiting in the activator, or waking a
@@ -43,8 +58,7 @@ export async function forwardToInstance(
     return sendError(res, known);
   }
   try {
-    const url = new URL(instance.address);
-    await proxyRequest({ host: url.hostname, port: Number(url.port), agent: instanceAgent }, req, res, {
+    await proxyRequest(endpointOf(instance), req, res, {
       path,
       headers: forwardedHeaders(req.headers, requestId, {
         remoteAddress: req.socket.remoteAddress,
