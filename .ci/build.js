@@ -27,7 +27,7 @@ await build({
 await build({
   ...common,
   entryPoints: readdirSync('bench')
-    .filter((file) => file.endsWith('.ts') && file !== 'load.ts')
+    .filter((file) => file.endsWith('.ts') && !['load.ts', 'runner-harness.ts'].includes(file))
     .map((file) => `bench/${file}`),
   outdir: 'dist/bench',
   format: 'esm',

@@ -64,3 +64,61 @@ export function median(values: number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+export interface ProbeResult {
+  /** performance.now() when sent and when answered (or failed). */
+  sentAt: number;
+  doneAt: number;
+  /** 0 when no HTTP answer came (connection refused, reset, timed out). */
+  status: number;
+  /** The x-pilotlight-error marker of an answer the runner or adapter made itself. */
+  error: string | undefined;
+}
+
+export interface Prober {
+  /** Stops sending, waits for the answers still due, and returns every probe in the order sent. */
+  stop(): Promise<ProbeResult[]>;
+  readonly results: readonly ProbeResult[];
+}
+
+/** Open-loop GETs at a fixed rate until stopped: every failure while something changes underneath is counted. */
+export function startProber(url: string, rate: number, timeoutMs = 30_000): Prober {
+  const target = new URL(url);
+  const agent = new Agent({ keepAlive: true });
+  const results: ProbeResult[] = [];
+  const pending = new Set<Promise<void>>();
+  const probe = (): void => {
+    const result: ProbeResult = { sentAt: performance.now(), doneAt: 0, status: 0, error: undefined };
+    results.push(result);
+    const done = new Promise<void>((resolve) => {
+      const finish = (status: number, error?: string): void => {
+        if (result.doneAt) return;
+        Object.assign(result, { doneAt: performance.now(), status, error });
+        resolve();
+      };
+      const req = request(
+        { host: target.hostname, port: target.port, path: target.pathname + target.search, agent },
+        (res) => {
+          res.resume();
+          res.on('end', () => finish(res.statusCode ?? 0, res.headers['x-pilotlight-error'] as string));
+          res.on('error', () => finish(0, 'RESPONSE_ABORTED'));
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+      req.on('error', (error: NodeJS.ErrnoException) => finish(0, error.code ?? error.message));
+      req.end();
+    });
+    pending.add(done);
+    void done.then(() => pending.delete(done));
+  };
+  const timer = setInterval(probe, 1000 / rate);
+  return {
+    results,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(pending);
+      agent.destroy();
+      return results;
+    },
+  };
+}

@@ -15,15 +15,13 @@ import { join } from 'node:path';
 import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
 import { sampleImageRef } from '../images/catalog.js';
-import { ControlClient } from '../runner/src/cli/control-client.js';
-import { runUp } from '../runner/src/commands/up-command.js';
-import { readRunnerInfo } from '../runner/src/control/runner-files.js';
+import type { ControlClient } from '../runner/src/cli/control-client.js';
 import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
-import { managedLabels } from '../runner/src/labels.js';
 import { readHostFacts } from '../runner/src/setup/host-facts.js';
 import { ensureCommands } from '../runner/src/setup/install-debian-packages.js';
 import { execaProcessRunner } from '../runner/src/setup/process-runner.js';
 import { fixedRateLoad, median } from './load.js';
+import { deploy, firstOk, floorRun, instances, sleep, startBenchRunner, waitFor } from './runner-harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,22 +49,10 @@ await ensureCommands(
   (line) => console.error(line),
 );
 
-const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-bench-'));
-let stopRunner!: () => void;
-const runner = runUp({
-  env: process.env,
-  dataDir,
-  host: '127.0.0.1',
-  gatewayPort: 0,
-  controlPort: 0,
-  keepInstances: false,
-  tickMs: 100,
-  log: (line) => process.env['BENCH_DEBUG'] && console.error(line),
-  stopSignal: new Promise<void>((resolve) => (stopRunner = resolve)),
-});
+const runner = await startBenchRunner(100);
 
 try {
-  const client = await connect(dataDir);
+  const client = runner.client;
   console.log(
     `runner benchmarks: ${image}, active spec 1 CPU / 512 MiB, ${runs} cold starts, ${samples} wake samples\n`,
   );
@@ -74,73 +60,11 @@ try {
   await wakeLatency(client);
   await warmPath(client);
 } finally {
-  stopRunner();
-  await runner;
-  await rm(dataDir, { recursive: true, force: true });
-}
-
-async function connect(dir: string): Promise<ControlClient> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      readRunnerInfo(dir);
-      return new ControlClient(dir);
-    } catch {
-      await sleep(50);
-    }
-  }
-  throw new Error('runner did not start');
-}
-
-async function deploy(client: ControlClient, name: string, extra: Record<string, unknown>): Promise<string> {
-  const response = await client.call('POST', '/v1/functions', {
-    image,
-    name,
-    cpus: String(spec.cpus),
-    memory: '512m',
-    reservedCpus: '0.05',
-    reservedMemory: '128m',
-    ...extra,
-  });
-  for await (const line of client.lines(response)) {
-    if (line['event'] === 'error') throw new Error(String(line['message']));
-    if (line['event'] === 'done') return String(line['url']);
-  }
-  throw new Error('deploy gave no answer');
-}
-
-async function instances(
-  client: ControlClient,
-  name: string,
-): Promise<Array<{ state: string; address: string }>> {
-  const fns = await client.json<
-    Array<{ name: string; instances: Array<{ state: string; address: string }> }>
-  >('GET', '/v1/functions');
-  return fns.find((fn) => fn.name === name)?.instances ?? [];
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function firstOk(url: string): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    const status = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
-      async (response) => (await response.arrayBuffer(), response.status),
-      () => 0,
-    );
-    if (status === 200) return performance.now() - started;
-    await sleep(5);
-  }
+  await runner.stop();
 }
 
 async function coldStart(client: ControlClient): Promise<void> {
-  const url = await deploy(client, 'cold', {
+  const url = await deploy(client, image, 'cold', {
     min: 0,
     zeroAfter: 0.2,
     reserveAfter: 600,
@@ -159,7 +83,7 @@ async function coldStart(client: ControlClient): Promise<void> {
         (await docker.listContainers({ all: true, filters: { label: ['pilotlight.function=cold'] } }))
           .length === 0,
     );
-    floor.push(await floorRun());
+    floor.push(await floorRun(docker, image, spec.memory, 3000));
     const started = performance.now();
     const response = await fetch(url);
     await response.arrayBuffer();
@@ -180,22 +104,6 @@ async function coldStart(client: ControlClient): Promise<void> {
   console.log(`| ratio | **${ratio.toFixed(2)}×** (goal ≤ 1.15×) | |\n`);
 }
 
-async function floorRun(): Promise<number> {
-  const started = performance.now();
-  const container = await docker.createContainer({
-    Image: image,
-    // As `docker run` would: no CPU limit while the app starts (the runner boosts start-up the same way).
-    Labels: managedLabels('test', { 'pilotlight.bench': 'floor' }),
-    HostConfig: { Memory: spec.memory, MemorySwap: spec.memory },
-  });
-  await container.start();
-  const ip = Object.values((await container.inspect()).NetworkSettings.Networks)[0]!.IPAddress;
-  await firstOk(`http://${ip}:3000/`);
-  const elapsed = performance.now() - started;
-  await container.remove({ force: true });
-  return elapsed;
-}
-
 async function wakeLatency(client: ControlClient): Promise<void> {
   const results: Record<string, number[]> = { warm: [], reserved: [], frozen: [] };
   for (const [state, extra] of [
@@ -203,7 +111,7 @@ async function wakeLatency(client: ControlClient): Promise<void> {
     ['frozen', { reserveAfter: 0.2, freezeAfter: 0.2 }],
   ] as const) {
     const name = `wake-${state}`;
-    const url = await deploy(client, name, extra);
+    const url = await deploy(client, image, name, extra);
     await fetch(url).then((response) => response.arrayBuffer());
     for (let i = 0; i < samples; i++) {
       await waitFor(state, async () => (await instances(client, name))[0]?.state === state);
@@ -238,7 +146,12 @@ async function timed(url: string): Promise<number> {
 async function warmPath(client: ControlClient): Promise<void> {
   // All the host's CPUs for the app's container, as nginx's own work is not limited either; the adapter's
   // work is charged to that container.
-  const url = await deploy(client, 'warm', { reserveAfter: 3600, concurrency: 100, max: 1, cpus: '64' });
+  const url = await deploy(client, image, 'warm', {
+    reserveAfter: 3600,
+    concurrency: 100,
+    max: 1,
+    cpus: '64',
+  });
   const [instance] = await instances(client, 'warm');
   const ip = new URL(instance!.address).hostname;
   const direct = `http://${ip}:3000/`;
@@ -323,8 +236,4 @@ async function wrk(url: string): Promise<number> {
   if (/Non-2xx or 3xx responses/.test(result.output))
     throw new Error(`wrk saw errors for ${url}:\n${result.output}`);
   return Number(match[1]);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

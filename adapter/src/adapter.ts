@@ -5,7 +5,13 @@ import { AdapterError, sendAdapterError, sendJson } from './adapter-error.js';
 import { createAppEndpoint, type AppEndpoint } from './app-endpoint.js';
 import type { AppProcess } from './app-process.js';
 import type { AdapterConfig } from './config.js';
-import { appRequestHeaders, requestIdFrom, type InvocationContext } from './forward-headers.js';
+import { memoryLimitBytes, oomKillCount } from './cgroup-memory.js';
+import {
+  appRequestHeaders,
+  INSTANCE_HEADER,
+  requestIdFrom,
+  type InvocationContext,
+} from './forward-headers.js';
 import { InflightLimiter, type Release } from './inflight-limiter.js';
 import { invokeEvent } from './invoke-event.js';
 import type { Logger } from './logger.js';
@@ -24,6 +30,8 @@ export interface AdapterDeps {
   appEnv: Record<string, string | undefined>;
   /** Starts the app; absent when the app is run by someone else. */
   startApp?: () => AppProcess;
+  /** The container's memory cgroup (default /sys/fs/cgroup): OOM kills are read from it. */
+  cgroupRoot?: string;
 }
 
 const CONTROL_PREFIX = '/_/';
@@ -41,8 +49,10 @@ export class Adapter {
   private lastProbe: string | undefined;
   private readonly initialize: () => Promise<unknown>;
   private readonly preStop: () => Promise<unknown>;
+  private readonly oomKillsAtStart: number | undefined;
 
   constructor(private readonly deps: AdapterDeps) {
+    this.oomKillsAtStart = oomKillCount(deps.cgroupRoot);
     const { config } = deps;
     this.app = createAppEndpoint(config.appHost, config.appPort);
     this.limiter = new InflightLimiter(config.maxInflight, config.maxQueued);
@@ -135,6 +145,10 @@ export class Adapter {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
+    const meant = req.headers[INSTANCE_HEADER];
+    if (typeof meant === 'string' && meant !== this.deps.config.context.instance) {
+      return this.answerError(res, this.notMeant(meant), requestIdFrom(req.headers), req);
+    }
     if (url.startsWith(CONTROL_PREFIX)) return this.control(url, req, res);
     const requestId = requestIdFrom(req.headers);
     try {
@@ -148,8 +162,9 @@ export class Adapter {
           }),
           timeoutMs: this.deps.config.requestTimeoutMs,
           requestId,
+          explainFailure: (error, cause) => this.explainAppFailure(error, cause),
         });
-        if (outcome) this.noteFailure(outcome, requestId, req);
+        if (typeof outcome === 'string') this.noteFailure(outcome, requestId, req);
       });
     } catch (error) {
       this.answerError(res, error, requestId, req);
@@ -174,7 +189,7 @@ export class Adapter {
       throw new AdapterError('APP_NOT_READY', 503, `the app is not serving: ${this.failure}`);
     }
     const exit = this.appProcess?.exitReason();
-    if (exit) throw new AdapterError('APP_EXITED', 502, `${exit}; this instance is going away`);
+    if (exit) throw this.appExitedError(exit);
 
     const slot = this.limiter.acquire(() => abortOnClose(res));
     if (!slot) {
@@ -286,6 +301,63 @@ export class Adapter {
     }
   }
 
+  /**
+   * The app could not be reached or dropped the connection: when that is because it is exiting, say so. A
+   * refused connection from an app that has exited is APP_EXITED (nothing was served: the caller may send
+   * the request elsewhere); a dropped one was in flight and failed: APP_OOM_KILLED, or APP_UNREACHABLE
+   * naming the exit.
+   */
+  private async explainAppFailure(error: AdapterError, cause: NodeJS.ErrnoException): Promise<AdapterError> {
+    const app = this.appProcess;
+    if (!app) return error;
+    // The connection usually fails a moment before the app's exit is reported.
+    if (!app.exitReason()) await Promise.race([app.exited, delay(EXIT_GRACE_MS)]);
+    const exit = app.exitReason();
+    if (!exit) return error;
+    if (cause.code === 'ECONNREFUSED') return this.appExitedError(exit);
+    const oom = this.oomKilled();
+    if (oom) {
+      return new AdapterError(
+        'APP_OOM_KILLED',
+        502,
+        `the app was OOM-killed: ${oom}; this instance is going away`,
+        {
+          connection: 'close',
+        },
+      );
+    }
+    return new AdapterError('APP_UNREACHABLE', 502, `${error.message}: ${exit}`, { connection: 'close' });
+  }
+
+  /** Nothing was served: the app is gone (OOM-killed or exited) and this instance is going away. */
+  private appExitedError(exit: string): AdapterError {
+    const oom = this.oomKilled();
+    return new AdapterError(
+      'APP_EXITED',
+      502,
+      `${oom ? `the app was OOM-killed: ${oom}` : exit}; this instance is going away`,
+      { connection: 'close' },
+    );
+  }
+
+  /** "memory limit exceeded (512m)" when the kernel has OOM-killed a process here since the adapter started. */
+  private oomKilled(): string | undefined {
+    const kills = oomKillCount(this.deps.cgroupRoot);
+    if (kills === undefined || kills <= (this.oomKillsAtStart ?? 0)) return undefined;
+    const limit = memoryLimitBytes(this.deps.cgroupRoot);
+    return `memory limit exceeded${limit === undefined ? '' : ` (${formatMegabytes(limit)})`}`;
+  }
+
+  /** Another container answered at the address the caller had for `meant`: nothing is served. */
+  private notMeant(meant: string): AdapterError {
+    return new AdapterError(
+      'INSTANCE_MISMATCH',
+      421,
+      `this is instance ${this.deps.config.context.instance || '(unnamed)'}, not ${meant}: the caller's address for it is stale`,
+      { connection: 'close' },
+    );
+  }
+
   private answerError(res: ServerResponse, error: unknown, requestId: string, req: IncomingMessage): void {
     if (!(error instanceof AdapterError)) {
       this.deps.logger.error('adapter failure', { requestId, stack: (error as Error).stack });
@@ -301,6 +373,17 @@ export class Adapter {
       this.deps.logger.warn('request failed', { requestId, code, method: req.method, path: req.url });
     }
   }
+}
+
+/** How long a failed call to the app waits for the app's exit to be reported before answering without it. */
+const EXIT_GRACE_MS = 200;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function formatMegabytes(bytes: number): string {
+  return bytes % 1024 ** 3 === 0 ? `${bytes / 1024 ** 3}g` : `${Math.round(bytes / 1024 ** 2)}m`;
 }
 
 function waitParam(url: string): number {

@@ -33,3 +33,23 @@ function statField(path: string, field: string): number | undefined {
     return undefined;
   }
 }
+
+/** How many processes the kernel's OOM killer has killed in this container so far (cgroup v2 or v1). */
+export function oomKillCount(root = '/sys/fs/cgroup'): number | undefined {
+  return (
+    keyedField(`${root}/memory.events`, 'oom_kill') ??
+    keyedField(`${root}/memory/memory.oom_control`, 'oom_kill')
+  );
+}
+
+/** The container's memory limit in bytes; undefined when there is none or it cannot be read. */
+export function memoryLimitBytes(root = '/sys/fs/cgroup'): number | undefined {
+  const limit = readNumber(`${root}/memory.max`) ?? readNumber(`${root}/memory/memory.limit_in_bytes`);
+  // cgroup v1 says "no limit" with a number near 2^63.
+  return limit !== undefined && limit < 2 ** 60 ? limit : undefined;
+}
+
+function keyedField(path: string, field: string): number | undefined {
+  const value = statField(path, field);
+  return value !== undefined && Number.isFinite(value) ? value : undefined;
+}

@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { REQUEST_ID_HEADER } from './adapter-error.js';
 
 export const CONTEXT_HEADER = 'x-pilotlight-context';
+/** Sent by the runner with every call: the instance it means. An adapter with another name refuses (421). */
+export const INSTANCE_HEADER = 'x-pilotlight-instance';
 const OWN_PREFIX = 'x-pilotlight-';
 
 const HOP_BY_HOP = new Set([

@@ -5,7 +5,7 @@ import {
   type OutgoingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
-import { AdapterError, REQUEST_ID_HEADER, sendAdapterError } from './adapter-error.js';
+import { AdapterError, ERROR_HEADER, REQUEST_ID_HEADER, sendAdapterError } from './adapter-error.js';
 import type { AppEndpoint } from './app-endpoint.js';
 import { appResponseHeaders } from './forward-headers.js';
 
@@ -16,10 +16,24 @@ export interface ProxyOptions {
   requestId: string;
   /** How errors name the upstream (default: "the app on HOST:PORT"). */
   upstreamName?: string;
+  /**
+   * Gives a failure to reach the upstream a more exact cause before it is answered (the app exited, or was
+   * OOM-killed, rather than "closed the connection").
+   */
+  explainFailure?: (error: AdapterError, cause: NodeJS.ErrnoException) => Promise<AdapterError>;
+  /**
+   * An answer the upstream made without handing the request to any app (it is shutting down, or is not the
+   * instance meant): when this returns true for it, nothing is written to the client and the outcome is
+   * `{ notServed: CODE }`, so the caller may send the request elsewhere.
+   */
+  notServed?: (answer: IncomingMessage) => boolean;
 }
 
-/** How a pass-through ended: undefined when the app's answer was delivered, else the error code. */
-export type ProxyOutcome = string | undefined;
+/**
+ * How a pass-through ended: undefined when the app's answer was delivered, the error code when an error was
+ * answered, or `{ notServed }` when the upstream served nothing and the client has not been answered yet.
+ */
+export type ProxyOutcome = string | undefined | { notServed: string };
 
 /**
  * Streams the request to the app and the app's answer back, without buffering either body. Answers 504 when
@@ -42,11 +56,14 @@ export function proxyRequest(
       resolve(outcome);
     };
     const fail = (error: AdapterError): void => {
+      if (settled) return;
       upstream.destroy();
       sendAdapterError(res, error, options.requestId);
       settle(error.code);
     };
 
+    /** Set when a first attempt was dropped: the app may have seen the request, so it cannot count as unserved. */
+    let dropped: NodeJS.ErrnoException | undefined;
     const send = (retry: boolean): void => {
       upstream = request({
         host: app.host,
@@ -57,6 +74,11 @@ export function proxyRequest(
         headers: options.headers,
       });
       upstream.on('response', (answer) => {
+        if (options.notServed?.(answer)) {
+          answer.resume();
+          upstream.destroy();
+          return settle({ notServed: String(answer.headers[ERROR_HEADER] ?? answer.statusCode) });
+        }
         const headers = appResponseHeaders(answer.headers);
         headers[REQUEST_ID_HEADER] = options.requestId;
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
@@ -65,17 +87,26 @@ export function proxyRequest(
         answer.on('aborted', () => res.destroy());
         res.on('finish', () => settle(undefined));
       });
-      upstream.on('error', (error: NodeJS.ErrnoException) => {
+      upstream.on('error', (failure: NodeJS.ErrnoException) => {
         if (settled) return;
         // A kept-alive connection the app closed just as we reused it: safe to send a bodiless request again.
-        if (retry && bodiless && upstream.reusedSocket && error.code === 'ECONNRESET') return send(false);
-        fail(
-          new AdapterError(
-            'APP_UNREACHABLE',
-            502,
-            `${options.upstreamName ?? `the app on ${app.host}:${app.port}`} ${describeFailure(error)}`,
-          ),
+        if (retry && bodiless && upstream.reusedSocket && failure.code === 'ECONNRESET') {
+          dropped = failure;
+          return send(false);
+        }
+        const cause = dropped ?? failure;
+        // Nobody listens there any more: the request reached no app, so the caller may send it elsewhere.
+        if (options.notServed && NEVER_CONNECTED.has(cause.code ?? '')) {
+          return settle({ notServed: cause.code! });
+        }
+        const error = new AdapterError(
+          'APP_UNREACHABLE',
+          502,
+          `${options.upstreamName ?? `the app on ${app.host}:${app.port}`} ${describeFailure(cause)}`,
         );
+        if (!options.explainFailure) return fail(error);
+        upstream.destroy();
+        void options.explainFailure(error, cause).then(fail, () => fail(error));
       });
       if (bodiless) upstream.end();
       else req.pipe(upstream);
@@ -101,6 +132,8 @@ export function proxyRequest(
     send(true);
   });
 }
+
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function describeFailure(error: NodeJS.ErrnoException): string {
   if (error.code === 'ECONNREFUSED') return 'refused the connection (is it listening on that port?)';

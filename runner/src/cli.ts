@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import {
   runDeploy,
   runInvoke,
+  runEvents,
   runList,
   runLogs,
   runRemove,
@@ -221,6 +222,13 @@ async function main(argv: string[]): Promise<void> {
           args.tail,
           output(args.json),
         ),
+    )
+    .command(
+      'events <name>',
+      "a function's instance events: starts, shrinks, wakes, stops and deaths (exit code, OOM, last log lines)",
+      (args) => withName(args).option('tail', { type: 'number', default: 50 }),
+      (args) =>
+        runEvents(resolveDataDir(args['data-dir'], process.env), args.name, args.tail, output(args.json)),
     )
     .command(
       'scale <name>',

@@ -8,7 +8,8 @@ export const LABEL_RUNNER = 'pilotlight.runner';
 export const LABEL_FUNCTION = 'pilotlight.function';
 export const LABEL_REVISION = 'pilotlight.revision';
 
-export type ResourceKind = 'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'instance' | 'test';
+export type ResourceKind =
+  'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'instance' | 'network' | 'test';
 
 export function managedLabels(
   kind: ResourceKind,

@@ -49,6 +49,17 @@ app.all('/crash', (req, res) => {
   process.exit(3);
 });
 
+// Allocates memory (and touches it) until the kernel's OOM killer stops it at the container's limit.
+app.get('/oom', (req, res) => {
+  console.error('allocating until killed');
+  const hoard = [];
+  const grow = () => {
+    hoard.push(Buffer.alloc(16 * 1024 * 1024, 1));
+    setImmediate(grow);
+  };
+  grow();
+});
+
 setTimeout(() => {
   app.listen(port, () => console.log(`express sample listening on ${port}`));
 }, startupDelayMs);

@@ -42,6 +42,8 @@ export function planInstances(input: {
   desired: number;
   now: number;
   config: LifecycleConfig;
+  /** No instance is started before then (a crash-loop backoff). */
+  holdStartsUntil?: number;
 }): InstanceAction[] {
   const { instances, now, config } = input;
   const serving = instances.filter((instance) => instance.state !== 'draining');
@@ -54,7 +56,8 @@ export function planInstances(input: {
 
   const actions: InstanceAction[] = [];
   const coming = serving.length + (input.pendingStarts ?? 0);
-  if (coming < keep) actions.push({ kind: 'start', count: keep - coming });
+  const startsHeld = now < (input.holdStartsUntil ?? 0);
+  if (coming < keep && !startsHeld) actions.push({ kind: 'start', count: keep - coming });
 
   // Surplus goes first from those idle longest; never one that is still starting.
   const surplus = [...serving]

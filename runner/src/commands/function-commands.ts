@@ -43,6 +43,9 @@ interface FunctionView {
   minScale: number;
   maxScale: number;
   desired: number;
+  deaths: number;
+  lastDeath: { instance: string; reason: string; agoMs: number } | null;
+  backoffMs: number;
   instances: Array<{ name: string; state: string; inflight: number; cpus: number; memory: number }>;
 }
 
@@ -54,6 +57,13 @@ export async function runList(dataDir: string, output: Output): Promise<void> {
     output.out(
       `${fn.name}  revision ${fn.revision}  ${fn.image}  min ${fn.minScale} max ${fn.maxScale} desired ${fn.desired}  ${fn.url}\n`,
     );
+    if (fn.lastDeath) {
+      const backoff =
+        fn.backoffMs > 0 ? `; crash loop: next start in ${(fn.backoffMs / 1000).toFixed(1)} s` : '';
+      output.out(
+        `  ${fn.deaths} died; last: ${fn.lastDeath.instance} ${fn.lastDeath.reason}, ${Math.round(fn.lastDeath.agoMs / 1000)} s ago${backoff}\n`,
+      );
+    }
     for (const instance of fn.instances) {
       output.out(
         `  ${instance.name}  ${instance.state.padEnd(8)}  ${instance.cpus} cpu  ${formatBytes(instance.memory)}  ${instance.inflight} in flight\n`,
@@ -132,4 +142,29 @@ export async function runRemove(dataDir: string, name: string, output: Output): 
     `/v1/functions/${encodeURIComponent(name)}`,
   );
   output.out(output.json ? `${JSON.stringify(result)}\n` : `removed ${result.removed}\n`);
+}
+
+interface InstanceEventView {
+  at: number;
+  instance: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+export async function runEvents(dataDir: string, name: string, tail: number, output: Output): Promise<void> {
+  const events = await new ControlClient(dataDir).json<InstanceEventView[]>(
+    'GET',
+    `/v1/functions/${encodeURIComponent(name)}/events`,
+  );
+  const shown = events.slice(-Math.max(1, tail));
+  if (output.json) return output.out(`${JSON.stringify(shown, null, 2)}\n`);
+  for (const event of shown) {
+    const { logTail, reason, ...rest } = event.detail as { logTail?: string; reason?: string };
+    const fields = Object.entries(rest)
+      .filter(([, value]) => value !== null && value !== undefined)
+      .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    const what = reason ? `${event.action}: ${reason}` : event.action;
+    output.out(`${new Date(event.at).toISOString()}  ${event.instance}  ${what}  ${fields.join(' ')}\n`);
+    for (const line of (logTail ?? '').split('\n')) if (line.trim()) output.out(`    | ${line}\n`);
+  }
 }

@@ -64,7 +64,9 @@ export async function runUp(options: UpOptions): Promise<void> {
   const gateway = createGatewayServer((route, req, res) => {
     const fn = controller.functions.get(route.name);
     if (!fn) return false;
-    forwardToInstance(fn, route.path, req, res).catch((error: Error) => {
+    forwardToInstance(fn, route.path, req, res, (owner, instance, answer) =>
+      controller.suspect(owner, instance, answer),
+    ).catch((error: Error) => {
       log('gateway failure', { fn: route.name, error: error.message });
       res.destroy();
     });

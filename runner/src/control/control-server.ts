@@ -5,6 +5,7 @@ import { splitFrames } from '../docker/demux-stream.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import { sendError } from '../gateway/gateway-server.js';
 import { endpointOf, instanceAgent } from '../gateway/forward-to-instance.js';
+import { identity } from '../instances/instance-manager.js';
 import type { Controller } from './controller.js';
 import type { DeployRequest } from './deploy-request.js';
 
@@ -80,6 +81,9 @@ export function createControlServer(
       desired: fn.lastDecision.desired,
       mode: fn.lastDecision.mode,
       waiting: fn.pool.waitingCount,
+      deaths: fn.deaths,
+      lastDeath: fn.lastDeath(Date.now()),
+      backoffMs: Math.max(0, fn.crash.holdStartsUntil - Date.now()),
       active: fn.spec.active,
       reserved: fn.spec.reserved,
       instances: fn.pool.instances.map((instance) => ({
@@ -132,6 +136,7 @@ export function createControlServer(
             headers: {
               'content-type': req.headers['content-type'] ?? 'application/octet-stream',
               'content-length': body.length,
+              ...identity(instance),
             },
             timeout: fn.spec.timeoutMs + 5_000,
           },

@@ -8,11 +8,15 @@ import type { FunctionSpec } from '../functions/function-spec.js';
 import { pullImage } from '../images/pull-image.js';
 import { authFromDockerConfig, registryHost } from '../images/registry-auth.js';
 import type { Instance } from '../instances/instance.js';
-import { InstanceManager, type Clock } from '../instances/instance-manager.js';
-import { LABEL_FUNCTION } from '../labels.js';
+import { ContainerWatch, type GoneCause, type WatchSource } from '../instances/container-watch.js';
+import { describeExit, InstanceManager, type Clock } from '../instances/instance-manager.js';
+import { LABEL_FUNCTION, LABEL_RUNNER } from '../labels.js';
 import type { StateStore } from '../store/state-store.js';
 import { checkDeploy, type DeployRequest } from './deploy-request.js';
 import { FunctionRuntime } from './function-runtime.js';
+
+/** How the runner learnt that an instance is gone: the engine, the gateway, or a start that failed. */
+type Departure = GoneCause | { via: 'answer'; answer: string } | { via: 'start-failed'; reason: string };
 
 export interface DeployResult {
   name: string;
@@ -33,6 +37,8 @@ export interface ControllerDeps {
   clock?: Clock;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   tickMs?: number;
+  /** How often every instance is checked against the engine's list, whatever its events said. */
+  sweepMs?: number;
 }
 
 /**
@@ -49,6 +55,11 @@ export class Controller {
   private readonly busy = new Set<string>();
   private ticking = false;
   private tickAgain = false;
+  private readonly watch: ContainerWatch;
+  /** Instances already taken out as dead (a death is handled once, however many events report it). */
+  private readonly dead = new Set<string>();
+  /** Containers the engine reported an OOM kill in, until their death is recorded. */
+  private readonly oomKilled = new Set<string>();
 
   constructor(private readonly deps: ControllerDeps) {
     this.clock = deps.clock ?? { now: () => Date.now() };
@@ -59,17 +70,27 @@ export class Controller {
       this.clock,
       deps.host.cpus,
     );
+    this.watch = new ContainerWatch({
+      source: this.watchSource(),
+      tracked: () => this.trackedIds(),
+      onGone: (id, cause) => this.instanceGone(id, cause),
+      onOom: (id) => this.oomKilled.add(id),
+      log: deps.log,
+      sweepMs: deps.sweepMs,
+    });
   }
 
   /** Loads functions from the store, adopts their running instances, removes orphans, starts ticking. */
   async start(): Promise<void> {
     for (const spec of this.deps.store.listFunctions()) this.functions.set(spec.name, this.runtimeFor(spec));
     await this.adopt();
+    await this.watch.start();
     this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? 1000);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.watch.stop();
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.starting]);
     for (const fn of this.functions.values()) {
@@ -139,6 +160,7 @@ export class Controller {
     first.revision = stored.revision;
     await this.instances.settle(first, stored);
     first.state = 'active';
+    first.readyAt = this.clock.now();
     runtime.pool.add(first);
     this.functions.set(stored.name, runtime);
     if (previous) {
@@ -164,6 +186,10 @@ export class Controller {
     this.functions.delete(name);
     fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
     await this.drainAll(fn);
+    await Promise.allSettled([...this.starting]);
+    await this.instances.networks.remove(name).catch((error: Error) => {
+      this.deps.log('network not removed', { fn: name, error: error.message });
+    });
     this.deps.store.removeFunction(name);
   }
 
@@ -171,6 +197,7 @@ export class Controller {
   async stopInstances(name: string): Promise<void> {
     const fn = this.get(name);
     await this.drainAll(fn);
+    await this.instances.networks.remove(name).catch(() => undefined);
   }
 
   scale(name: string, min: number | undefined, max: number | undefined): FunctionSpec {
@@ -264,19 +291,128 @@ export class Controller {
       fn.pool.add(instance!);
       const ready = instance!;
       const readyMs = await this.instances.waitReady(ready, fn.spec.startupTimeoutMs);
+      if (this.dead.has(ready.id)) return;
       ready.state = 'active';
       ready.stateSince = this.clock.now();
+      ready.readyAt = ready.stateSince;
       fn.pool.serveWaiting();
       this.record(fn.spec.name, ready.name, 'start', { readyMs });
       this.deps.log('scaled out', { fn: fn.spec.name, instance: ready.name, readyMs });
       await this.guard(ready, () => this.instances.settle(ready, fn.spec));
     } catch (error) {
       this.deps.log('scale-out failed', { fn: fn.spec.name, error: (error as Error).message });
-      if (instance) {
-        fn.pool.remove(instance);
-        await this.instances.stop(instance);
-      }
+      if (!instance) return;
+      // A start that never became ready counts toward a crash loop like a death (once: the engine may have
+      // reported the container's exit already).
+      this.instanceGone(instance.id, { via: 'start-failed', reason: (error as Error).message });
     }
+  }
+
+  /**
+   * The gateway found an instance gone before it served a request: refused at its address, answered by
+   * another container (the address was reused), or its adapter says the app has exited or it is shutting
+   * down. It leaves the pool now, without waiting for the engine to say so.
+   */
+  suspect(fn: FunctionRuntime, instance: Instance, answer: string): void {
+    if (fn.pool.has(instance)) this.instanceGone(instance.id, { via: 'answer', answer });
+  }
+
+  /**
+   * A container of ours died, was killed or removed, or is not who its address says: it leaves its pool at
+   * once (no request is handed to it from now on), its death is counted toward a crash loop, a replacement
+   * is planned, and the engine's account of it (exit code, OOM kill, last log lines) is recorded.
+   */
+  private instanceGone(id: string, cause: Departure): void {
+    if (this.dead.has(id)) return;
+    const found = this.findInstance(id);
+    if (!found) return;
+    const { fn, instance } = found;
+    // An instance this runner is draining or has stopped is not a death.
+    if (instance.state === 'draining' && cause.via !== 'start-failed') return;
+    this.dead.add(id);
+    fn.pool.remove(instance);
+    const now = this.clock.now();
+    const oom = this.oomKilled.has(id);
+    const exitCode = 'exitCode' in cause ? cause.exitCode : undefined;
+    const reason =
+      cause.via === 'start-failed'
+        ? `failed to start: ${cause.reason ?? 'unknown'}`
+        : describeExit({ exitCode, oomKilled: oom, memory: instance.spec.memory });
+    fn.noteDeath({
+      at: now,
+      instance: instance.name,
+      ranMs: instance.readyAt === undefined ? undefined : now - instance.readyAt,
+      reason,
+    });
+    void this.tick();
+    void this.recordDeath(fn, instance, cause, now);
+  }
+
+  private async recordDeath(
+    fn: FunctionRuntime,
+    instance: Instance,
+    cause: Departure,
+    at: number,
+  ): Promise<void> {
+    // A killed container may still be on its way down: stop waits for it, then the engine's account is final.
+    if (cause.via !== 'event' || cause.action === 'kill') await this.instances.halt(instance.id);
+    const exit = await this.instances.exitOf(instance.id);
+    const oomKilled = exit.oomKilled || this.oomKilled.has(instance.id);
+    this.oomKilled.delete(instance.id);
+    const reason =
+      cause.via === 'start-failed'
+        ? `failed to start: ${cause.reason ?? 'unknown'}`
+        : cause.via === 'answer' && cause.answer === 'INSTANCE_MISMATCH'
+          ? 'was replaced at its address by another container'
+          : describeExit({ ...exit, oomKilled, memory: exit.memory || instance.spec.memory });
+    if (fn.crash.last?.at === at) fn.crash.last.reason = reason;
+    await this.instances.remove(instance.id);
+    const detail = {
+      reason,
+      exitCode: exit.exitCode ?? null,
+      oomKilled,
+      memory: exit.memory || instance.spec.memory,
+      noticedBy: cause.via === 'event' ? cause.action : cause.via === 'answer' ? cause.answer : cause.via,
+      state: instance.state,
+      ranMs: instance.readyAt === undefined ? null : at - instance.readyAt,
+      logTail: exit.logTail,
+    };
+    this.record(fn.spec.name, instance.name, 'die', detail);
+    this.deps.log('instance died', {
+      fn: fn.spec.name,
+      instance: instance.name,
+      reason,
+      noticedBy: detail.noticedBy,
+    });
+    // Forget the id once every late event about it (die after kill, destroy after die) has surely arrived.
+    setTimeout(() => this.dead.delete(instance.id), 60_000).unref();
+  }
+
+  private findInstance(id: string): { fn: FunctionRuntime; instance: Instance } | undefined {
+    for (const fn of this.functions.values()) {
+      const instance = fn.pool.instances.find((candidate) => candidate.id === id);
+      if (instance) return { fn, instance };
+    }
+    return undefined;
+  }
+
+  private *trackedIds(): Iterable<string> {
+    for (const fn of this.functions.values()) {
+      for (const instance of fn.pool.instances) if (instance.state !== 'draining') yield instance.id;
+    }
+  }
+
+  private watchSource(): WatchSource {
+    const label = [`${LABEL_RUNNER}=${this.deps.runnerId}`];
+    return {
+      events: (since) =>
+        this.deps.docker.getEvents({
+          ...(since === undefined ? {} : { since }),
+          filters: { type: ['container'], label, event: ['die', 'oom', 'kill', 'destroy'] },
+        }),
+      list: async () =>
+        (await this.instances.list()).map((container) => ({ id: container.Id, state: container.State })),
+    };
   }
 
   /** Drains every instance of a function (over a copy: each drain takes its instance out of the pool). */
@@ -352,6 +488,10 @@ export class Controller {
       fn.pool.add(instance);
       this.deps.log('adopted instance', { fn: fn.spec.name, instance: instance.name, state: instance.state });
     }
+    const removed = await this.instances.networks
+      .removeAllBut(new Set(this.functions.keys()))
+      .catch(() => [] as string[]);
+    for (const network of removed) this.deps.log('removed orphan network', { network });
   }
 
   events(name: string) {

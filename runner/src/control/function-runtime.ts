@@ -5,10 +5,37 @@ import {
   type AutoscalerState,
   type ConcurrencySample,
 } from '../autoscaler/kpa.js';
+import {
+  afterDeath,
+  defaultCrashBackoffConfig,
+  inBackoff,
+  initialCrashState,
+  type CrashBackoffConfig,
+  type CrashState,
+  type Death,
+} from '../autoscaler/crash-backoff.js';
 import { planInstances, type InstanceAction } from '../autoscaler/plan-instances.js';
+import { PilotlightError } from '../errors.js';
 import type { FunctionSpec } from '../functions/function-spec.js';
 import { FunctionPool } from '../gateway/function-pool.js';
 import type { Instance } from '../instances/instance.js';
+
+export class CrashLoopError extends PilotlightError {
+  constructor(fn: string, crash: CrashState, now: number) {
+    const last = crash.last!;
+    const ran = last.ranMs === undefined ? ' before it became ready' : ` after ${seconds(last.ranMs)} s`;
+    super(
+      'CRASH_LOOP',
+      `function ${fn} keeps crashing: its last instance ${last.reason}${ran} (${crash.consecutive} deaths in a row); ` +
+        `the next start is in ${seconds(crash.holdStartsUntil - now)} s. Its last log lines: \`runner events ${fn}\``,
+      503,
+    );
+  }
+}
+
+function seconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(1);
+}
 
 /** A deployed function in the running runner: its spec, its pool of instances, and its autoscaler state. */
 export class FunctionRuntime {
@@ -18,10 +45,19 @@ export class FunctionRuntime {
   lastDecision: { desired: number; mode: 'stable' | 'panic' };
   /** Instances whose containers are being created (not in the pool yet). */
   pendingStarts = 0;
+  /** Deaths in a row and how long new starts are held back. */
+  crash: CrashState = initialCrashState();
+  /** Every instance that died since the function was deployed. */
+  deaths = 0;
 
   constructor(
     public spec: FunctionSpec,
-    hooks: { now: () => number; onNeedCapacity: () => void; wake: (instance: Instance) => Promise<void> },
+    private readonly hooks: {
+      now: () => number;
+      onNeedCapacity: () => void;
+      wake: (instance: Instance) => Promise<void>;
+      crashBackoff?: CrashBackoffConfig;
+    },
   ) {
     this.lastDecision = { desired: spec.scaling.minScale, mode: 'stable' };
     this.pool = new FunctionPool({
@@ -32,7 +68,26 @@ export class FunctionRuntime {
       now: hooks.now,
       onNeedCapacity: hooks.onNeedCapacity,
       wake: hooks.wake,
+      unavailable: () => this.crashLoopError(hooks.now()),
     });
+  }
+
+  /** Counts a death of one of its instances; during the backoff that follows, waiting requests get 503. */
+  noteDeath(death: Death): void {
+    this.deaths += 1;
+    this.crash = afterDeath(this.crash, death, this.hooks.crashBackoff ?? defaultCrashBackoffConfig());
+    const error = this.crashLoopError(death.at);
+    if (error) this.pool.rejectAllWaiting(error);
+  }
+
+  lastDeath(now: number): { instance: string; reason: string; agoMs: number } | null {
+    const last = this.crash.last;
+    return last ? { instance: last.instance, reason: last.reason, agoMs: now - last.at } : null;
+  }
+
+  /** The 503 for a request that finds no room while new starts are held back. */
+  crashLoopError(now: number): CrashLoopError | undefined {
+    return inBackoff(this.crash, now) ? new CrashLoopError(this.spec.name, this.crash, now) : undefined;
   }
 
   autoscalerConfig() {
@@ -62,6 +117,7 @@ export class FunctionRuntime {
       desired: decision.desired,
       now,
       config: this.spec.lifecycle,
+      holdStartsUntil: this.crash.holdStartsUntil,
     });
   }
 }

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
 import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
 import type { AppEndpoint } from '../../../adapter/src/app-endpoint.js';
-import { proxyRequest } from '../../../adapter/src/proxy-request.js';
+import { proxyRequest, type ProxyOutcome } from '../../../adapter/src/proxy-request.js';
+import { ERROR_HEADER } from '../../../adapter/src/adapter-error.js';
+import { identity } from '../instances/instance-manager.js';
 import type { Instance } from '../instances/instance.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
@@ -29,47 +31,96 @@ export function endpointOf(instance: Instance): AppEndpoint {
   return endpoint;
 }
 
+/** Adapter answers that mean the request reached no app: the instance is going away or is not the one meant. */
+const NOT_SERVED_ANSWERS = new Set(['INSTANCE_MISMATCH', 'APP_EXITED', 'DRAINING']);
+
+/** Attempts for a request whose instance turned out to be gone before it served anything. */
+const MAX_ATTEMPTS = 3;
+
+export class InstanceGoneError extends PilotlightError {
+  constructor(fn: string, instance: string, answer: string) {
+    super(
+      'INSTANCE_GONE',
+      `instance ${instance} of ${fn} went away before it served the request (${answer}); nothing was processed: retry`,
+      503,
+    );
+  }
+}
+
+/** Told when an instance answered in a way that shows it is gone, going, or not the one meant. */
+export type SuspectInstance = (fn: FunctionRuntime, instance: Instance, answer: string) => void;
+
 /**
  * Hands a gateway request to the least-loaded instance with room (waiting in the activator, or waking a
  * reserved instance, when it must) and streams it there and back. No idle cut: the limit is the function's
- * timeout.
+ * timeout. When the instance turns out to be gone before it served anything, a request without a body is
+ * sent again to another instance (or waits for a replacement); one with a body gets a 503.
  */
 export async function forwardToInstance(
   fn: FunctionRuntime,
   path: string,
   req: IncomingMessage,
   res: ServerResponse,
+  suspect: SuspectInstance = () => {},
 ): Promise<void> {
   const requestId = requestIdFrom(req.headers);
-  let instance;
-  try {
-    instance = await fn.pool.acquire();
-  } catch (error) {
-    // A wake that failed on the engine is still an answer the client should get, not a reset connection.
-    const known = isPilotlightError(error)
-      ? error
-      : new PilotlightError(
-          'INSTANCE_UNAVAILABLE',
-          `no instance of ${fn.spec.name} could be made ready: ${(error as Error).message}`,
-          502,
-        );
-    res.setHeader('retry-after', '1');
-    res.setHeader('x-request-id', requestId);
-    return sendError(res, known);
+  const bodiless = !req.headers['transfer-encoding'] && !Number(req.headers['content-length'] ?? 0);
+  for (let attempt = 1; ; attempt++) {
+    let instance: Instance;
+    try {
+      instance = await fn.pool.acquire();
+    } catch (error) {
+      return answerUnavailable(fn, res, requestId, error);
+    }
+    let outcome: ProxyOutcome;
+    try {
+      outcome = await proxyRequest(endpointOf(instance), req, res, {
+        path,
+        headers: {
+          ...forwardedHeaders(req.headers, requestId, {
+            remoteAddress: req.socket.remoteAddress,
+            host: req.headers.host,
+            proto: 'http',
+          }),
+          ...identity(instance),
+        },
+        timeoutMs: fn.spec.timeoutMs + 5_000,
+        requestId,
+        upstreamName: `instance ${instance.name}`,
+        notServed: (answer) => NOT_SERVED_ANSWERS.has(String(answer.headers[ERROR_HEADER] ?? '')),
+      });
+    } finally {
+      fn.pool.release(instance);
+    }
+    if (typeof outcome !== 'object') return;
+    suspect(fn, instance, outcome.notServed);
+    if (!bodiless || attempt >= MAX_ATTEMPTS || res.headersSent || res.destroyed) {
+      return answerUnavailable(
+        fn,
+        res,
+        requestId,
+        new InstanceGoneError(fn.spec.name, instance.name, outcome.notServed),
+      );
+    }
   }
-  try {
-    await proxyRequest(endpointOf(instance), req, res, {
-      path,
-      headers: forwardedHeaders(req.headers, requestId, {
-        remoteAddress: req.socket.remoteAddress,
-        host: req.headers.host,
-        proto: 'http',
-      }),
-      timeoutMs: fn.spec.timeoutMs + 5_000,
-      requestId,
-      upstreamName: `instance ${instance.name}`,
-    });
-  } finally {
-    fn.pool.release(instance);
-  }
+}
+
+function answerUnavailable(
+  fn: FunctionRuntime,
+  res: ServerResponse,
+  requestId: string,
+  error: unknown,
+): void {
+  // A wake that failed on the engine is still an answer the client should get, not a reset connection.
+  const known = isPilotlightError(error)
+    ? error
+    : new PilotlightError(
+        'INSTANCE_UNAVAILABLE',
+        `no instance of ${fn.spec.name} could be made ready: ${(error as Error).message}`,
+        502,
+      );
+  if (res.headersSent) return void res.destroy();
+  res.setHeader('retry-after', '1');
+  res.setHeader('x-request-id', requestId);
+  sendError(res, known);
 }

@@ -32,6 +32,8 @@ export interface PoolOptions {
   onNeedCapacity: () => void;
   /** Resizes a reserved or frozen instance back to its active spec before it is used. */
   wake: (instance: Instance) => Promise<void>;
+  /** Why a request that finds no room must not wait (a crash-loop backoff), or undefined to let it wait. */
+  unavailable?: () => Error | undefined;
 }
 
 interface Waiter {
@@ -65,15 +67,22 @@ export class FunctionPool {
     this.serveWaiting();
   }
 
+  /** Takes an instance out: no request is handed to it from now on. */
   remove(instance: Instance): void {
     const at = this.instances.indexOf(instance);
     if (at !== -1) this.instances.splice(at, 1);
+  }
+
+  has(instance: Instance): boolean {
+    return this.instances.includes(instance);
   }
 
   /** An instance with room (woken first if it was shrunk or frozen), or a wait in the activator. */
   async acquire(): Promise<Instance> {
     const instance = this.pick();
     if (instance) return this.claim(instance);
+    const unavailable = this.options.unavailable?.();
+    if (unavailable) throw unavailable;
     if (this.waiting.length >= this.options.maxWaiting) {
       throw new NoCapacityError(this.options.fn, this.waiting.length);
     }

@@ -3,20 +3,35 @@ import type Docker from 'dockerode';
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../adapter-runtime/mount-container.js';
+import { INSTANCE_HEADER } from '../../../adapter/src/forward-headers.js';
 import { demuxLogs } from '../docker/demux-stream.js';
 import type { FunctionSpec } from '../functions/function-spec.js';
 import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, labelFilter, managedLabels } from '../labels.js';
 import type { Instance } from './instance.js';
+import { FunctionNetworks } from './function-network.js';
 import { AppNeverReadyError } from './instance-errors.js';
 import { shrinkInstance, wakeInstance, type ShrinkResult } from './resize-instance.js';
-import { hostConfigFor } from './resource-spec.js';
+import { formatBytes, hostConfigFor } from './resource-spec.js';
 
 export interface Clock {
   now(): number;
 }
 
+/** How a container ended, as the engine tells it after the fact. */
+export interface ContainerExit {
+  exitCode: number | undefined;
+  oomKilled: boolean;
+  /** The memory limit it had when it ended, in bytes (0: none). */
+  memory: number;
+  /** The engine's own error for it, if any ("container not found" when it was removed). */
+  error: string | undefined;
+  logTail: string;
+}
+
 /** Creates, finds, resizes and stops a runner's instance containers on the engine. */
 export class InstanceManager {
+  readonly networks: FunctionNetworks;
+
   constructor(
     private readonly docker: Docker,
     private readonly runtime: AdapterRuntime,
@@ -24,7 +39,9 @@ export class InstanceManager {
     private readonly clock: Clock = { now: () => Date.now() },
     /** CPUs an instance may use while it starts (a start-up boost); its active spec applies once it is ready. */
     private readonly bootCpus = 0,
-  ) {}
+  ) {
+    this.networks = new FunctionNetworks(docker, runnerId);
+  }
 
   private readonly imageConfigs = new Map<string, Promise<AppImageConfig>>();
 
@@ -70,8 +87,9 @@ export class InstanceManager {
         ...(fn.errorStatuses ? { PILOTLIGHT_ERROR_STATUSES: fn.errorStatuses } : {}),
       },
     });
+    const network = await this.networks.ensure(fn.name);
     const boot = { cpus: Math.max(fn.active.cpus, this.bootCpus), memory: fn.active.memory };
-    options.HostConfig = { ...options.HostConfig, ...hostConfigFor(boot) };
+    options.HostConfig = { ...options.HostConfig, ...hostConfigFor(boot), NetworkMode: network };
     // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
     options.StopTimeout = Math.ceil(fn.timeoutMs / 1000) + 15;
     const container = await this.docker.createContainer(options);
@@ -83,7 +101,7 @@ export class InstanceManager {
       name,
       fn: fn.name,
       revision: fn.revision,
-      address: `http://${bridgeAddress(info)}:${ADAPTER_PORT}`,
+      address: `http://${networkAddress(info, network)}:${ADAPTER_PORT}`,
       state: 'starting',
       stateSince: now,
       lastActiveAt: now,
@@ -105,6 +123,7 @@ export class InstanceManager {
     let reason = 'no answer yet';
     while (this.clock.now() - started < timeoutMs) {
       const answer = await fetch(`${instance.address}/_/ready?wait=1000`, {
+        headers: identity(instance),
         signal: AbortSignal.timeout(2000),
       }).then(
         async (response) => ({
@@ -150,19 +169,27 @@ export class InstanceManager {
   /** The state changes first, so a request arriving meanwhile waits for the resize and then wakes it. */
   async shrink(instance: Instance, fn: FunctionSpec): Promise<ShrinkResult> {
     const usage = await this.reportedMemory(instance);
-    instance.state = 'reserved';
-    instance.stateSince = this.clock.now();
-    const result = await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved, usage);
-    instance.spec = result.applied;
-    return result;
+    const before = { state: instance.state, stateSince: instance.stateSince, spec: instance.spec };
+    try {
+      // State and spec change together, before the update, so a request arriving meanwhile wakes it.
+      return await shrinkInstance(this.docker.getContainer(instance.id), fn.reserved, usage, (target) => {
+        instance.state = 'reserved';
+        instance.stateSince = this.clock.now();
+        instance.spec = target.applied;
+      });
+    } catch (error) {
+      Object.assign(instance, before);
+      throw error;
+    }
   }
 
   async freeze(instance: Instance): Promise<void> {
     instance.state = 'frozen';
     instance.stateSince = this.clock.now();
-    await fetch(`${instance.address}/_/pre-freeze`, { signal: AbortSignal.timeout(10_000) }).catch(
-      () => undefined,
-    );
+    await fetch(`${instance.address}/_/pre-freeze`, {
+      headers: identity(instance),
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
     await this.docker.getContainer(instance.id).pause();
   }
 
@@ -184,13 +211,23 @@ export class InstanceManager {
       name: inspected.Name.replace(/^\//, ''),
       fn: fn.name,
       revision: Number(info.Labels[LABEL_REVISION] ?? fn.revision),
-      address: `http://${bridgeAddress(inspected)}:${ADAPTER_PORT}`,
+      address: `http://${networkAddress(inspected, this.networks.nameFor(fn.name))}:${ADAPTER_PORT}`,
       state: inspected.State.Paused ? 'frozen' : reserved ? 'reserved' : 'active',
       stateSince: now,
       lastActiveAt: now,
+      readyAt: now,
       inflight: 0,
       spec: { cpus: (inspected.HostConfig.NanoCpus ?? 0) / 1e9, memory: inspected.HostConfig.Memory ?? 0 },
     };
+  }
+
+  /** Stops a container without removing it, so that the engine's account of its end can still be read. */
+  async halt(id: string): Promise<void> {
+    const container = this.docker.getContainer(id);
+    const info = await container.inspect().catch(() => undefined);
+    if (!info?.State.Running) return;
+    if (info.State.Paused) await container.unpause().catch(() => undefined);
+    await container.stop().catch(() => undefined);
   }
 
   /** SIGTERM through Docker's stop: the adapter drains, runs pre-stop and stops the app; then the container goes. */
@@ -204,10 +241,34 @@ export class InstanceManager {
 
   /** The container's working set as the adapter reads it from its cgroup. */
   private async reportedMemory(instance: Instance): Promise<number | undefined> {
-    const stats = await fetch(`${instance.address}/_/stats`, { signal: AbortSignal.timeout(1000) })
+    const stats = await fetch(`${instance.address}/_/stats`, {
+      headers: identity(instance),
+      signal: AbortSignal.timeout(1000),
+    })
       .then((response) => response.json() as Promise<{ containerMemoryBytes?: number | null }>)
       .catch(() => undefined);
     return stats?.containerMemoryBytes ?? undefined;
+  }
+
+  /** How a container ended: exit code, OOM kill, its memory limit and its last log lines. */
+  async exitOf(id: string): Promise<ContainerExit> {
+    const [inspected, logTail] = await Promise.all([
+      this.docker
+        .getContainer(id)
+        .inspect()
+        .catch((error: Error) => error),
+      this.logTail(id),
+    ]);
+    if (inspected instanceof Error) {
+      return { exitCode: undefined, oomKilled: false, memory: 0, error: inspected.message, logTail };
+    }
+    return {
+      exitCode: inspected.State.Running ? undefined : inspected.State.ExitCode,
+      oomKilled: inspected.State.OOMKilled,
+      memory: inspected.HostConfig.Memory ?? 0,
+      error: inspected.State.Error || undefined,
+      logTail,
+    };
   }
 
   async remove(id: string): Promise<void> {
@@ -226,9 +287,24 @@ export class InstanceManager {
   }
 }
 
-function bridgeAddress(info: Docker.ContainerInspectInfo): string {
-  const networks = Object.values(info.NetworkSettings.Networks ?? {});
-  const ip = networks.find((network) => network.IPAddress)?.IPAddress;
+/** The container's address on the function's network (any network's, for a container made before them). */
+function networkAddress(info: Docker.ContainerInspectInfo, network: string): string {
+  const networks = info.NetworkSettings.Networks ?? {};
+  const ip =
+    networks[network]?.IPAddress || Object.values(networks).find((entry) => entry.IPAddress)?.IPAddress;
   if (!ip) throw new Error(`container ${info.Name} has no network address`);
   return ip;
+}
+
+/** Every call to an adapter names the instance it means: an address reused by another container is refused. */
+export function identity(instance: Pick<Instance, 'name'>): Record<string, string> {
+  return { [INSTANCE_HEADER]: instance.name };
+}
+
+/** "exited with code 3", "was OOM-killed: memory limit exceeded (512m)". */
+export function describeExit(exit: Pick<ContainerExit, 'exitCode' | 'oomKilled' | 'memory'>): string {
+  if (exit.oomKilled) return `was OOM-killed: memory limit exceeded (${formatBytes(exit.memory)})`;
+  if (exit.exitCode === undefined) return 'is gone (the engine has no exit code for it)';
+  if (exit.exitCode > 128) return `exited with code ${exit.exitCode} (signal ${exit.exitCode - 128})`;
+  return `exited with code ${exit.exitCode}`;
 }

@@ -7,11 +7,13 @@ export interface Instance {
   name: string;
   fn: string;
   revision: number;
-  /** http://IP:9000 on the engine's bridge network. */
+  /** http://IP:9000 on the function's own bridge network. */
   address: string;
   state: InstanceState;
   stateSince: number;
   lastActiveAt: number;
+  /** When it first became ready (or was adopted); undefined while it starts. */
+  readyAt?: number;
   /** Requests the gateway has sent and not yet seen answered. */
   inflight: number;
   /** The CPU and memory the container has now. */

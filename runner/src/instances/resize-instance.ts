@@ -37,9 +37,12 @@ export async function shrinkInstance(
   container: Docker.Container,
   reserved: ResourceSpec,
   knownUsageBytes?: number,
+  /** Told the spec about to be applied, just before the update is sent. */
+  onTarget: (result: ShrinkResult) => void = () => {},
 ): Promise<ShrinkResult> {
   const usage = knownUsageBytes ?? (await memoryUsage(container));
   const result = shrinkTarget(reserved, usage);
+  onTarget(result);
   await container.update(hostConfigFor(result.applied));
   return result;
 }

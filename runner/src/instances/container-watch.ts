@@ -1,0 +1,203 @@
+/** One engine event about a container, reduced to what the runner acts on. */
+export interface ContainerEvent {
+  id: string;
+  action: string;
+  /** Set on `die`. */
+  exitCode?: number;
+  /** Set on `kill`: the signal's number or name as the engine reports it. */
+  signal?: string;
+  /** The engine's time of the event in whole seconds (a reconnect resumes from it; replays are harmless). */
+  time?: number;
+}
+
+/** Why the watch believes a container is gone or going. */
+export type GoneCause =
+  | { via: 'event'; action: 'die' | 'destroy'; exitCode?: number }
+  | { via: 'event'; action: 'kill'; signal: string }
+  | { via: 'sweep'; state: string };
+
+/** The two engine calls the watch needs; the engine client implements them, unit tests pass fakes. */
+export interface WatchSource {
+  /** A stream of newline-delimited JSON events for the runner's containers, replayed from `since` (seconds). */
+  events(since: number | undefined): Promise<NodeJS.ReadableStream>;
+  /** The runner's containers now, with their engine state (running, paused, exited, …). */
+  list(): Promise<Array<{ id: string; state: string }>>;
+}
+
+export interface WatchOptions {
+  source: WatchSource;
+  /** Ids of the containers the runner currently routes to or is starting: only these can be "gone". */
+  tracked: () => Iterable<string>;
+  onGone: (id: string, cause: GoneCause) => void;
+  /** An OOM kill inside the container (it may or may not die of it). */
+  onOom: (id: string) => void;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** How often the full list-by-label reconcile runs, whatever the events say. */
+  sweepMs?: number;
+  /** Delays between reconnect attempts after the event stream ends; the last one repeats. */
+  reconnectDelaysMs?: number[];
+}
+
+/** Signals after which a container is about to stop: it takes no new requests from then on. */
+const TERMINATING_SIGNALS = new Set(['9', '15', 'SIGKILL', 'SIGTERM', 'KILL', 'TERM']);
+
+/**
+ * Follows the engine's event stream for the runner's containers and reports those that die, are killed or
+ * removed, the moment the engine says so. The stream is reopened after it ends (an engine restart), resuming
+ * from the last event seen; a periodic sweep (list by label) catches whatever a lost event missed.
+ */
+export class ContainerWatch {
+  private stream: NodeJS.ReadableStream | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private lastEventTime: number | undefined;
+  private failures = 0;
+  private sweeping = false;
+  /** Resolves each time the stream is (re)connected: tests and the first start wait on it. */
+  connected: Promise<void>;
+  private markConnected!: () => void;
+
+  constructor(private readonly options: WatchOptions) {
+    this.connected = this.nextConnection();
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    void this.connect();
+    const sweepMs = this.options.sweepMs ?? 2000;
+    this.sweepTimer = setInterval(() => void this.sweep(), sweepMs);
+    this.sweepTimer.unref();
+    await this.connected;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.reconnectTimer);
+    const stream = this.stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    this.stream = undefined;
+    stream?.destroy?.();
+  }
+
+  /** Lists the runner's containers and reports tracked ones that are absent or no longer running. */
+  async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      // Taken before the list: a container tracked after the list was made is not judged by it.
+      const tracked = [...this.options.tracked()];
+      if (tracked.length === 0) return;
+      const listed = await this.options.source.list();
+      const states = new Map(listed.map((container) => [container.id, container.state]));
+      for (const id of tracked) {
+        const state = states.get(id) ?? 'absent';
+        if (state !== 'running' && state !== 'paused') this.options.onGone(id, { via: 'sweep', state });
+      }
+    } catch (error) {
+      this.options.log('engine sweep failed', { error: (error as Error).message });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private nextConnection(): Promise<void> {
+    return new Promise((resolve) => (this.markConnected = resolve));
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.options.source.events(this.lastEventTime);
+    } catch (error) {
+      this.options.log('engine events unavailable', { error: (error as Error).message });
+      return this.reconnectLater();
+    }
+    if (this.stopped) {
+      (stream as { destroy?: () => void }).destroy?.();
+      return;
+    }
+    this.stream = stream;
+    if (this.failures > 0) this.options.log('engine events reconnected', { after: this.failures });
+    this.failures = 0;
+    this.markConnected();
+    // Whatever happened while no stream was open is found by listing.
+    void this.sweep();
+    let pending = '';
+    stream.on('data', (chunk: Buffer | string) => {
+      pending += chunk.toString();
+      let newline;
+      while ((newline = pending.indexOf('\n')) !== -1) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        if (line) this.handle(parseEvent(line));
+      }
+    });
+    const ended = (): void => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      this.connected = this.nextConnection();
+      this.reconnectLater();
+    };
+    stream.on('end', ended);
+    stream.on('close', ended);
+    stream.on('error', ended);
+  }
+
+  private reconnectLater(): void {
+    if (this.stopped) return;
+    const delays = this.options.reconnectDelaysMs ?? [50, 200, 500, 1000, 2000];
+    const delay = delays[Math.min(this.failures, delays.length - 1)]!;
+    this.failures += 1;
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+    this.reconnectTimer.unref();
+  }
+
+  private handle(event: ContainerEvent | undefined): void {
+    if (!event) return;
+    if (event.time !== undefined) this.lastEventTime = event.time;
+    if (event.action === 'oom') return this.options.onOom(event.id);
+    if (event.action === 'die' || event.action === 'destroy') {
+      return this.options.onGone(event.id, {
+        via: 'event',
+        action: event.action,
+        ...(event.exitCode === undefined ? {} : { exitCode: event.exitCode }),
+      });
+    }
+    if (event.action === 'kill' && event.signal && TERMINATING_SIGNALS.has(event.signal)) {
+      this.options.onGone(event.id, { via: 'event', action: 'kill', signal: event.signal });
+    }
+  }
+}
+
+/** The engine's event JSON (`{"Type":"container","Action":"die","Actor":{"ID":…,"Attributes":{…}}}`). */
+export function parseEvent(line: string): ContainerEvent | undefined {
+  let raw: {
+    Type?: string;
+    Action?: string;
+    status?: string;
+    id?: string;
+    time?: number;
+    Actor?: { ID?: string; Attributes?: Record<string, string> };
+  };
+  try {
+    raw = JSON.parse(line) as typeof raw;
+  } catch {
+    return undefined;
+  }
+  if (raw.Type && raw.Type !== 'container') return undefined;
+  const id = raw.Actor?.ID ?? raw.id;
+  const action = raw.Action ?? raw.status;
+  if (!id || !action) return undefined;
+  const attributes = raw.Actor?.Attributes ?? {};
+  const exitCode = attributes['exitCode'] === undefined ? undefined : Number(attributes['exitCode']);
+  return {
+    id,
+    // "health_status: unhealthy" and "exec_start: sh" carry a detail after the colon.
+    action: action.split(':')[0]!.trim(),
+    ...(exitCode === undefined || !Number.isFinite(exitCode) ? {} : { exitCode }),
+    ...(attributes['signal'] ? { signal: attributes['signal'] } : {}),
+    ...(typeof raw.time === 'number' ? { time: raw.time } : {}),
+  };
+}
