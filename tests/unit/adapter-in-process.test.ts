@@ -1,5 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import type { AppProcess } from '../../adapter/src/app-process.js';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Adapter } from '../../adapter/src/adapter.js';
@@ -26,9 +31,12 @@ async function startApp(delayListenMs = 0): Promise<{ port: number; hits: string
   return { port: (server.address() as AddressInfo).port, hits };
 }
 
-async function startAdapter(env: Record<string, string>): Promise<{ url: string; adapter: Adapter }> {
+async function startAdapter(
+  env: Record<string, string>,
+  extra: { startApp?: () => AppProcess; cgroupRoot?: string } = {},
+): Promise<{ url: string; adapter: Adapter }> {
   const config = parseAdapterConfig({ PILOTLIGHT_PORT: '0', PILOTLIGHT_HOST: '127.0.0.1', ...env });
-  const adapter = new Adapter({ config, logger: quiet, appEnv: {} });
+  const adapter = new Adapter({ config, logger: quiet, appEnv: {}, ...extra });
   const port = await adapter.start();
   running.push(adapter);
   return { url: `http://127.0.0.1:${port}`, adapter };
@@ -127,4 +135,86 @@ describe('adapter in process', () => {
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('POST');
   });
+
+  test('a call meant for another instance is refused with 421 and never reaches the app', async () => {
+    const app = await startApp();
+    const { url } = await startAdapter({
+      PILOTLIGHT_APP_PORT: String(app.port),
+      PILOTLIGHT_INSTANCE: 'shop-a',
+    });
+    await fetch(`${url}/_/ready?wait=2000`);
+    const wrong = await fetch(`${url}/orders`, { headers: { 'x-pilotlight-instance': 'shop-b' } });
+    expect(wrong.status).toBe(421);
+    expect(wrong.headers.get('x-pilotlight-error')).toBe('INSTANCE_MISMATCH');
+    expect(await wrong.text()).toContain('this is instance shop-a, not shop-b');
+    const control = await fetch(`${url}/_/stats`, { headers: { 'x-pilotlight-instance': 'shop-b' } });
+    expect(control.status).toBe(421);
+    const right = await fetch(`${url}/orders`, { headers: { 'x-pilotlight-instance': 'shop-a' } });
+    expect(right.status).toBe(200);
+    expect(app.hits.filter((hit) => hit !== 'GET /')).toEqual(['GET /orders']);
+  });
+
+  test('an app OOM-killed mid-request: that request gets 502 naming the memory limit, later ones APP_EXITED', async () => {
+    const cgroup = mkdtempSync(join(tmpdir(), 'pilotlight-cgroup-'));
+    writeFileSync(join(cgroup, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n');
+    writeFileSync(join(cgroup, 'memory.max'), `${512 * 1024 * 1024}\n`);
+    const sockets: Socket[] = [];
+    let requests = 0;
+    // Takes every request and never answers, like an app allocating until it is killed.
+    const server = createServer(() => (requests += 1));
+    server.on('connection', (socket) => sockets.push(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    running.push({ close: () => server.close() });
+    const app = killableApp();
+    const { url } = await startAdapter(
+      { PILOTLIGHT_APP_PORT: String((server.address() as AddressInfo).port), PILOTLIGHT_READINESS: 'tcp' },
+      { startApp: () => app.process, cgroupRoot: cgroup },
+    );
+    await fetch(`${url}/_/ready?wait=2000`);
+    const inflight = fetch(`${url}/allocate`);
+    while (requests < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The kernel's OOM killer: the count goes up, the app's connections drop, its exit is reported after.
+    writeFileSync(join(cgroup, 'memory.events'), 'low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n');
+    server.close();
+    sockets.forEach((socket) => socket.destroy());
+    setTimeout(() => app.kill('SIGKILL'), 20);
+    const answer = await inflight;
+    expect(answer.status).toBe(502);
+    expect(answer.headers.get('x-pilotlight-error')).toBe('APP_OOM_KILLED');
+    expect(await answer.text()).toContain('memory limit exceeded (512m)');
+    const later = await fetch(`${url}/next`);
+    expect(later.status).toBe(502);
+    expect(later.headers.get('x-pilotlight-error')).toBe('APP_EXITED');
+    expect(await later.text()).toContain('OOM-killed: memory limit exceeded (512m)');
+  });
+
+  test('a connection refused by an app that has just exited is APP_EXITED: nothing was served', async () => {
+    const app = killableApp();
+    const { url, adapter } = await startAdapter(
+      { PILOTLIGHT_APP_PORT: '1', PILOTLIGHT_READINESS: 'tcp', PILOTLIGHT_STARTUP_TIMEOUT_MS: '1' },
+      { startApp: () => app.process },
+    );
+    await adapter.whenReady();
+    adapter.state = 'ready'; // as if it had been serving until its app went
+    setTimeout(() => app.kill(undefined, 3), 20);
+    const answer = await fetch(`${url}/orders`);
+    expect(answer.status).toBe(502);
+    expect(answer.headers.get('x-pilotlight-error')).toBe('APP_EXITED');
+    expect(await answer.text()).toContain('the app exited with code 3');
+  });
 });
+
+/** An app process whose death the test decides. */
+function killableApp(): { process: AppProcess; kill: (signal?: NodeJS.Signals, code?: number) => void } {
+  let reason: string | undefined;
+  let resolve!: (code: number) => void;
+  const exited = new Promise<number>((done) => (resolve = done));
+  return {
+    process: { pid: 1, exitReason: () => reason, exited, signal: () => {} },
+    kill: (signal, code = 137) => {
+      reason = signal ? `the app was killed by ${signal}` : `the app exited with code ${code}`;
+      resolve(code);
+    },
+  };
+}

@@ -104,4 +104,33 @@ describe('FunctionPool', () => {
     p.add(instance('d', { state: 'draining' }));
     await expect(p.acquire()).rejects.toMatchObject({ code: 'ACTIVATION_TIMEOUT' });
   });
+
+  test('while the function may not start instances, a request with no room is refused at once, not held', async () => {
+    let backoff: Error | undefined = new Error('function shop keeps crashing');
+    const { pool: p, asked } = pool({ unavailable: () => backoff });
+    const busy = instance('a', { inflight: 2 });
+    p.add(busy);
+    await expect(p.acquire()).rejects.toThrow('keeps crashing');
+    expect(asked()).toBe(0);
+    expect(p.waitingCount).toBe(0);
+    // An instance with room still serves during a backoff; once it ends, requests wait again.
+    busy.inflight = 1;
+    expect((await p.acquire()).id).toBe('a');
+    backoff = undefined;
+    const waiting = p.acquire();
+    expect(p.waitingCount).toBe(1);
+    p.release(busy);
+    expect((await waiting).id).toBe('a');
+  });
+
+  test('a removed instance is handed no request, and requests wait for another', async () => {
+    const { pool: p } = pool();
+    const dead = instance('dead');
+    p.add(dead);
+    p.remove(dead);
+    expect(p.has(dead)).toBe(false);
+    const waiting = p.acquire();
+    p.add(instance('replacement'));
+    expect((await waiting).id).toBe('replacement');
+  });
 });

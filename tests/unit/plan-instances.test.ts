@@ -113,4 +113,10 @@ describe('planInstances', () => {
       zeroAfterMs: 300_000,
     });
   });
+
+  test('during a crash-loop backoff nothing is started, and afterwards what is missing is', () => {
+    const input = { instances: [], desired: 0, config: { ...config, minScale: 1 }, holdStartsUntil: 5000 };
+    expect(planInstances({ ...input, now: 4999 })).toEqual([]);
+    expect(planInstances({ ...input, now: 5000 })).toEqual([{ kind: 'start', count: 1 }]);
+  });
 });

@@ -50,7 +50,7 @@ export class ContainerWatch {
   private stream: NodeJS.ReadableStream | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private stopped = true;
+  private stopped = false;
   private lastEventTime: number | undefined;
   private failures = 0;
   private sweeping = false;

@@ -1,0 +1,167 @@
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { ContainerWatch, parseEvent, type GoneCause } from '../../runner/src/instances/container-watch.js';
+
+/** An engine whose event streams and container list the test controls. */
+class FakeEngine {
+  streams: PassThrough[] = [];
+  sinces: Array<number | undefined> = [];
+  containers: Array<{ id: string; state: string }> = [];
+  lists = 0;
+  listGate: Promise<void> = Promise.resolve();
+  refuse = false;
+
+  source = {
+    events: async (since: number | undefined) => {
+      this.sinces.push(since);
+      if (this.refuse) throw new Error('connect ENOENT /var/run/docker.sock');
+      const stream = new PassThrough();
+      this.streams.push(stream);
+      return stream;
+    },
+    list: async () => {
+      this.lists += 1;
+      const snapshot = [...this.containers];
+      await this.listGate;
+      return snapshot;
+    },
+  };
+
+  emit(event: Record<string, unknown>): void {
+    this.streams.at(-1)!.write(`${JSON.stringify(event)}\n`);
+  }
+}
+
+function containerEvent(
+  id: string,
+  action: string,
+  attributes: Record<string, string> = {},
+  time = 1700000000,
+) {
+  return { Type: 'container', Action: action, Actor: { ID: id, Attributes: attributes }, time };
+}
+
+const watches: ContainerWatch[] = [];
+afterEach(() => watches.splice(0).forEach((watch) => watch.stop()));
+
+function watch(engine: FakeEngine, tracked: string[]) {
+  const gone: Array<{ id: string; cause: GoneCause }> = [];
+  const oom: string[] = [];
+  const w = new ContainerWatch({
+    source: engine.source,
+    tracked: () => tracked,
+    onGone: (id, cause) => gone.push({ id, cause }),
+    onOom: (id) => oom.push(id),
+    log: () => {},
+    sweepMs: 3_600_000,
+    reconnectDelaysMs: [1],
+  });
+  watches.push(w);
+  return { w, gone, oom };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(check()).toBe(true);
+}
+
+describe('container watch', () => {
+  test('die, destroy and a terminating kill report the container gone; other signals and events do not', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [{ id: 'a', state: 'running' }];
+    const { w, gone, oom } = watch(engine, ['a']);
+    await w.start();
+    engine.emit(containerEvent('a', 'kill', { signal: '1' }));
+    engine.emit(containerEvent('a', 'exec_start: sh -c true'));
+    engine.emit(containerEvent('a', 'oom'));
+    engine.emit(containerEvent('a', 'kill', { signal: '15' }));
+    engine.emit(containerEvent('a', 'die', { exitCode: '137' }));
+    engine.emit(containerEvent('b', 'destroy'));
+    await until(() => gone.length === 3);
+    expect(oom).toEqual(['a']);
+    expect(gone).toEqual([
+      { id: 'a', cause: { via: 'event', action: 'kill', signal: '15' } },
+      { id: 'a', cause: { via: 'event', action: 'die', exitCode: 137 } },
+      { id: 'b', cause: { via: 'event', action: 'destroy' } },
+    ]);
+  });
+
+  test('a line split across chunks is read whole', async () => {
+    const engine = new FakeEngine();
+    const { w, gone } = watch(engine, []);
+    await w.start();
+    const line = `${JSON.stringify(containerEvent('a', 'die', { exitCode: '3' }))}\n`;
+    engine.streams[0]!.write(line.slice(0, 20));
+    engine.streams[0]!.write(line.slice(20));
+    await until(() => gone.length === 1);
+    expect(gone[0]!.cause).toEqual({ via: 'event', action: 'die', exitCode: 3 });
+  });
+
+  test('after the stream ends (an engine restart) it reconnects from the last event and sweeps', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [{ id: 'a', state: 'running' }];
+    const { w, gone } = watch(engine, ['a']);
+    await w.start();
+    engine.emit(containerEvent('x', 'kill', { signal: '1' }, 1700000042));
+    await until(() => engine.lists >= 1);
+    engine.refuse = true;
+    engine.streams[0]!.end();
+    await until(() => engine.sinces.length >= 3);
+    // While it was away, the container exited: the sweep on reconnecting finds it.
+    engine.containers = [{ id: 'a', state: 'exited' }];
+    engine.refuse = false;
+    await until(() => engine.streams.length === 2);
+    expect(engine.sinces[0]).toBeUndefined();
+    expect(engine.sinces.slice(1).every((since) => since === 1700000042)).toBe(true);
+    await until(() => gone.length === 1);
+    expect(gone[0]).toEqual({ id: 'a', cause: { via: 'sweep', state: 'exited' } });
+  });
+
+  test('the sweep reports tracked containers that are absent or stopped, and only those', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [
+      { id: 'running', state: 'running' },
+      { id: 'frozen', state: 'paused' },
+      { id: 'dead', state: 'exited' },
+      { id: 'untracked', state: 'exited' },
+    ];
+    const { w, gone } = watch(engine, ['running', 'frozen', 'dead', 'removed']);
+    await w.start();
+    await w.sweep();
+    expect(gone.map((item) => item.id).sort()).toEqual(['dead', 'removed']);
+  });
+
+  test('a container tracked after the list was taken is not judged by it', async () => {
+    const engine = new FakeEngine();
+    const tracked: string[] = [];
+    const gone: string[] = [];
+    let open!: () => void;
+    engine.listGate = new Promise((resolve) => (open = resolve));
+    const w = new ContainerWatch({
+      source: engine.source,
+      tracked: () => tracked,
+      onGone: (id) => gone.push(id),
+      onOom: () => {},
+      log: () => {},
+      sweepMs: 3_600_000,
+    });
+    watches.push(w);
+    tracked.push('old');
+    const sweep = w.sweep();
+    tracked.push('new'); // created and tracked while the list was on its way
+    open();
+    await sweep;
+    expect(gone).toEqual(['old']);
+  });
+
+  test('parseEvent ignores what is not a container event', () => {
+    expect(parseEvent('not json')).toBeUndefined();
+    expect(
+      parseEvent(JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } })),
+    ).toBeUndefined();
+    expect(parseEvent(JSON.stringify(containerEvent('a', 'health_status: unhealthy')))?.action).toBe(
+      'health_status',
+    );
+  });
+});

@@ -1,0 +1,60 @@
+import { describe, expect, test } from '@jest/globals';
+import {
+  afterDeath,
+  backoffDelay,
+  defaultCrashBackoffConfig,
+  inBackoff,
+  initialCrashState,
+  type CrashState,
+} from '../../runner/src/autoscaler/crash-backoff.js';
+
+const config = { firstDelayMs: 1000, maxDelayMs: 8000, healthyAfterMs: 60_000 };
+const death = (at: number, ranMs: number | undefined) => ({
+  at,
+  ranMs,
+  instance: 'i',
+  reason: 'exited with code 3',
+});
+
+describe('crash-loop backoff', () => {
+  test('the first death of a healthy function is replaced at once', () => {
+    const state = afterDeath(initialCrashState(), death(10_000, 5_000), config);
+    expect(state.consecutive).toBe(1);
+    expect(inBackoff(state, 10_000)).toBe(false);
+  });
+
+  test('each further death after a short run doubles the wait, up to the cap', () => {
+    let state: CrashState = initialCrashState();
+    const waits: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 7; i++) {
+      now = Math.max(now, state.holdStartsUntil) + 500; // each replacement runs half a second, then dies
+      state = afterDeath(state, death(now, 500), config);
+      waits.push(state.holdStartsUntil - now);
+    }
+    expect(waits).toEqual([0, 1000, 2000, 4000, 8000, 8000, 8000]);
+    expect(inBackoff(state, now + 7999)).toBe(true);
+    expect(inBackoff(state, now + 8000)).toBe(false);
+  });
+
+  test('a start that never became ready counts as a short run', () => {
+    const once = afterDeath(initialCrashState(), death(0, undefined), config);
+    expect(afterDeath(once, death(100, undefined), config).holdStartsUntil).toBe(1100);
+  });
+
+  test('a death after a long healthy run starts the count again', () => {
+    let state = afterDeath(initialCrashState(), death(0, 100), config);
+    state = afterDeath(state, death(1000, 100), config);
+    state = afterDeath(state, death(3000, 100), config);
+    expect(state.consecutive).toBe(3);
+    state = afterDeath(state, death(200_000, 120_000), config);
+    expect(state.consecutive).toBe(1);
+    expect(inBackoff(state, 200_000)).toBe(false);
+  });
+
+  test('the defaults: 1 s after the second death, never more than a minute', () => {
+    const defaults = defaultCrashBackoffConfig();
+    expect(backoffDelay(2, defaults)).toBe(1000);
+    expect(backoffDelay(40, defaults)).toBe(60_000);
+  });
+});
