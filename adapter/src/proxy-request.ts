@@ -33,7 +33,7 @@ export interface ProxyOptions {
  * How a pass-through ended: undefined when the app's answer was delivered, the error code when an error was
  * answered, or `{ notServed }` when the upstream served nothing and the client has not been answered yet.
  */
-export type ProxyOutcome = string | undefined | { notServed: string };
+export type ProxyOutcome = string | undefined | { notServed: string; message?: string };
 
 /**
  * Streams the request to the app and the app's answer back, without buffering either body. Answers 504 when
@@ -75,9 +75,16 @@ export function proxyRequest(
       });
       upstream.on('response', (answer) => {
         if (options.notServed?.(answer)) {
-          answer.resume();
-          upstream.destroy();
-          return settle({ notServed: String(answer.headers[ERROR_HEADER] ?? answer.statusCode) });
+          // The upstream's own error (a small JSON envelope) says why: read it, then let the caller decide.
+          const code = String(answer.headers[ERROR_HEADER] ?? answer.statusCode);
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.length < 16 && chunks.push(chunk));
+          answer.on('close', () => settle({ notServed: code }));
+          answer.on('end', () => {
+            upstream.destroy();
+            settle({ notServed: code, message: errorMessage(Buffer.concat(chunks)) });
+          });
+          return;
         }
         const headers = appResponseHeaders(answer.headers);
         headers[REQUEST_ID_HEADER] = options.requestId;
@@ -131,6 +138,14 @@ export function proxyRequest(
     });
     send(true);
   });
+}
+
+function errorMessage(body: Buffer): string | undefined {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { error?: { message?: string } }).error?.message;
+  } catch {
+    return undefined;
+  }
 }
 
 const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);

@@ -83,7 +83,12 @@ async function main(argv: string[]): Promise<void> {
             default: false,
             describe: 'leave instances running on stop',
           })
-          .option('tick', { type: 'number', default: 1000, describe: 'autoscaler tick in ms' }),
+          .option('tick', { type: 'number', default: 1000, describe: 'autoscaler tick in ms' })
+          .option('sweep', {
+            type: 'number',
+            default: 2000,
+            describe: 'ms between full checks of every instance on the engine (besides its events)',
+          }),
       (args) =>
         runUp({
           env: process.env,
@@ -93,6 +98,7 @@ async function main(argv: string[]): Promise<void> {
           controlPort: args['control-port'],
           keepInstances: args['keep-instances'],
           tickMs: args.tick,
+          sweepMs: args.sweep,
           log,
           stopSignal: stopSignal(),
         }),

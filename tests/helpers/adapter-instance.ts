@@ -47,21 +47,21 @@ export async function startAdapterInstance(
   ref: string,
   packaging: Packaging,
   env: Record<string, string>,
-  options: { appPort?: number; waitReady?: boolean } = {},
+  options: { appPort?: number; waitReady?: boolean; network?: string } = {},
 ): Promise<AdapterInstance> {
   const image = await readAppImageConfig(docker, ref);
-  const container = await docker.createContainer(
-    adapterContainerOptions({
-      ref,
-      image,
-      runtime: packaging === 'mount' ? await testRuntime() : undefined,
-      appPort: options.appPort,
-      env,
-      labels: testLabels(),
-      name: uniqueName('adapter'),
-      publish: true,
-    }),
-  );
+  const create = adapterContainerOptions({
+    ref,
+    image,
+    runtime: packaging === 'mount' ? await testRuntime() : undefined,
+    appPort: options.appPort,
+    env,
+    labels: testLabels(),
+    name: uniqueName('adapter'),
+    publish: true,
+  });
+  if (options.network) create.HostConfig = { ...create.HostConfig, NetworkMode: options.network };
+  const container = await docker.createContainer(create);
   await container.start();
   const info = await container.inspect();
   const hostPort = info.NetworkSettings.Ports['9000/tcp']?.[0]?.HostPort;

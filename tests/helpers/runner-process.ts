@@ -21,20 +21,24 @@ export interface RunnerProcess {
 /** Starts `runner up` on free ports with its own data directory (or a given one, for restarts). */
 export async function startRunner(
   docker: Docker,
-  options: { dataDir?: string; tickMs?: number } = {},
+  options: { dataDir?: string; tickMs?: number; sweepMs?: number; env?: Record<string, string> } = {},
 ): Promise<RunnerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pilotlight-runner-')));
-  const child = spawnRunner([
-    'up',
-    '--data-dir',
-    dataDir,
-    '--port',
-    '0',
-    '--control-port',
-    '0',
-    '--tick',
-    String(options.tickMs ?? 250),
-  ]);
+  const child = spawnRunner(
+    [
+      'up',
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+      '--control-port',
+      '0',
+      '--tick',
+      String(options.tickMs ?? 250),
+      ...(options.sweepMs ? ['--sweep', String(options.sweepMs)] : []),
+    ],
+    options.env,
+  );
   let output = '';
   const gateway = await new Promise<string>((resolve, reject) => {
     child.all.on('data', (chunk: Buffer) => {
@@ -55,6 +59,15 @@ export async function startRunner(
         docker
           .getContainer(info.Id)
           .remove({ force: true, v: true })
+          .catch(() => undefined),
+      ),
+    );
+    const networks = await docker.listNetworks({ filters: { label: [`${LABEL_RUNNER}=${runnerId}`] } });
+    await Promise.all(
+      networks.map((network) =>
+        docker
+          .getNetwork(network.Id)
+          .remove()
           .catch(() => undefined),
       ),
     );

@@ -21,6 +21,7 @@ export interface UpOptions {
   controlPort: number;
   keepInstances: boolean;
   tickMs?: number;
+  sweepMs?: number;
   log: (line: string) => void;
   /** Resolves when the runner should stop (SIGINT/SIGTERM in the CLI). */
   stopSignal: Promise<void>;
@@ -58,14 +59,15 @@ export async function runUp(options: UpOptions): Promise<void> {
     env: options.env,
     log,
     tickMs: options.tickMs,
+    sweepMs: options.sweepMs,
   });
   await controller.start();
 
   const gateway = createGatewayServer((route, req, res) => {
     const fn = controller.functions.get(route.name);
     if (!fn) return false;
-    forwardToInstance(fn, route.path, req, res, (owner, instance, answer) =>
-      controller.suspect(owner, instance, answer),
+    forwardToInstance(fn, route.path, req, res, (owner, instance, answer, message) =>
+      controller.suspect(owner, instance, answer, message),
     ).catch((error: Error) => {
       log('gateway failure', { fn: route.name, error: error.message });
       res.destroy();

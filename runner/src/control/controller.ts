@@ -15,8 +15,28 @@ import type { StateStore } from '../store/state-store.js';
 import { checkDeploy, type DeployRequest } from './deploy-request.js';
 import { FunctionRuntime } from './function-runtime.js';
 
+/**
+ * What is known of a death the moment it is noticed (the engine's full account comes a little later): the
+ * exit code of a die event, or what the instance's adapter said when it refused a request.
+ */
+function firstAccount(cause: Departure, oomKilled: boolean, memory: number): string {
+  if (cause.via === 'start-failed') return `failed to start: ${cause.reason}`;
+  if (cause.via === 'event' && cause.action !== 'kill') {
+    return describeExit({ exitCode: cause.exitCode, oomKilled, memory });
+  }
+  const said = cause.via === 'answer' ? (cause.message ?? '') : '';
+  const code = /exited with code (\d+)/.exec(said)?.[1];
+  const oomSaid = /OOM-killed: (memory limit exceeded[^;]*)/.exec(said)?.[1];
+  if (oomSaid) return `was OOM-killed: ${oomSaid}`;
+  if (code) return describeExit({ exitCode: Number(code), oomKilled, memory });
+  return describeExit({ exitCode: undefined, oomKilled, memory });
+}
+
 /** How the runner learnt that an instance is gone: the engine, the gateway, or a start that failed. */
-type Departure = GoneCause | { via: 'answer'; answer: string } | { via: 'start-failed'; reason: string };
+type Departure =
+  | GoneCause
+  | { via: 'answer'; answer: string; message?: string | undefined }
+  | { via: 'start-failed'; reason: string };
 
 export interface DeployResult {
   name: string;
@@ -313,8 +333,8 @@ export class Controller {
    * another container (the address was reused), or its adapter says the app has exited or it is shutting
    * down. It leaves the pool now, without waiting for the engine to say so.
    */
-  suspect(fn: FunctionRuntime, instance: Instance, answer: string): void {
-    if (fn.pool.has(instance)) this.instanceGone(instance.id, { via: 'answer', answer });
+  suspect(fn: FunctionRuntime, instance: Instance, answer: string, message?: string): void {
+    if (fn.pool.has(instance)) this.instanceGone(instance.id, { via: 'answer', answer, message });
   }
 
   /**
@@ -332,20 +352,18 @@ export class Controller {
     this.dead.add(id);
     fn.pool.remove(instance);
     const now = this.clock.now();
-    const oom = this.oomKilled.has(id);
-    const exitCode = 'exitCode' in cause ? cause.exitCode : undefined;
-    const reason =
-      cause.via === 'start-failed'
-        ? `failed to start: ${cause.reason ?? 'unknown'}`
-        : describeExit({ exitCode, oomKilled: oom, memory: instance.spec.memory });
-    fn.noteDeath({
-      at: now,
-      instance: instance.name,
-      ranMs: instance.readyAt === undefined ? undefined : now - instance.readyAt,
-      reason,
-    });
+    const reason = firstAccount(cause, this.oomKilled.has(id), instance.spec.memory);
+    const account = this.recordDeath(fn, instance, cause, now);
+    fn.noteDeath(
+      {
+        at: now,
+        instance: instance.name,
+        ranMs: instance.readyAt === undefined ? undefined : now - instance.readyAt,
+        reason,
+      },
+      account.catch(() => undefined),
+    );
     void this.tick();
-    void this.recordDeath(fn, instance, cause, now);
   }
 
   private async recordDeath(
@@ -353,7 +371,7 @@ export class Controller {
     instance: Instance,
     cause: Departure,
     at: number,
-  ): Promise<void> {
+  ): Promise<string> {
     // A killed container may still be on its way down: stop waits for it, then the engine's account is final.
     if (cause.via !== 'event' || cause.action === 'kill') await this.instances.halt(instance.id);
     const exit = await this.instances.exitOf(instance.id);
@@ -365,7 +383,6 @@ export class Controller {
         : cause.via === 'answer' && cause.answer === 'INSTANCE_MISMATCH'
           ? 'was replaced at its address by another container'
           : describeExit({ ...exit, oomKilled, memory: exit.memory || instance.spec.memory });
-    if (fn.crash.last?.at === at) fn.crash.last.reason = reason;
     await this.instances.remove(instance.id);
     const detail = {
       reason,
@@ -386,6 +403,7 @@ export class Controller {
     });
     // Forget the id once every late event about it (die after kill, destroy after die) has surely arrived.
     setTimeout(() => this.dead.delete(instance.id), 60_000).unref();
+    return reason;
   }
 
   private findInstance(id: string): { fn: FunctionRuntime; instance: Instance } | undefined {

@@ -33,6 +33,13 @@ export class CrashLoopError extends PilotlightError {
   }
 }
 
+/** How long a 503 waits for the engine's account of a death before it goes out without it. */
+const ACCOUNT_WAIT_MS = 500;
+
+function delay(ms: number): Promise<undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+}
+
 function seconds(ms: number): string {
   return (Math.max(0, ms) / 1000).toFixed(1);
 }
@@ -49,6 +56,7 @@ export class FunctionRuntime {
   crash: CrashState = initialCrashState();
   /** Every instance that died since the function was deployed. */
   deaths = 0;
+  private deathAccount: Promise<void> = Promise.resolve();
 
   constructor(
     public spec: FunctionSpec,
@@ -68,16 +76,33 @@ export class FunctionRuntime {
       now: hooks.now,
       onNeedCapacity: hooks.onNeedCapacity,
       wake: hooks.wake,
-      unavailable: () => this.crashLoopError(hooks.now()),
+      unavailable: () => (inBackoff(this.crash, hooks.now()) ? this.refusal() : undefined),
     });
   }
 
-  /** Counts a death of one of its instances; during the backoff that follows, waiting requests get 503. */
-  noteDeath(death: Death): void {
+  /**
+   * Counts a death of one of its instances. `account` gives the engine's word on why it died (its exit code
+   * or OOM kill), which may come a moment later; 503s during the backoff wait for it, briefly, to name it.
+   */
+  noteDeath(death: Death, account: Promise<string | undefined> = Promise.resolve(undefined)): void {
     this.deaths += 1;
     this.crash = afterDeath(this.crash, death, this.hooks.crashBackoff ?? defaultCrashBackoffConfig());
-    const error = this.crashLoopError(death.at);
-    if (error) this.pool.rejectAllWaiting(error);
+    const last = this.crash.last!;
+    this.deathAccount = Promise.race([account, delay(ACCOUNT_WAIT_MS)]).then((reason) => {
+      if (reason) last.reason = reason;
+    });
+    if (!inBackoff(this.crash, death.at)) return;
+    void this.deathAccount.then(() => {
+      const error = this.crashLoopError(this.hooks.now());
+      if (error) this.pool.rejectAllWaiting(error);
+    });
+  }
+
+  /** The 503 for a request that finds no room during a backoff, once the last death's cause is known. */
+  private async refusal(): Promise<CrashLoopError | undefined> {
+    if (!inBackoff(this.crash, this.hooks.now())) return undefined;
+    await this.deathAccount;
+    return this.crashLoopError(this.hooks.now());
   }
 
   lastDeath(now: number): { instance: string; reason: string; agoMs: number } | null {

@@ -48,7 +48,12 @@ export class InstanceGoneError extends PilotlightError {
 }
 
 /** Told when an instance answered in a way that shows it is gone, going, or not the one meant. */
-export type SuspectInstance = (fn: FunctionRuntime, instance: Instance, answer: string) => void;
+export type SuspectInstance = (
+  fn: FunctionRuntime,
+  instance: Instance,
+  answer: string,
+  message?: string,
+) => void;
 
 /**
  * Hands a gateway request to the least-loaded instance with room (waiting in the activator, or waking a
@@ -93,7 +98,7 @@ export async function forwardToInstance(
       fn.pool.release(instance);
     }
     if (typeof outcome !== 'object') return;
-    suspect(fn, instance, outcome.notServed);
+    suspect(fn, instance, outcome.notServed, outcome.message);
     if (!bodiless || attempt >= MAX_ATTEMPTS || res.headersSent || res.destroyed) {
       return answerUnavailable(
         fn,

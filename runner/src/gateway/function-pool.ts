@@ -32,8 +32,11 @@ export interface PoolOptions {
   onNeedCapacity: () => void;
   /** Resizes a reserved or frozen instance back to its active spec before it is used. */
   wake: (instance: Instance) => Promise<void>;
-  /** Why a request that finds no room must not wait (a crash-loop backoff), or undefined to let it wait. */
-  unavailable?: () => Error | undefined;
+  /**
+   * Why a request that finds no room must not wait (a crash-loop backoff), or undefined to let it wait. It
+   * may take a moment to say (the account of a death that has just happened).
+   */
+  unavailable?: () => Error | undefined | Promise<Error | undefined>;
 }
 
 interface Waiter {
@@ -82,7 +85,8 @@ export class FunctionPool {
     const instance = this.pick();
     if (instance) return this.claim(instance);
     const unavailable = this.options.unavailable?.();
-    if (unavailable) throw unavailable;
+    const refusal = unavailable instanceof Promise ? await unavailable : unavailable;
+    if (refusal) throw refusal;
     if (this.waiting.length >= this.options.maxWaiting) {
       throw new NoCapacityError(this.options.fn, this.waiting.length);
     }

@@ -62,13 +62,14 @@ export class ContainerWatch {
     this.connected = this.nextConnection();
   }
 
+  /** Opens the event stream and starts sweeping; waits a moment for the stream, never for long. */
   async start(): Promise<void> {
     this.stopped = false;
     void this.connect();
     const sweepMs = this.options.sweepMs ?? 2000;
     this.sweepTimer = setInterval(() => void this.sweep(), sweepMs);
     this.sweepTimer.unref();
-    await this.connected;
+    await Promise.race([this.connected, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 
   stop(): void {

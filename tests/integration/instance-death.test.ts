@@ -1,0 +1,327 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type Docker from 'dockerode';
+import { sampleImageRef, type SampleName } from '../../images/catalog.js';
+import { startProber } from '../../bench/load.js';
+import { demuxLogs } from '../../runner/src/docker/demux-stream.js';
+import { startAdapterInstance, type AdapterInstance } from '../helpers/adapter-instance.js';
+import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.js';
+import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import { testDocker } from '../helpers/test-docker.js';
+
+const docker = testDocker();
+
+interface ListedFunction {
+  name: string;
+  deaths: number;
+  lastDeath: { instance: string; reason: string } | null;
+  instances: Array<{ id: string; name: string; state: string; address: string }>;
+}
+
+interface InstanceEvent {
+  at: number;
+  instance: string;
+  action: string;
+  detail: {
+    reason?: string;
+    exitCode?: number | null;
+    oomKilled?: boolean;
+    noticedBy?: string;
+    logTail?: string;
+  };
+}
+
+async function listed(runner: RunnerProcess, fn: string): Promise<ListedFunction> {
+  const result = await runner.cli(['ls', '--json']);
+  expect(result.exitCode).toBe(0);
+  const found = (JSON.parse(result.stdout) as ListedFunction[]).find((item) => item.name === fn);
+  if (!found) throw new Error(`${fn} is not listed`);
+  return found;
+}
+
+async function events(runner: RunnerProcess, fn: string): Promise<InstanceEvent[]> {
+  const result = await runner.cli(['events', fn, '--json']);
+  expect(result.exitCode).toBe(0);
+  return JSON.parse(result.stdout) as InstanceEvent[];
+}
+
+async function deploy(
+  runner: RunnerProcess,
+  fn: string,
+  sample: SampleName,
+  flags: string[] = [],
+): Promise<void> {
+  const result = await runner.cli([
+    'deploy',
+    sampleImageRef(sample),
+    '--name',
+    fn,
+    '--reserve-after',
+    '600',
+    ...flags,
+  ]);
+  if (result.exitCode !== 0) throw new Error(`deploy of ${fn} failed:\n${result.all}`);
+}
+
+/** The single instance of `fn` once it is active and is not `not` (a replacement); its listing. */
+function activeInstance(runner: RunnerProcess, fn: string, not?: string, timeoutMs = 20_000) {
+  return until(
+    `an active instance of ${fn}${not ? ` other than ${not}` : ''}`,
+    async () => {
+      const found = (await listed(runner, fn)).instances.find(
+        (instance) => instance.state === 'active' && instance.name !== not,
+      );
+      return found;
+    },
+    timeoutMs,
+  );
+}
+
+async function containerGone(id: string): Promise<boolean> {
+  return docker
+    .getContainer(id)
+    .inspect()
+    .then(
+      () => false,
+      () => true,
+    );
+}
+
+/** Runs a command in a container and returns its output. */
+async function execIn(container: Docker.Container, cmd: string[]): Promise<string> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((resolve) => stream.on('end', resolve));
+  return demuxLogs(Buffer.concat(chunks)).all.trim();
+}
+
+/** A TCP connection attempt from inside a container (with the Node of the express sample): its outcome. */
+function connectFrom(container: Docker.Container, address: string): Promise<string> {
+  const [host, port] = address.replace('http://', '').split(':');
+  const script =
+    `const s=require('net').connect(${port},'${host}');` +
+    `s.on('connect',()=>{console.log('connected');process.exit(0)});` +
+    `s.on('error',(e)=>{console.log(e.code);process.exit(0)});` +
+    `setTimeout(()=>{console.log('timed out');process.exit(0)},2000);`;
+  return execIn(container, ['node', '-e', script]);
+}
+
+describe('a dead instance is noticed at once (events through a proxy that can drop them; sweep every 10 min)', () => {
+  let proxy: EngineProxy;
+  let runner: RunnerProcess;
+
+  beforeAll(async () => {
+    proxy = await startEngineProxy();
+    runner = await startRunner(docker, { env: { DOCKER_HOST: proxy.dockerHost }, sweepMs: 600_000 });
+  });
+
+  afterAll(async () => {
+    await runner?.stop();
+    await proxy?.close();
+  });
+
+  test('a crash of the only --min 1 instance: replaced at once, nothing sent after the crash fails, the death is told', async () => {
+    await deploy(runner, 'crashy', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'crashy');
+    const prober = startProber(`${runner.gateway}/fn/crashy/`, 20);
+    await until('the prober is served', async () => prober.results.some((probe) => probe.status === 200));
+
+    const crash = await fetch(`${runner.gateway}/fn/crashy/crash`, {
+      headers: { 'x-request-id': 'crash-1' },
+    });
+    expect(crash.status).toBe(502);
+    expect(crash.headers.get('x-request-id')).toBe('crash-1');
+    const crashAnswered = performance.now();
+    await until('a 200 from a request sent after the crash', async () =>
+      prober.results.some((probe) => probe.sentAt > crashAnswered && probe.status === 200),
+    );
+    const results = await prober.stop();
+    const failedAfter = results.filter((probe) => probe.sentAt > crashAnswered && probe.status !== 200);
+    expect(failedAfter).toEqual([]);
+
+    const replacement = await activeInstance(runner, 'crashy', first.name);
+    const fn = await listed(runner, 'crashy');
+    expect(fn.instances.map((instance) => instance.name)).toEqual([replacement.name]);
+    expect(fn.deaths).toBe(1);
+    expect(fn.lastDeath).toMatchObject({ instance: first.name, reason: 'exited with code 3' });
+    expect(await containerGone(first.id)).toBe(true);
+
+    const died = (await events(runner, 'crashy')).find((event) => event.action === 'die');
+    expect(died).toMatchObject({ instance: first.name, detail: { exitCode: 3, oomKilled: false } });
+    expect(died!.detail.logTail).toContain('crashing on request');
+    const text = await runner.cli(['events', 'crashy']);
+    expect(text.stdout).toContain(`${first.name}  die: exited with code 3`);
+    expect(text.stdout).toContain('| crashing on request');
+    expect((await runner.cli(['ls'])).stdout).toContain(`1 died; last: ${first.name} exited with code 3`);
+  });
+
+  test('a container removed or killed behind the runner’s back is replaced', async () => {
+    await deploy(runner, 'vanish', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'vanish');
+    await docker.getContainer(first.id).remove({ force: true });
+    const second = await activeInstance(runner, 'vanish', first.name);
+    await docker.getContainer(second.id).kill();
+    const third = await activeInstance(runner, 'vanish', second.name);
+    expect((await fetch(`${runner.gateway}/fn/vanish/`)).status).toBe(200);
+    const deaths = (await events(runner, 'vanish')).filter((event) => event.action === 'die');
+    expect(deaths.map((event) => event.instance)).toEqual([first.name, second.name]);
+    expect(deaths[1]!.detail).toMatchObject({ exitCode: 137, reason: 'exited with code 137 (signal 9)' });
+    expect(third.name).not.toBe(first.name);
+  });
+
+  test('the event stream is reopened after it is cut (an engine restart), and a death meanwhile is caught', async () => {
+    await deploy(runner, 'reconnect', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'reconnect');
+    const opened = proxy.eventStreamsOpened();
+    proxy.holdEvents();
+    proxy.cutEvents();
+    await docker.getContainer(first.id).kill();
+    proxy.releaseEvents();
+    await until(
+      'the runner reopened its event stream',
+      async () => proxy.eventStreamsOpened() > opened || undefined,
+    );
+    const second = await activeInstance(runner, 'reconnect', first.name);
+    // The reopened stream itself carries the next death: the sweep runs only every ten minutes here.
+    await docker.getContainer(second.id).kill();
+    await activeInstance(runner, 'reconnect', second.name);
+    const deaths = (await events(runner, 'reconnect')).filter((event) => event.action === 'die');
+    expect(deaths.map((event) => event.instance)).toEqual([first.name, second.name]);
+    expect(['die', 'kill']).toContain(deaths[1]!.detail.noticedBy);
+  });
+
+  test('never another container at a reused address: the caller gets its own function’s replacement', async () => {
+    await deploy(runner, 'owner', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'owner');
+    proxy.holdEvents(); // the runner must not learn of the death from the engine: the address check must hold
+    let intruder: AdapterInstance | undefined;
+    try {
+      await docker.getContainer(first.id).kill();
+      const network = `pilotlight-${runner.runnerId}-owner`;
+      intruder = await startAdapterInstance(
+        docker,
+        sampleImageRef('flask'),
+        'mount',
+        { PILOTLIGHT_INSTANCE: 'intruder' },
+        { network },
+      );
+      const intruderInfo = await intruder.container.inspect();
+      expect(`http://${intruderInfo.NetworkSettings.Networks[network]!.IPAddress}:9000`).toBe(first.address);
+
+      const answers = await Promise.all(
+        Array.from({ length: 3 }, () =>
+          fetch(`${runner.gateway}/fn/owner/`).then(async (r) => [r.status, await r.text()]),
+        ),
+      );
+      for (const [status, body] of answers) {
+        expect(body).not.toContain('flask');
+        if (status === 200) expect(body).toBe('hello from express\n');
+        else expect(status).toBe(503);
+      }
+      expect(answers.some(([status]) => status === 200)).toBe(true);
+      const stats = (await (await fetch(`${intruder.url}/_/stats`)).json()) as { requests: number };
+      expect(stats.requests).toBe(0);
+      const died = (await events(runner, 'owner')).find((event) => event.action === 'die');
+      expect(died?.detail.noticedBy).toBe('INSTANCE_MISMATCH');
+    } finally {
+      proxy.releaseEvents();
+      await intruder?.remove();
+    }
+  });
+
+  test('an app that exceeds its memory limit: 502 naming the limit, replaced, the event says so', async () => {
+    await deploy(runner, 'hog', 'express', ['--min', '1', '--memory', '128m', '--reserved-memory', '64m']);
+    const first = await activeInstance(runner, 'hog');
+    const answer = await fetch(`${runner.gateway}/fn/hog/oom`);
+    expect(answer.status).toBe(502);
+    expect(answer.headers.get('x-pilotlight-error')).toBe('APP_OOM_KILLED');
+    expect(await answer.text()).toContain('memory limit exceeded (128m)');
+    await activeInstance(runner, 'hog', first.name);
+    const died = await until('the death event', async () =>
+      (await events(runner, 'hog')).find((event) => event.action === 'die'),
+    );
+    expect(died.detail).toMatchObject({
+      oomKilled: true,
+      reason: 'was OOM-killed: memory limit exceeded (128m)',
+    });
+    expect(died.detail.logTail).toContain('allocating until killed');
+  });
+
+  test('instances that keep dying back off, doubling, and meanwhile requests get a 503 naming the exit code', async () => {
+    await deploy(runner, 'loop', 'express', ['--min', '1']);
+    let current = await activeInstance(runner, 'loop');
+    for (let crash = 1; crash <= 3; crash++) {
+      expect((await fetch(`${runner.gateway}/fn/loop/crash`)).status).toBe(502);
+      if (crash >= 2) {
+        const refused = await fetch(`${runner.gateway}/fn/loop/`);
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get('x-pilotlight-error')).toBe('CRASH_LOOP');
+        const message = ((await refused.json()) as { error: { message: string } }).error.message;
+        expect(message).toContain('keeps crashing: its last instance exited with code 3');
+        expect(message).toContain(`${crash} deaths in a row`);
+      }
+      current = await activeInstance(runner, 'loop', current.name);
+    }
+    const history = await events(runner, 'loop');
+    const gaps = history
+      .filter((event) => event.action === 'die')
+      .map(
+        (death) => history.find((event) => event.action === 'start' && event.at > death.at)!.at - death.at,
+      );
+    // The first death is replaced at once; then 1 s, then 2 s before the next start is even begun.
+    expect(gaps[1]).toBeGreaterThanOrEqual(1000);
+    expect(gaps[2]).toBeGreaterThanOrEqual(2000);
+    expect(gaps[0]).toBeLessThan(gaps[1]!);
+  });
+
+  test('each function has its own network: one function’s instance cannot reach another’s', async () => {
+    await deploy(runner, 'neta', 'express', ['--min', '1']);
+    await deploy(runner, 'netb', 'flask', ['--min', '1']);
+    const a = await activeInstance(runner, 'neta');
+    const b = await activeInstance(runner, 'netb');
+    const container = docker.getContainer(a.id);
+    const inspectA = await container.inspect();
+    const inspectB = await docker.getContainer(b.id).inspect();
+    expect(Object.keys(inspectA.NetworkSettings.Networks)).toEqual([`pilotlight-${runner.runnerId}-neta`]);
+    expect(Object.keys(inspectB.NetworkSettings.Networks)).toEqual([`pilotlight-${runner.runnerId}-netb`]);
+    // The probe works: the instance reaches its own adapter, and the runner's host reaches the other one.
+    expect(await connectFrom(container, a.address)).toBe('connected');
+    expect((await fetch(`${b.address}/_/health`)).status).toBe(200);
+    expect(await connectFrom(container, b.address)).not.toBe('connected');
+    expect(await connectFrom(container, b.address.replace(':9000', ':5000'))).not.toBe('connected');
+    await runner.cli(['rm', 'netb']);
+    const networks = await docker.listNetworks({ filters: { name: [`pilotlight-${runner.runnerId}-netb`] } });
+    expect(networks).toEqual([]);
+  });
+});
+
+describe('a lost event is caught by the periodic sweep', () => {
+  let proxy: EngineProxy;
+  let runner: RunnerProcess;
+
+  beforeAll(async () => {
+    proxy = await startEngineProxy();
+    proxy.holdEvents(); // the engine's events never reach this runner
+    runner = await startRunner(docker, { env: { DOCKER_HOST: proxy.dockerHost }, sweepMs: 1000 });
+  });
+
+  afterAll(async () => {
+    await runner?.stop();
+    await proxy?.close();
+  });
+
+  test('a killed instance is found by listing within a few seconds and replaced', async () => {
+    await deploy(runner, 'swept', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'swept');
+    const killedAt = Date.now();
+    await docker.getContainer(first.id).kill();
+    await activeInstance(runner, 'swept', first.name);
+    const died = (await events(runner, 'swept')).find((event) => event.action === 'die');
+    expect(died?.detail).toMatchObject({ noticedBy: 'sweep', exitCode: 137 });
+    expect(died!.at - killedAt).toBeLessThan(3000);
+    expect((await instancesOf(docker, runner.runnerId, 'swept')).map((info) => info.Id)).not.toContain(
+      first.id,
+    );
+  });
+});
