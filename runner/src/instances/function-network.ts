@@ -42,6 +42,11 @@ export class FunctionNetworks {
     return ensured;
   }
 
+  /** Forgets that the network was made, so the next ensure() looks again. */
+  forget(fn: string): void {
+    this.ensured.delete(fn);
+  }
+
   /** Removes the function's network once no container is attached to it (a gone network is fine). */
   async remove(fn: string): Promise<void> {
     this.ensured.delete(fn);

@@ -17,6 +17,8 @@ export interface Clock {
   now(): number;
 }
 
+type NotFound = Error & { statusCode?: number };
+
 /** How a container ended, as the engine tells it after the fact. */
 export interface ContainerExit {
   exitCode: number | undefined;
@@ -92,7 +94,13 @@ export class InstanceManager {
     options.HostConfig = { ...options.HostConfig, ...hostConfigFor(boot), NetworkMode: network };
     // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
     options.StopTimeout = Math.ceil(fn.timeoutMs / 1000) + 15;
-    const container = await this.docker.createContainer(options);
+    const container = await this.docker.createContainer(options).catch(async (error: NotFound) => {
+      // The network was removed behind the runner's back (`docker network prune`): make it again, once.
+      if (error.statusCode !== 404 || !/network/i.test(error.message)) throw error;
+      this.networks.forget(fn.name);
+      await this.networks.ensure(fn.name);
+      return this.docker.createContainer(options);
+    });
     await container.start();
     const info = await container.inspect();
     const now = this.clock.now();
