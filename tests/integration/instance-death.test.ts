@@ -198,6 +198,10 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     let intruder: AdapterInstance | undefined;
     try {
       await docker.getContainer(first.id).kill();
+      // Another function deployed now never gets the freed address: it is on a network of its own.
+      await deploy(runner, 'other', 'flask', ['--min', '1']);
+      expect((await activeInstance(runner, 'other')).address).not.toBe(first.address);
+      // A container on the function's own network can, and that is what the name on every call is for.
       const network = `pilotlight-${runner.runnerId}-owner`;
       intruder = await startAdapterInstance(
         docker,

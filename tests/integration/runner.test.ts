@@ -314,6 +314,10 @@ describe('runner restart', () => {
         },
       });
       await orphan.start();
+      const orphanNetwork = await docker.createNetwork({
+        Name: `pilotlight-${first.runnerId}-gone`,
+        Labels: managedLabels('network', { [LABEL_RUNNER]: first.runnerId, 'pilotlight.function': 'gone' }),
+      });
 
       await first.kill();
       second = await startRunner(docker, { dataDir });
@@ -322,7 +326,15 @@ describe('runner restart', () => {
       expect(after).toEqual(before);
       for (const id of after) expect((await docker.getContainer(id).inspect()).RestartCount).toBe(0);
       await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
+      await expect(orphanNetwork.inspect()).rejects.toMatchObject({ statusCode: 404 });
       expect((await fetch(`${second.gateway}/fn/keep/`)).status).toBe(200);
+      // Adopted instances are watched like any other: a crash of one is replaced.
+      expect((await fetch(`${second.gateway}/fn/keep/crash`)).status).toBe(502);
+      await until('the crashed adopted instance replaced', async () => {
+        const active = (await instancesListed(second!, 'keep')).filter((item) => item.state === 'active');
+        const fresh = active.filter((item) => !before.includes(item.id));
+        return active.length === 2 && fresh.length === 1 ? true : undefined;
+      });
     } finally {
       await second?.stop();
       await first.stop().catch(() => undefined);
