@@ -279,6 +279,21 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     expect(gaps[0]).toBeLessThan(gaps[1]!);
   });
 
+  test('an instance paused by someone else is woken by the next request instead of hanging it', async () => {
+    await deploy(runner, 'paused', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'paused');
+    await docker.getContainer(first.id).pause();
+    await until(
+      'the runner sees it frozen',
+      async () =>
+        (await listed(runner, 'paused')).instances.some((item) => item.state === 'frozen') || undefined,
+    );
+    const answer = await fetch(`${runner.gateway}/fn/paused/`, { signal: AbortSignal.timeout(5000) });
+    expect(answer.status).toBe(200);
+    expect((await docker.getContainer(first.id).inspect()).State.Paused).toBe(false);
+    expect((await listed(runner, 'paused')).instances.map((item) => item.name)).toEqual([first.name]);
+  });
+
   test('each function has its own network: one function’s instance cannot reach another’s', async () => {
     await deploy(runner, 'neta', 'express', ['--min', '1']);
     await deploy(runner, 'netb', 'flask', ['--min', '1']);

@@ -127,7 +127,6 @@ describe('container watch', () => {
       { id: 'untracked', state: 'exited' },
     ];
     const { w, gone } = watch(engine, ['running', 'frozen', 'dead', 'removed']);
-    await w.start();
     await w.sweep();
     expect(gone.map((item) => item.id).sort()).toEqual(['dead', 'removed']);
   });

@@ -10,6 +10,7 @@ function instance(id: string, overrides: Partial<Instance> = {}): Instance {
     revision: 1,
     address: `http://${id}`,
     state: 'active',
+    startedAt: 0,
     stateSince: 0,
     lastActiveAt: 0,
     inflight: 0,

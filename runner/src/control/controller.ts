@@ -95,6 +95,7 @@ export class Controller {
       tracked: () => this.trackedIds(),
       onGone: (id, cause) => this.instanceGone(id, cause),
       onOom: (id) => this.oomKilled.add(id),
+      onPaused: (id) => this.pausedOutside(id),
       log: deps.log,
       sweepMs: deps.sweepMs,
     });
@@ -358,7 +359,10 @@ export class Controller {
       {
         at: now,
         instance: instance.name,
+        startedAt: instance.startedAt,
         ranMs: instance.readyAt === undefined ? undefined : now - instance.readyAt,
+        // A kill signal sent through the engine is someone's decision, not the app dying of its own accord.
+        external: cause.via === 'event' && cause.action === 'kill',
         reason,
       },
       account.catch(() => undefined),
@@ -406,6 +410,20 @@ export class Controller {
     return reason;
   }
 
+  /**
+   * A pause the runner did not make (its own freeze marks the instance frozen first): the instance is
+   * treated as frozen, so the next request wakes it instead of hanging on it.
+   */
+  private pausedOutside(id: string): void {
+    const found = this.findInstance(id);
+    if (!found || this.busy.has(id)) return;
+    const { fn, instance } = found;
+    if (instance.state !== 'active' && instance.state !== 'reserved') return;
+    instance.state = 'frozen';
+    instance.stateSince = this.clock.now();
+    this.record(fn.spec.name, instance.name, 'paused', { by: 'someone else: woken on its next request' });
+  }
+
   private findInstance(id: string): { fn: FunctionRuntime; instance: Instance } | undefined {
     for (const fn of this.functions.values()) {
       const instance = fn.pool.instances.find((candidate) => candidate.id === id);
@@ -426,7 +444,7 @@ export class Controller {
       events: (since) =>
         this.deps.docker.getEvents({
           ...(since === undefined ? {} : { since }),
-          filters: { type: ['container'], label, event: ['die', 'oom', 'kill', 'destroy'] },
+          filters: { type: ['container'], label, event: ['die', 'oom', 'kill', 'destroy', 'pause'] },
         }),
       list: async () =>
         (await this.instances.list()).map((container) => ({ id: container.Id, state: container.State })),

@@ -31,6 +31,8 @@ export interface WatchOptions {
   onGone: (id: string, cause: GoneCause) => void;
   /** An OOM kill inside the container (it may or may not die of it). */
   onOom: (id: string) => void;
+  /** The container was paused (by the runner's own freeze, or by someone else). */
+  onPaused?: (id: string) => void;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** How often the full list-by-label reconcile runs, whatever the events say. */
   sweepMs?: number;
@@ -159,6 +161,7 @@ export class ContainerWatch {
     if (!event) return;
     if (event.time !== undefined) this.lastEventTime = event.time;
     if (event.action === 'oom') return this.options.onOom(event.id);
+    if (event.action === 'pause') return this.options.onPaused?.(event.id);
     if (event.action === 'die' || event.action === 'destroy') {
       return this.options.onGone(event.id, {
         via: 'event',

@@ -12,6 +12,8 @@ export interface Instance {
   state: InstanceState;
   stateSince: number;
   lastActiveAt: number;
+  /** When its container was started (or adopted). */
+  startedAt: number;
   /** When it first became ready (or was adopted); undefined while it starts. */
   readyAt?: number;
   /** Requests the gateway has sent and not yet seen answered. */

@@ -54,8 +54,13 @@ export async function wakeInstance(
   paused: boolean,
 ): Promise<void> {
   // One after the other: raising limits while the container is still frozen was seen to stall for 0.6 s.
-  if (paused) await container.unpause();
+  // One unpaused by someone else meanwhile is fine as it is.
+  if (paused) await container.unpause().catch(ignoreNotPaused);
   await container.update(hostConfigFor(active));
+}
+
+function ignoreNotPaused(error: Error & { statusCode?: number }): void {
+  if (!(error.statusCode === 409 && /not paused/i.test(error.message))) throw error;
 }
 
 /** Memory in use as the kernel counts it for the OOM killer (usage less reclaimable page cache). */
