@@ -1,31 +1,35 @@
 import { describe, expect, test } from '@jest/globals';
+import { ConcurrencyWindow } from '../../runner/src/autoscaler/concurrency-window.js';
 import {
-  averageOver,
   decide,
   defaultConfig,
   initialState,
   type AutoscalerConfig,
   type AutoscalerState,
-  type ConcurrencySample,
 } from '../../runner/src/autoscaler/kpa.js';
 
 /** A hand-moved clock: one concurrency sample a second, one decision a second. */
 class Simulation {
   now = 0;
-  samples: ConcurrencySample[] = [];
+  window: ConcurrencyWindow;
   state: AutoscalerState = initialState();
   ready = 1;
   last = { desired: 1, mode: 'stable' as 'stable' | 'panic' };
 
-  constructor(readonly config: AutoscalerConfig = { ...defaultConfig(), maxScale: 100 }) {}
+  constructor(readonly config: AutoscalerConfig = { ...defaultConfig(), maxScale: 100 }) {
+    this.window = new ConcurrencyWindow(config.stableWindowMs);
+  }
 
   /** Runs `seconds` seconds at `concurrency`, instances becoming ready as soon as they are wanted. */
   run(seconds: number, concurrency: number): this {
     for (let i = 0; i < seconds; i++) {
       this.now += 1000;
-      this.samples.push({ at: this.now, concurrency });
+      this.window.record(this.now, concurrency);
       const decision = decide({
-        samples: this.samples,
+        concurrency: {
+          stable: this.window.average(this.now, this.config.stableWindowMs),
+          panic: this.window.average(this.now, this.config.panicWindowMs),
+        },
         readyInstances: this.ready,
         now: this.now,
         config: this.config,
@@ -104,7 +108,7 @@ describe('KPA autoscaler', () => {
       panicThreshold: 1000,
     };
     const decision = decide({
-      samples: [{ at: 1000, concurrency: 0 }],
+      concurrency: { stable: 0, panic: 0 },
       readyInstances: 10,
       now: 1000,
       config,
@@ -116,7 +120,7 @@ describe('KPA autoscaler', () => {
   test('scale-up is limited by the max scale-up rate and the max scale', () => {
     const config = { ...defaultConfig(), maxScaleUpRate: 2, maxScale: 3, scaleDownDelayMs: 0 };
     const decision = decide({
-      samples: [{ at: 1000, concurrency: 700 }],
+      concurrency: { stable: 700, panic: 700 },
       readyInstances: 1,
       now: 1000,
       config: { ...config, maxScale: 100 },
@@ -124,7 +128,7 @@ describe('KPA autoscaler', () => {
     });
     expect(decision.desired).toBe(2);
     const capped = decide({
-      samples: [{ at: 1000, concurrency: 700 }],
+      concurrency: { stable: 700, panic: 700 },
       readyInstances: 50,
       now: 1000,
       config,
@@ -133,15 +137,30 @@ describe('KPA autoscaler', () => {
     expect(capped.desired).toBe(3);
   });
 
-  test('averages use only the samples inside the window', () => {
-    const samples = [
-      { at: 1000, concurrency: 100 },
-      { at: 55_000, concurrency: 2 },
-      { at: 60_000, concurrency: 4 },
-    ];
-    expect(averageOver(samples, 60_000, 6_000)).toBe(3);
-    expect(averageOver(samples, 60_000, 59_000)).toBe(3);
-    expect(averageOver(samples, 60_000, 60_000)).toBeCloseTo(106 / 3);
-    expect(averageOver([], 60_000, 6_000)).toBe(0);
+  test('while panicking, the count is the larger of the stable and the panic window asks', () => {
+    const config = { ...defaultConfig(), maxScale: 100, scaleDownDelayMs: 0 };
+    const state = { panicSince: 1000, panicDesired: 0, recent: [] };
+    const decision = decide({
+      concurrency: { stable: 70, panic: 14 },
+      readyInstances: 2,
+      now: 2000,
+      config,
+      state,
+    });
+    expect(decision.mode).toBe('panic');
+    // The panic window alone (14 / 7) would say 2 while the stable one says 70 / 7 = 10.
+    expect(decision.desired).toBe(10);
+  });
+
+  test('the scale-down delay survives far more decisions than fit in a spread call', () => {
+    const recent = Array.from({ length: 200_000 }, (_, i) => ({ at: 5000, desired: i === 7 ? 9 : 1 }));
+    const decision = decide({
+      concurrency: { stable: 0, panic: 0 },
+      readyInstances: 9,
+      now: 5000,
+      config: { ...defaultConfig(), maxScale: 100 },
+      state: { panicSince: undefined, panicDesired: 0, recent },
+    });
+    expect(decision.desired).toBe(9);
   });
 });

@@ -36,7 +36,7 @@ describe('planInstances', () => {
     ]);
   });
 
-  test('drains the surplus, those idle longest first, and never a starting one', () => {
+  test('drains the surplus: those not ready yet first, then those idle longest', () => {
     const instances = [
       instance('busy', { inflight: 2, lastActiveAt: 10_000 }),
       instance('idle-long', { lastActiveAt: 1_000 }),
@@ -44,8 +44,18 @@ describe('planInstances', () => {
       instance('new', { state: 'starting', lastActiveAt: 0 }),
     ];
     expect(planInstances({ instances, desired: 2, now: 10_000, config })).toEqual([
+      { kind: 'drain', id: 'new' },
       { kind: 'drain', id: 'idle-long' },
-      { kind: 'drain', id: 'idle-short' },
+    ]);
+  });
+
+  test('a busy ready instance is kept over one still starting: there is always one to serve', () => {
+    const instances = [
+      instance('busy', { inflight: 5, lastActiveAt: 10_000 }),
+      instance('new', { state: 'starting', lastActiveAt: 0 }),
+    ];
+    expect(planInstances({ instances, desired: 1, now: 10_000, config })).toEqual([
+      { kind: 'drain', id: 'new' },
     ]);
   });
 

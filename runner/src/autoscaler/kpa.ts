@@ -37,12 +37,6 @@ export function defaultConfig(): AutoscalerConfig {
   };
 }
 
-/** Total concurrency (in flight plus waiting) across a function's instances at one moment. */
-export interface ConcurrencySample {
-  at: number;
-  concurrency: number;
-}
-
 export interface AutoscalerState {
   /** When panic mode began, or undefined when stable. */
   panicSince: number | undefined;
@@ -65,18 +59,19 @@ export interface Decision {
 }
 
 export function decide(input: {
-  samples: ReadonlyArray<ConcurrencySample>;
+  /** Average concurrency (in flight plus waiting) over the stable and the panic window. */
+  concurrency: { stable: number; panic: number };
   readyInstances: number;
   now: number;
   config: AutoscalerConfig;
   state: AutoscalerState;
 }): Decision {
-  const { samples, now, config, state } = input;
+  const { now, config, state } = input;
   const ready = Math.max(1, input.readyInstances);
   const perInstance = config.targetConcurrency * config.targetUtilization;
 
-  const stableConcurrency = averageOver(samples, now, config.stableWindowMs);
-  const panicConcurrency = averageOver(samples, now, config.panicWindowMs);
+  const stableConcurrency = input.concurrency.stable;
+  const panicConcurrency = input.concurrency.panic;
   const stableWant = Math.ceil(stableConcurrency / perInstance);
   const panicWant = Math.ceil(panicConcurrency / perInstance);
 
@@ -92,7 +87,9 @@ export function decide(input: {
   let raw: number;
   let panicDesired = 0;
   if (panicSince !== undefined) {
-    panicDesired = Math.max(limit(panicWant), state.panicSince !== undefined ? state.panicDesired : 0);
+    // While panicking, the larger of the two windows' counts, and never lower than earlier in the panic.
+    const earlier = state.panicSince !== undefined ? state.panicDesired : 0;
+    panicDesired = Math.max(limit(panicWant), limit(stableWant), earlier);
     raw = panicDesired;
   } else {
     raw = limit(stableWant);
@@ -102,7 +99,7 @@ export function decide(input: {
     ...state.recent.filter((entry) => now - entry.at < config.scaleDownDelayMs),
     { at: now, desired: raw },
   ];
-  const delayed = Math.max(...recent.map((entry) => entry.desired));
+  const delayed = recent.reduce((highest, entry) => Math.max(highest, entry.desired), 0);
   const desired = Math.min(config.maxScale, Math.max(config.minScale, delayed));
 
   return {
@@ -112,21 +109,4 @@ export function decide(input: {
     panicConcurrency,
     state: { panicSince, panicDesired, recent },
   };
-}
-
-/** Mean of the samples taken in (now - window, now]; no samples means no load. */
-export function averageOver(
-  samples: ReadonlyArray<ConcurrencySample>,
-  now: number,
-  windowMs: number,
-): number {
-  let sum = 0;
-  let count = 0;
-  for (const sample of samples) {
-    if (sample.at > now - windowMs && sample.at <= now) {
-      sum += sample.concurrency;
-      count += 1;
-    }
-  }
-  return count === 0 ? 0 : sum / count;
 }

@@ -59,10 +59,10 @@ export function planInstances(input: {
   const startsHeld = now < (input.holdStartsUntil ?? 0);
   if (coming < keep && !startsHeld) actions.push({ kind: 'start', count: keep - coming });
 
-  // Surplus goes first from those idle longest; never one that is still starting.
+  // Surplus goes first from those not ready yet (as Kubernetes' ReplicaSet does), then those idle longest.
+  const notReadyFirst = (instance: InstanceView): number => (instance.state === 'starting' ? 1 : 0);
   const surplus = [...serving]
-    .filter((instance) => instance.state !== 'starting')
-    .sort((a, b) => idleFor(b) - idleFor(a))
+    .sort((a, b) => notReadyFirst(b) - notReadyFirst(a) || idleFor(b) - idleFor(a))
     .slice(0, Math.max(0, serving.length - keep));
   for (const instance of surplus) actions.push({ kind: 'drain', id: instance.id });
 

@@ -61,6 +61,12 @@ export async function runUp(options: UpOptions): Promise<void> {
     tickMs: options.tickMs,
     sweepMs: options.sweepMs,
   });
+  // A fault in the runner's own background work is logged with its stack; the gateway keeps serving.
+  const onUnhandled = (reason: unknown): void =>
+    log('internal error', {
+      error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+    });
+  process.on('unhandledRejection', onUnhandled);
   await controller.start();
 
   const gateway = createGatewayServer((route, req, res) => {
@@ -104,6 +110,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   control.closeAllConnections();
   removeRunnerInfo(options.dataDir);
   store.close();
+  process.off('unhandledRejection', onUnhandled);
   options.log('runner stopped');
 }
 

@@ -73,8 +73,7 @@ export class Controller {
   private stopping = false;
   private readonly starting = new Set<Promise<void>>();
   private readonly busy = new Set<string>();
-  private ticking = false;
-  private tickAgain = false;
+  private tickRequested = false;
   private readonly watch: ContainerWatch;
   /** Instances already taken out as dead (a death is handled once, however many events report it). */
   private readonly dead = new Set<string>();
@@ -106,7 +105,7 @@ export class Controller {
     for (const spec of this.deps.store.listFunctions()) this.functions.set(spec.name, this.runtimeFor(spec));
     await this.adopt();
     await this.watch.start();
-    this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? 1000);
+    this.timer = setInterval(() => this.tick(), this.deps.tickMs ?? 1000);
   }
 
   async stop(): Promise<void> {
@@ -244,28 +243,33 @@ export class Controller {
     };
     // Same image and env: the running instances stay; only the numbers change.
     this.deps.store.saveFunction(fn.spec, this.clock.now());
-    void this.tick();
+    this.requestTick();
     return fn.spec;
   }
 
-  /** Runs a tick now (or right after the running one): a request is waiting for capacity. */
-  async tick(): Promise<void> {
+  /**
+   * Asks for a tick soon, outside the caller's turn (a request is waiting for capacity, an instance died).
+   * However many ask meanwhile, one tick runs.
+   */
+  requestTick(): void {
+    if (this.tickRequested || this.stopping) return;
+    this.tickRequested = true;
+    setImmediate(() => {
+      this.tickRequested = false;
+      this.tick();
+    });
+  }
+
+  /** Samples every function's demand, asks the autoscaler and the planner, and carries out their actions. */
+  tick(): void {
     if (this.stopping) return;
-    if (this.ticking) {
-      this.tickAgain = true;
-      return;
-    }
-    this.ticking = true;
-    try {
-      do {
-        this.tickAgain = false;
-        const now = this.clock.now();
-        for (const fn of this.functions.values()) {
-          for (const action of fn.tick(now)) this.carryOut(fn, action);
-        }
-      } while (this.tickAgain);
-    } finally {
-      this.ticking = false;
+    const now = this.clock.now();
+    for (const fn of this.functions.values()) {
+      try {
+        for (const action of fn.tick(now)) this.carryOut(fn, action);
+      } catch (error) {
+        this.deps.log('tick failed', { fn: fn.spec.name, error: (error as Error).stack ?? String(error) });
+      }
     }
   }
 
@@ -273,7 +277,7 @@ export class Controller {
     let runtime: FunctionRuntime;
     runtime = new FunctionRuntime(spec, {
       now: () => this.clock.now(),
-      onNeedCapacity: () => void this.tick(),
+      onNeedCapacity: () => this.requestTick(),
       wake: (instance) => this.wake(runtime, instance),
     });
     return runtime;
@@ -312,7 +316,8 @@ export class Controller {
       fn.pool.add(instance!);
       const ready = instance!;
       const readyMs = await this.instances.waitReady(ready, fn.spec.startupTimeoutMs);
-      if (this.dead.has(ready.id)) return;
+      // It died, or the planner drained it while it started (the surplus goes from those not ready first).
+      if (this.dead.has(ready.id) || !fn.pool.has(ready) || ready.state === 'draining') return;
       ready.state = 'active';
       ready.stateSince = this.clock.now();
       ready.readyAt = ready.stateSince;
@@ -367,7 +372,7 @@ export class Controller {
       },
       account.catch(() => undefined),
     );
-    void this.tick();
+    this.requestTick();
   }
 
   private async recordDeath(

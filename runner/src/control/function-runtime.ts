@@ -1,10 +1,5 @@
-import {
-  decide,
-  defaultConfig,
-  initialState,
-  type AutoscalerState,
-  type ConcurrencySample,
-} from '../autoscaler/kpa.js';
+import { decide, defaultConfig, initialState, type AutoscalerState } from '../autoscaler/kpa.js';
+import { ConcurrencyWindow } from '../autoscaler/concurrency-window.js';
 import {
   afterDeath,
   defaultCrashBackoffConfig,
@@ -47,7 +42,7 @@ function seconds(ms: number): string {
 /** A deployed function in the running runner: its spec, its pool of instances, and its autoscaler state. */
 export class FunctionRuntime {
   readonly pool: FunctionPool;
-  private samples: ConcurrencySample[] = [];
+  private readonly concurrency: ConcurrencyWindow;
   private autoscaler: AutoscalerState = initialState();
   lastDecision: { desired: number; mode: 'stable' | 'panic' };
   /** Instances whose containers are being created (not in the pool yet). */
@@ -68,6 +63,7 @@ export class FunctionRuntime {
     },
   ) {
     this.lastDecision = { desired: spec.scaling.minScale, mode: 'stable' };
+    this.concurrency = new ConcurrencyWindow(this.autoscalerConfig().stableWindowMs);
     this.pool = new FunctionPool({
       fn: spec.name,
       concurrency: spec.concurrency,
@@ -122,13 +118,15 @@ export class FunctionRuntime {
   /** One tick: sample the demand, ask the autoscaler, plan what to do with the instances. */
   tick(now: number): InstanceAction[] {
     const config = this.autoscalerConfig();
-    this.samples.push({ at: now, concurrency: this.pool.demand });
-    this.samples = this.samples.filter((sample) => sample.at > now - config.stableWindowMs);
+    this.concurrency.record(now, this.pool.demand);
     const ready = this.pool.instances.filter(
       (instance) => instance.state !== 'starting' && instance.state !== 'draining',
     );
     const decision = decide({
-      samples: this.samples,
+      concurrency: {
+        stable: this.concurrency.average(now, config.stableWindowMs),
+        panic: this.concurrency.average(now, config.panicWindowMs),
+      },
       readyInstances: ready.length,
       now,
       config,
