@@ -163,4 +163,21 @@ describe('KPA autoscaler', () => {
     });
     expect(decision.desired).toBe(9);
   });
+
+  test('the delay history keeps one entry a second however many decisions are made', () => {
+    const config = { ...defaultConfig(), maxScale: 100 };
+    let state = initialState();
+    for (let i = 0; i < 5000; i++) {
+      const now = 1000 + i; // five thousand decisions within five seconds
+      state = decide({
+        concurrency: { stable: i === 10 ? 70 : 0, panic: 0 },
+        readyInstances: 1,
+        now,
+        config,
+        state,
+      }).state;
+    }
+    expect(state.recent.length).toBe(5);
+    expect(Math.max(...state.recent.map((entry) => entry.desired))).toBe(10);
+  });
 });

@@ -42,7 +42,7 @@ export interface AutoscalerState {
   panicSince: number | undefined;
   /** The highest count asked for during this panic: panic never scales down. */
   panicDesired: number;
-  /** Recent raw recommendations, for the scale-down delay. */
+  /** The highest raw recommendation of each recent second, for the scale-down delay. */
   recent: ReadonlyArray<{ at: number; desired: number }>;
 }
 
@@ -95,10 +95,7 @@ export function decide(input: {
     raw = limit(stableWant);
   }
 
-  const recent = [
-    ...state.recent.filter((entry) => now - entry.at < config.scaleDownDelayMs),
-    { at: now, desired: raw },
-  ];
+  const recent = rememberHighest(state.recent, now, raw, config.scaleDownDelayMs);
   const delayed = recent.reduce((highest, entry) => Math.max(highest, entry.desired), 0);
   const desired = Math.min(config.maxScale, Math.max(config.minScale, delayed));
 
@@ -109,4 +106,24 @@ export function decide(input: {
     panicConcurrency,
     state: { panicSince, panicDesired, recent },
   };
+}
+
+/**
+ * The delay history with this decision in it: one entry a second (its highest count), none older than the
+ * delay, so its size stays the same however often decisions are made.
+ */
+function rememberHighest(
+  recent: ReadonlyArray<{ at: number; desired: number }>,
+  now: number,
+  desired: number,
+  delayMs: number,
+): Array<{ at: number; desired: number }> {
+  const kept = recent.filter((entry) => now - entry.at < delayMs);
+  const last = kept.at(-1);
+  if (last && Math.floor(last.at / 1000) === Math.floor(now / 1000)) {
+    kept[kept.length - 1] = { at: now, desired: Math.max(last.desired, desired) };
+  } else {
+    kept.push({ at: now, desired });
+  }
+  return kept;
 }
