@@ -275,7 +275,7 @@ describe.each(matrix)(
       const inflight = fetch(`${doomed.url}${sample.slow}?ms=5000`, {
         headers: { 'x-request-id': 'doomed-1' },
       });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await inFlight(doomed.url);
       await fetch(`${doomed.url}${sample.crash}`).catch(() => undefined);
       const response = await inflight;
       expect(response.status).toBe(502);
@@ -287,7 +287,7 @@ describe.each(matrix)(
 
     test('SIGTERM during a 2 s request: it completes, pre-stop runs, the exit code is the app’s', async () => {
       const inflight = fetch(`${main.url}${sample.slow}?ms=2000`);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await inFlight(main.url);
       await main.container.kill({ signal: 'SIGTERM' });
       const response = await inflight;
       expect(response.status).toBe(200);
@@ -300,3 +300,14 @@ describe.each(matrix)(
     });
   },
 );
+
+/** Waits until the adapter at `url` has a request in flight (its /_/stats says so). */
+async function inFlight(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const stats = (await (await fetch(`${url}/_/stats`)).json()) as { inflight: number };
+    if (stats.inflight > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no request in flight at ${url} within 10 s`);
+}

@@ -12,7 +12,7 @@ const MiB = 1024 ** 2;
 interface ListedFunction {
   name: string;
   digest?: string;
-  instances: Array<{ id: string; state: string; cpus: number; memory: number }>;
+  instances: Array<{ id: string; state: string; cpus: number; memory: number; inflight: number }>;
 }
 
 async function list(runner: RunnerProcess): Promise<ListedFunction[]> {
@@ -499,13 +499,15 @@ describe('runner CLI and gateway against a deployed function', () => {
     expect(logs.stdout).toMatch(/^\[pilotlight-cli-r1-[0-9a-f]+\] express sample listening on 3000$/m);
 
     const follow = runner.cli(['logs', 'cli', '-f', '--tail', '0']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await fetch(`${url}crash-not-really`); // a 404 the app logs nothing for; the adapter neither
-    await runner.cli(['invoke', 'cli', '--data', '{bad', '--content-type', 'application/json']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    let followed = '';
+    follow.stdout?.on('data', (chunk: Buffer) => (followed += chunk.toString()));
+    // Lines written after the follow began show up in it: a malformed event, which the adapter logs.
+    await until('the malformed event in the followed logs', async () => {
+      await runner.cli(['invoke', 'cli', '--data', '{bad', '--content-type', 'application/json']);
+      return followed.includes('"code":"MALFORMED_EVENT"') || undefined;
+    });
     follow.kill('SIGINT');
-    const followed = await follow;
-    expect(followed.stdout).toContain('"code":"MALFORMED_EVENT"');
+    await follow;
   });
 
   test('scale sets the minimum: a second instance starts and ls shows it', async () => {
@@ -542,7 +544,11 @@ describe('runner CLI and gateway against a deployed function', () => {
 
   test('rm drains first: a request in flight completes, then the function is gone', async () => {
     const inflight = fetch(`${url}slow?ms=1500`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await until(
+      'the request in flight',
+      async () =>
+        (await instancesListed(runner, 'cli')).some((instance) => instance.inflight > 0) || undefined,
+    );
     const removed = await runner.cli(['rm', 'cli']);
     expect(removed.stdout.trim()).toBe('removed cli');
     const response = await inflight;

@@ -75,7 +75,7 @@ describe('adapter in process', () => {
   });
 
   test('requests that arrive before the app listens wait for readiness instead of failing', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freedPort();
     const { url } = await startAdapter({ PILOTLIGHT_APP_PORT: String(port) });
     const early = fetch(`${url}/hello`);
     expect((await fetch(`${url}/_/ready`)).status).toBe(503);
@@ -121,7 +121,7 @@ describe('adapter in process', () => {
     const app = await startApp();
     const { url, adapter } = await startAdapter({ PILOTLIGHT_APP_PORT: String(app.port) });
     const inflight = fetch(`${url}/slow`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    while (adapter.stats.inflight === 0) await new Promise((resolve) => setTimeout(resolve, 2));
     const shutdown = adapter.shutdown();
     await expect(fetch(`${url}/after`)).rejects.toThrow();
     expect(await (await inflight).text()).toBe('slow done');
@@ -204,6 +204,16 @@ describe('adapter in process', () => {
     expect(await answer.text()).toContain('the app exited with code 3');
   });
 });
+
+/** A port the kernel gave out (port 0) and that is free again: the app listens on it later. */
+async function freedPort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 /** An app process whose death the test decides. */
 function killableApp(): { process: AppProcess; kill: (signal?: NodeJS.Signals, code?: number) => void } {

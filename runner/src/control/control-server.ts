@@ -1,10 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
+import { proxyRequest } from '../../../adapter/src/proxy-request.js';
 import type Docker from 'dockerode';
 import { splitFrames } from '../docker/demux-stream.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import { sendError } from '../gateway/gateway-server.js';
-import { endpointOf, instanceAgent } from '../gateway/forward-to-instance.js';
+import { endpointOf } from '../gateway/forward-to-instance.js';
 import { identity } from '../instances/instance-manager.js';
 import type { Controller } from './controller.js';
 import type { DeployRequest } from './deploy-request.js';
@@ -22,6 +24,7 @@ class NotFoundError extends PilotlightError {
 }
 
 const MAX_CONTROL_BODY = 1024 * 1024;
+const INVOKE_PATH = '/_/invoke';
 
 /** The token-protected API the CLI talks to. Deploy answers with a stream of NDJSON progress lines. */
 export function createControlServer(
@@ -119,36 +122,24 @@ export function createControlServer(
     res.end();
   }
 
+  /** The event is streamed to an instance's /_/invoke through the same forwarding as the gateway's. */
   async function invoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const fn = controller.get(name);
-    const body = await readBody(req);
+    const requestId = requestIdFrom(req.headers);
     const instance = await fn.pool.acquire();
     try {
-      const { host, port } = endpointOf(instance);
-      await new Promise<void>((resolve, reject) => {
-        const upstream = request(
-          {
-            host,
-            port,
-            agent: instanceAgent,
-            method: 'POST',
-            path: '/_/invoke',
-            headers: {
-              'content-type': req.headers['content-type'] ?? 'application/octet-stream',
-              'content-length': body.length,
-              ...identity(instance),
-            },
-            timeout: fn.spec.timeoutMs + 5_000,
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-            answer.on('end', resolve);
-            answer.on('error', reject);
-          },
-        );
-        upstream.on('error', reject);
-        upstream.end(body);
+      const headers = forwardedHeaders(req.headers, requestId, {
+        remoteAddress: req.socket.remoteAddress,
+        host: req.headers.host,
+        proto: 'http',
+      });
+      delete headers['authorization']; // the control token is the runner's, never the app's
+      await proxyRequest(endpointOf(instance), req, res, {
+        path: INVOKE_PATH,
+        headers: { ...headers, ...identity(instance) },
+        timeoutMs: fn.spec.timeoutMs + 5_000,
+        requestId,
+        upstreamName: `instance ${instance.name}`,
       });
     } finally {
       fn.pool.release(instance);
@@ -211,10 +202,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_CONTROL_BODY * 32) {
-        reject(new PilotlightError('BODY_TOO_LARGE', 'the request body is over 32 MiB', 413));
-        req.destroy();
-      } else chunks.push(chunk);
+      // Past the limit the rest is read and dropped, so the 413 can still be answered.
+      if (size > MAX_CONTROL_BODY)
+        reject(new PilotlightError('BODY_TOO_LARGE', 'control requests are at most 1 MiB', 413));
+      else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
@@ -223,8 +214,6 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const body = await readBody(req);
-  if (body.length > MAX_CONTROL_BODY)
-    throw new PilotlightError('BODY_TOO_LARGE', 'control requests are at most 1 MiB', 413);
   try {
     return body.length ? JSON.parse(body.toString('utf8')) : {};
   } catch (error) {
