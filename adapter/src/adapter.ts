@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once as onceEvent } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { AdapterError, sendAdapterError, sendJson } from './adapter-error.js';
-import { createAppEndpoint, type AppEndpoint } from './app-endpoint.js';
+import { AdapterError, sendAdapterError, sendJson } from '../forward/adapter-error.js';
+import { createAppEndpoint, type AppEndpoint } from '../forward/app-endpoint.js';
 import type { AppProcess } from './app-process.js';
 import type { AdapterConfig } from './config.js';
 import { memoryLimitBytes, oomKillCount } from './cgroup-memory.js';
@@ -11,15 +11,16 @@ import {
   INSTANCE_HEADER,
   requestIdFrom,
   type InvocationContext,
-} from './forward-headers.js';
+} from '../forward/forward-headers.js';
 import { InflightLimiter, type Release } from './inflight-limiter.js';
 import { invokeEvent } from './invoke-event.js';
 import type { Logger } from './logger.js';
-import { proxyRequest } from './proxy-request.js';
+import { proxyRequest } from '../forward/proxy-request.js';
 import { waitUntilReady } from './readiness.js';
 import { runHook } from './run-hook.js';
 import { once } from './run-once.js';
 import { AdapterStats } from './stats.js';
+import { CONTROL_PATHS, CONTROL_PREFIX } from '../contract/contract.js';
 
 export type AdapterState = 'starting' | 'ready' | 'failed' | 'draining' | 'stopped';
 
@@ -33,8 +34,6 @@ export interface AdapterDeps {
   /** The container's memory cgroup (default /sys/fs/cgroup): OOM kills are read from it. */
   cgroupRoot?: string;
 }
-
-const CONTROL_PREFIX = '/_/';
 
 /** The adapter: pass-through to the app, the control paths under /_/, and the app's lifecycle. */
 export class Adapter {
@@ -226,7 +225,7 @@ export class Adapter {
     const method = req.method ?? 'GET';
     try {
       switch (path) {
-        case '/_/ready':
+        case CONTROL_PATHS.ready:
           // ?wait=MS holds the answer until the app is ready (or MS pass): no polling delay on a cold start.
           if (this.state === 'starting' && url.includes('wait=')) await this.readyWithin(waitParam(url));
           return this.state === 'ready'
@@ -236,7 +235,7 @@ export class Adapter {
                 state: this.state,
                 reason: this.failure ?? (this.lastProbe ? `last probe: ${this.lastProbe}` : null),
               });
-        case '/_/health': {
+        case CONTROL_PATHS.health: {
           const exit = this.appProcess?.exitReason();
           const healthy = !exit && (this.state === 'ready' || this.state === 'draining');
           return sendJson(res, healthy ? 200 : 503, {
@@ -245,21 +244,21 @@ export class Adapter {
             reason: exit ?? this.failure ?? null,
           });
         }
-        case '/_/stats':
+        case CONTROL_PATHS.stats:
           return sendJson(res, 200, { state: this.state, ...this.stats.snapshot(this.limiter.queued) });
-        case '/_/invoke':
+        case CONTROL_PATHS.invoke:
           requireMethod(method, ['POST']);
           return await this.admit(req, res, requestId, (context) =>
             invokeEvent(this.app, this.deps.config, req, res, context),
           );
-        case '/_/initialize':
+        case CONTROL_PATHS.initialize:
           requireMethod(method, ['POST']);
           if (this.state === 'starting') await this.ready;
           return sendJson(res, 200, { initialized: true, ...((await this.initialize()) as object) });
-        case '/_/pre-stop':
+        case CONTROL_PATHS.preStop:
           requireMethod(method, ['GET', 'POST']);
           return sendJson(res, 200, { ...((await this.preStop()) as object) });
-        case '/_/pre-freeze':
+        case CONTROL_PATHS.preFreeze:
           requireMethod(method, ['GET', 'POST']);
           return sendJson(
             res,
@@ -275,7 +274,7 @@ export class Adapter {
           throw new AdapterError(
             'UNKNOWN_CONTROL_PATH',
             404,
-            `${path} is not a control path: /_/ is reserved for ready, health, stats, invoke, initialize, pre-stop and pre-freeze`,
+            `${path} is not a control path: ${CONTROL_PREFIX} is reserved for ${Object.values(CONTROL_PATHS).join(', ')}`,
           );
       }
     } catch (error) {

@@ -1,6 +1,6 @@
 import { request, type OutgoingHttpHeaders, type IncomingHttpHeaders } from 'node:http';
-import { AdapterError } from './adapter-error.js';
-import type { AppEndpoint } from './app-endpoint.js';
+import { AdapterError } from '../forward/adapter-error.js';
+import type { AppEndpoint } from '../forward/app-endpoint.js';
 
 export interface AppAnswer {
   status: number;

@@ -1,4 +1,5 @@
 import { parseStatusRanges, type StatusRanges } from './status-ranges.js';
+import { ADAPTER_PORT } from '../contract/contract.js';
 
 /** A hook or initializer: an HTTP path on the app, or a command run inside the container. */
 export type HookTarget = { kind: 'path'; path: string } | { kind: 'command'; command: string[] } | undefined;
@@ -47,7 +48,7 @@ export function parseAdapterConfig(
   const maxInflight = read.int('PILOTLIGHT_MAX_INFLIGHT', 0, 0);
   const readinessKind = read.choice('PILOTLIGHT_READINESS', ['http', 'tcp'] as const, 'http');
   const config: AdapterConfig = {
-    port: read.int('PILOTLIGHT_PORT', 9000, 0, 65535), // 0 picks a free port
+    port: read.int('PILOTLIGHT_PORT', ADAPTER_PORT, 0, 65535), // 0 picks a free port
     host: read.string('PILOTLIGHT_HOST', '0.0.0.0'),
     appHost: read.string('PILOTLIGHT_APP_HOST', '127.0.0.1'),
     appPort: read.port('PILOTLIGHT_APP_PORT', Number(env['PORT']) || 8080),

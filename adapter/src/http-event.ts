@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { AdapterError } from './adapter-error.js';
+import { AdapterError } from '../forward/adapter-error.js';
 
 /** A request described as data, as API gateways hand events to functions. */
 export interface HttpShapedRequest {

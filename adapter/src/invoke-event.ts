@@ -1,15 +1,16 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { REQUEST_ID_HEADER } from './adapter-error.js';
-import type { AppEndpoint } from './app-endpoint.js';
+import { REQUEST_ID_HEADER } from '../forward/adapter-error.js';
+import type { AppEndpoint } from '../forward/app-endpoint.js';
 import { callApp } from './call-app.js';
 import type { AdapterConfig } from './config.js';
-import { CONTEXT_HEADER, endToEndHeaders, type InvocationContext } from './forward-headers.js';
+import { CONTEXT_HEADER, endToEndHeaders, type InvocationContext } from '../forward/forward-headers.js';
 import { isHttpShaped, parseJsonEvent, toHttpAnswer, toHttpRequest } from './http-event.js';
 import { readBody } from './read-body.js';
 import { statusInRanges } from './status-ranges.js';
+import { HEADERS } from '../contract/contract.js';
 
 /** Set on an invoke answer when the app's status counts as a function error (PILOTLIGHT_ERROR_STATUSES). */
-export const FUNCTION_ERROR_HEADER = 'x-pilotlight-function-error';
+export const FUNCTION_ERROR_HEADER = HEADERS.functionError;
 
 /**
  * POST /_/invoke: an HTTP-shaped event becomes that request and its answer comes back as an HTTP-shaped

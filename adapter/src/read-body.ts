@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { AdapterError } from './adapter-error.js';
+import { AdapterError } from '../forward/adapter-error.js';
 
 /** Reads a whole request body, refusing with 413 as soon as it passes the limit. */
 export function readBody(req: IncomingMessage, limit: number, limitName: string): Promise<Buffer> {

@@ -1,5 +1,5 @@
-import { AdapterError } from './adapter-error.js';
-import type { AppEndpoint } from './app-endpoint.js';
+import { AdapterError } from '../forward/adapter-error.js';
+import type { AppEndpoint } from '../forward/app-endpoint.js';
 import { callApp } from './call-app.js';
 import type { HookTarget } from './config.js';
 import { runCommand } from './run-command.js';

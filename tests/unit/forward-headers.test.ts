@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { appRequestHeaders, endToEndHeaders, requestIdFrom } from '../../adapter/src/forward-headers.js';
+import { appRequestHeaders, endToEndHeaders, requestIdFrom } from '../../adapter/forward/forward-headers.js';
 
 const context = { function: 'shop', revision: 'r1', instance: 'i1', requestId: 'req-1', deadline: 1000 };
 

@@ -9,7 +9,7 @@ import { sharedLibrariesOf } from './shared-libraries.js';
 
 /** Where the runtime folder appears inside an instance's container. */
 export const RUNTIME_MOUNT = '/opt/pilotlight';
-export const ADAPTER_PORT = 9000;
+export { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
 
 /** Starts the adapter with the folder's own loader and libraries, so the image needs no libc of its own. */
 export const ADAPTER_ENTRYPOINT = [

@@ -4,6 +4,7 @@ import { pullProgress } from '../cli/pull-progress.js';
 import type { DeployRequest } from '../control/deploy-request.js';
 import { PilotlightError } from '../errors.js';
 import { formatBytes } from '../instances/resource-spec.js';
+import { HEADERS } from '../../../adapter/contract/contract.js';
 
 export interface Output {
   json: boolean;
@@ -89,7 +90,7 @@ export async function runInvoke(
     },
   );
   const body = Buffer.from(await response.arrayBuffer());
-  const adapterError = response.headers.get('x-pilotlight-error');
+  const adapterError = response.headers.get(HEADERS.error);
   if (adapterError && !response.ok) {
     const parsed = JSON.parse(body.toString('utf8')) as { error: { code: string; message: string } };
     throw new PilotlightError(parsed.error.code, parsed.error.message, response.status);
@@ -97,7 +98,7 @@ export async function runInvoke(
   output.out(body.toString('utf8'));
   if (!output.json && body.length && body[body.length - 1] !== 10) output.out('\n');
   // A function error (the app answered a status in the error ranges) is exit code 1.
-  return response.headers.get('x-pilotlight-function-error') ? 1 : 0;
+  return response.headers.get(HEADERS.functionError) ? 1 : 0;
 }
 
 export async function runLogs(

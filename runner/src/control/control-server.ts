@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
-import { proxyRequest } from '../../../adapter/src/proxy-request.js';
+import { forwardedHeaders, requestIdFrom } from '../../../adapter/forward/forward-headers.js';
+import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
 import type Docker from 'dockerode';
 import { splitFrames } from '../docker/demux-stream.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
@@ -10,6 +10,7 @@ import { endpointOf } from '../gateway/forward-to-instance.js';
 import { identity } from '../instances/instance-manager.js';
 import type { Controller } from './controller.js';
 import type { DeployRequest } from './deploy-request.js';
+import { CONTROL_PATHS } from '../../../adapter/contract/contract.js';
 
 export class UnauthorizedError extends PilotlightError {
   constructor() {
@@ -24,7 +25,6 @@ class NotFoundError extends PilotlightError {
 }
 
 const MAX_CONTROL_BODY = 1024 * 1024;
-const INVOKE_PATH = '/_/invoke';
 
 /** The token-protected API the CLI talks to. Deploy answers with a stream of NDJSON progress lines. */
 export function createControlServer(
@@ -135,7 +135,7 @@ export function createControlServer(
       });
       delete headers['authorization']; // the control token is the runner's, never the app's
       await proxyRequest(endpointOf(instance), req, res, {
-        path: INVOKE_PATH,
+        path: CONTROL_PATHS.invoke,
         headers: { ...headers, ...identity(instance) },
         timeoutMs: fn.spec.timeoutMs + 5_000,
         requestId,

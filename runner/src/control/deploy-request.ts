@@ -12,6 +12,7 @@ import {
   type HostCapacity,
   type ResourceSpec,
 } from '../instances/resource-spec.js';
+import { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
 
 /** What `runner deploy` sends to the control API: flags as the user typed them. */
 export interface DeployRequest {
@@ -98,9 +99,14 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
   }
   if (
     request.port !== undefined &&
-    (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535 || request.port === 9000)
+    (!Number.isInteger(request.port) ||
+      request.port < 1 ||
+      request.port > 65535 ||
+      request.port === ADAPTER_PORT)
   ) {
-    problems.push(`--port ${request.port} must be a port from 1 to 65535 other than 9000 (the adapter's)`);
+    problems.push(
+      `--port ${request.port} must be a port from 1 to 65535 other than ${ADAPTER_PORT} (the adapter's)`,
+    );
   }
   const activeAsked: ResourceSpec = {
     cpus: attempt(() => parseCpus(request.cpus ?? '1', '--cpus'), 1),

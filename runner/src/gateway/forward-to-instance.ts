@@ -1,14 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
-import { forwardedHeaders, requestIdFrom } from '../../../adapter/src/forward-headers.js';
-import type { AppEndpoint } from '../../../adapter/src/app-endpoint.js';
-import { proxyRequest, type ProxyOutcome } from '../../../adapter/src/proxy-request.js';
-import { ERROR_HEADER } from '../../../adapter/src/adapter-error.js';
+import { forwardedHeaders, requestIdFrom } from '../../../adapter/forward/forward-headers.js';
+import type { AppEndpoint } from '../../../adapter/forward/app-endpoint.js';
+import { proxyRequest, type ProxyOutcome } from '../../../adapter/forward/proxy-request.js';
+import { ERROR_HEADER } from '../../../adapter/forward/adapter-error.js';
 import { identity } from '../instances/instance-manager.js';
 import type { Instance } from '../instances/instance.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
 import { sendError } from './gateway-server.js';
+import { HEADERS, NOT_SERVED_CODES } from '../../../adapter/contract/contract.js';
 
 /** Keep-alive connections to every instance's adapter; idle ones close before the adapter's 65 s. */
 export const instanceAgent = new Agent({
@@ -32,7 +33,7 @@ export function endpointOf(instance: Instance): AppEndpoint {
 }
 
 /** Adapter answers that mean the request reached no app: the instance is going away or is not the one meant. */
-const NOT_SERVED_ANSWERS = new Set(['INSTANCE_MISMATCH', 'APP_EXITED', 'DRAINING']);
+const NOT_SERVED_ANSWERS = NOT_SERVED_CODES;
 
 /** Attempts for a request whose instance turned out to be gone before it served anything. */
 const MAX_ATTEMPTS = 3;
@@ -126,6 +127,6 @@ function answerUnavailable(
       );
   if (res.headersSent) return void res.destroy();
   res.setHeader('retry-after', '1');
-  res.setHeader('x-request-id', requestId);
+  res.setHeader(HEADERS.requestId, requestId);
   sendError(res, known);
 }

@@ -1,7 +1,8 @@
-import { ERROR_HEADER } from '../../../adapter/src/adapter-error.js';
+import { ERROR_HEADER } from '../../../adapter/forward/adapter-error.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { NotRoutedError, PilotlightError, ReservedPathError, UnknownFunctionError } from '../errors.js';
 import { routeRequest, type FunctionRoute } from './route-request.js';
+import { CONTROL_PREFIX } from '../../../adapter/contract/contract.js';
 
 /** Forwards a routed request to the function's instances; returns false when the function is unknown. */
 export type FunctionHandler = (route: FunctionRoute, req: IncomingMessage, res: ServerResponse) => boolean;
@@ -15,7 +16,7 @@ export function createGatewayServer(handle: FunctionHandler): Server {
     }
     const route = routeRequest(req.url ?? '/', req.headers.host);
     if (!route) return sendError(res, new NotRoutedError(req.url ?? '/'));
-    if (route.path.startsWith('/_/')) return sendError(res, new ReservedPathError(route.path));
+    if (route.path.startsWith(CONTROL_PREFIX)) return sendError(res, new ReservedPathError(route.path));
     if (!handle(route, req, res)) sendError(res, new UnknownFunctionError(route.name));
   });
 }

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../adapter-runtime/mount-container.js';
-import { INSTANCE_HEADER } from '../../../adapter/src/forward-headers.js';
+import { INSTANCE_HEADER } from '../../../adapter/forward/forward-headers.js';
 import { demuxLogs } from '../docker/demux-stream.js';
 import type { FunctionSpec } from '../functions/function-spec.js';
 import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, labelFilter, managedLabels } from '../labels.js';
@@ -12,6 +12,7 @@ import { FunctionNetworks } from './function-network.js';
 import { AppNeverReadyError } from './instance-errors.js';
 import { shrinkInstance, wakeInstance, type ShrinkResult } from './resize-instance.js';
 import { formatBytes, hostConfigFor } from './resource-spec.js';
+import { CONTROL_PATHS, ENV } from '../../../adapter/contract/contract.js';
 
 export interface Clock {
   now(): number;
@@ -78,15 +79,15 @@ export class InstanceManager {
       name,
       env: {
         ...fn.env,
-        PILOTLIGHT_FUNCTION: fn.name,
-        PILOTLIGHT_REVISION: String(fn.revision),
-        PILOTLIGHT_INSTANCE: name,
-        PILOTLIGHT_MAX_INFLIGHT: String(fn.concurrency),
-        PILOTLIGHT_MAX_QUEUED: String(fn.concurrency),
-        PILOTLIGHT_REQUEST_TIMEOUT_MS: String(fn.timeoutMs),
-        PILOTLIGHT_DRAIN_TIMEOUT_MS: String(fn.timeoutMs),
-        PILOTLIGHT_STARTUP_TIMEOUT_MS: String(fn.startupTimeoutMs),
-        ...(fn.errorStatuses ? { PILOTLIGHT_ERROR_STATUSES: fn.errorStatuses } : {}),
+        [ENV.function]: fn.name,
+        [ENV.revision]: String(fn.revision),
+        [ENV.instance]: name,
+        [ENV.maxInflight]: String(fn.concurrency),
+        [ENV.maxQueued]: String(fn.concurrency),
+        [ENV.requestTimeoutMs]: String(fn.timeoutMs),
+        [ENV.drainTimeoutMs]: String(fn.timeoutMs),
+        [ENV.startupTimeoutMs]: String(fn.startupTimeoutMs),
+        ...(fn.errorStatuses ? { [ENV.errorStatuses]: fn.errorStatuses } : {}),
       },
     });
     const network = await this.networks.ensure(fn.name);
@@ -131,7 +132,7 @@ export class InstanceManager {
     const started = this.clock.now();
     let reason = 'no answer yet';
     while (this.clock.now() - started < timeoutMs) {
-      const answer = await fetch(`${instance.address}/_/ready?wait=1000`, {
+      const answer = await fetch(`${instance.address}${CONTROL_PATHS.ready}?wait=1000`, {
         headers: identity(instance),
         signal: AbortSignal.timeout(2000),
       }).then(
@@ -195,7 +196,7 @@ export class InstanceManager {
   async freeze(instance: Instance): Promise<void> {
     instance.state = 'frozen';
     instance.stateSince = this.clock.now();
-    await fetch(`${instance.address}/_/pre-freeze`, {
+    await fetch(`${instance.address}${CONTROL_PATHS.preFreeze}`, {
       headers: identity(instance),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
@@ -251,7 +252,7 @@ export class InstanceManager {
 
   /** The container's working set as the adapter reads it from its cgroup. */
   private async reportedMemory(instance: Instance): Promise<number | undefined> {
-    const stats = await fetch(`${instance.address}/_/stats`, {
+    const stats = await fetch(`${instance.address}${CONTROL_PATHS.stats}`, {
       headers: identity(instance),
       signal: AbortSignal.timeout(1000),
     })

@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import { HEADERS } from '../contract/contract.js';
 
 /** Marks every answer the adapter makes itself, so callers can tell them from the app's own answers. */
-export const ERROR_HEADER = 'x-pilotlight-error';
-export const REQUEST_ID_HEADER = 'x-request-id';
+export const ERROR_HEADER = HEADERS.error;
+export const REQUEST_ID_HEADER = HEADERS.requestId;
 
 export class AdapterError extends Error {
   constructor(

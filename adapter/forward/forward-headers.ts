@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { REQUEST_ID_HEADER } from './adapter-error.js';
+import { HEADERS, OWN_HEADER_PREFIX } from '../contract/contract.js';
 
-export const CONTEXT_HEADER = 'x-pilotlight-context';
+export const CONTEXT_HEADER = HEADERS.context;
 /** Sent by the runner with every call: the instance it means. An adapter with another name refuses (421). */
-export const INSTANCE_HEADER = 'x-pilotlight-instance';
-const OWN_PREFIX = 'x-pilotlight-';
+export const INSTANCE_HEADER = HEADERS.instance;
+const OWN_PREFIX = OWN_HEADER_PREFIX;
 
 const HOP_BY_HOP = new Set([
   'connection',

@@ -1,0 +1,87 @@
+/**
+ * The instance contract, version 1 (docs/contract.md): everything the runner and the adapter agree on — the
+ * port, the control paths, the headers, the environment, and the error envelope with its codes. The adapter
+ * implements it; the runner depends on it and on nothing else of the adapter's.
+ */
+
+export const CONTRACT_VERSION = 1;
+
+/** The adapter's one port in every instance. */
+export const ADAPTER_PORT = 9000;
+
+/** Everything under this prefix is the runner's, never the app's. */
+export const CONTROL_PREFIX = '/_/';
+
+export const CONTROL_PATHS = {
+  ready: '/_/ready',
+  health: '/_/health',
+  stats: '/_/stats',
+  invoke: '/_/invoke',
+  initialize: '/_/initialize',
+  preStop: '/_/pre-stop',
+  preFreeze: '/_/pre-freeze',
+} as const;
+
+/** Headers of ours all start with this; any a caller sends is removed before the app sees the request. */
+export const OWN_HEADER_PREFIX = 'x-pilotlight-';
+
+export const HEADERS = {
+  /** Kept from the caller when sane, else made; on every answer. */
+  requestId: 'x-request-id',
+  /** On every answer the adapter or the runner makes itself, with the error code. */
+  error: 'x-pilotlight-error',
+  /** To the app: JSON {function, revision, instance, requestId, deadline}. */
+  context: 'x-pilotlight-context',
+  /** From the runner: the instance it means; another instance refuses with 421. */
+  instance: 'x-pilotlight-instance',
+  /** From /_/invoke: the app's status, when it is a function error. */
+  functionError: 'x-pilotlight-function-error',
+} as const;
+
+/** The environment the runner gives an instance and the adapter reads (the adapter's other settings aside). */
+export const ENV = {
+  port: 'PILOTLIGHT_PORT',
+  appPort: 'PILOTLIGHT_APP_PORT',
+  appEntrypoint: 'PILOTLIGHT_APP_ENTRYPOINT',
+  function: 'PILOTLIGHT_FUNCTION',
+  revision: 'PILOTLIGHT_REVISION',
+  instance: 'PILOTLIGHT_INSTANCE',
+  maxInflight: 'PILOTLIGHT_MAX_INFLIGHT',
+  maxQueued: 'PILOTLIGHT_MAX_QUEUED',
+  requestTimeoutMs: 'PILOTLIGHT_REQUEST_TIMEOUT_MS',
+  drainTimeoutMs: 'PILOTLIGHT_DRAIN_TIMEOUT_MS',
+  startupTimeoutMs: 'PILOTLIGHT_STARTUP_TIMEOUT_MS',
+  errorStatuses: 'PILOTLIGHT_ERROR_STATUSES',
+} as const;
+
+/** Every adapter setting is named with this prefix; the app's environment has none of them. */
+export const ENV_PREFIX = 'PILOTLIGHT_';
+
+/** The codes of the answers the adapter makes itself (`x-pilotlight-error` and `error.code`). */
+export type AdapterErrorCode =
+  | 'MALFORMED_EVENT'
+  | 'UNKNOWN_CONTROL_PATH'
+  | 'METHOD_NOT_ALLOWED'
+  | 'BODY_TOO_LARGE'
+  | 'INSTANCE_MISMATCH'
+  | 'APP_UNREACHABLE'
+  | 'APP_OOM_KILLED'
+  | 'APP_EXITED'
+  | 'OVERLOADED'
+  | 'DRAINING'
+  | 'APP_NOT_READY'
+  | 'TIMEOUT'
+  | 'ADAPTER_FAILURE'
+  | `${'INITIALIZER' | 'PRE_STOP' | 'PRE_FREEZE'}_${'FAILED' | 'TIMEOUT'}`;
+
+/** Adapter answers that reached no app: the caller may send the request to another instance. */
+export const NOT_SERVED_CODES: ReadonlySet<string> = new Set<AdapterErrorCode>([
+  'INSTANCE_MISMATCH',
+  'APP_EXITED',
+  'DRAINING',
+]);
+
+/** The body of every error answer, the adapter's and the runner's alike. */
+export interface ErrorEnvelope {
+  error: { code: string; message: string; requestId?: string; [detail: string]: unknown };
+}
