@@ -274,7 +274,7 @@ export class Adapter {
           throw new AdapterError(
             'UNKNOWN_CONTROL_PATH',
             404,
-            `${path} is not a control path: ${CONTROL_PREFIX} is reserved for ${Object.values(CONTROL_PATHS).join(', ')}`,
+            `${path} is not a control path: ${CONTROL_PREFIX} is reserved for ${controlPathNames()}`,
           );
       }
     } catch (error) {
@@ -383,6 +383,12 @@ function delay(ms: number): Promise<void> {
 
 function formatMegabytes(bytes: number): string {
   return bytes % 1024 ** 3 === 0 ? `${bytes / 1024 ** 3}g` : `${Math.round(bytes / 1024 ** 2)}m`;
+}
+
+/** "ready, health, …, pre-stop and pre-freeze". */
+function controlPathNames(): string {
+  const names = Object.values(CONTROL_PATHS).map((path) => path.slice(CONTROL_PREFIX.length));
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 function waitParam(url: string): number {

@@ -5,6 +5,7 @@ import { startProber } from '../../bench/load.js';
 import { demuxLogs } from '../../runner/src/docker/demux-stream.js';
 import { startAdapterInstance, type AdapterInstance } from '../helpers/adapter-instance.js';
 import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.js';
+import { runRunner } from '../helpers/runner-cli.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 
@@ -292,6 +293,23 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     expect(answer.status).toBe(200);
     expect((await docker.getContainer(first.id).inspect()).State.Paused).toBe(false);
     expect((await listed(runner, 'paused')).instances.map((item) => item.name)).toEqual([first.name]);
+  });
+
+  test('a second runner on the same data directory refuses at once and touches nothing', async () => {
+    const before = (await instancesOf(docker, runner.runnerId, 'crashy')).map((info) => info.Id);
+    const second = await runRunner(
+      ['up', '--data-dir', runner.dataDir, '--port', '0', '--control-port', '0'],
+      {
+        DOCKER_HOST: proxy.dockerHost,
+      },
+    );
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    expect(second.stderr).toContain(
+      `a runner (pid ${runner.process.pid}) is already up with ${runner.dataDir}`,
+    );
+    expect((await instancesOf(docker, runner.runnerId, 'crashy')).map((info) => info.Id)).toEqual(before);
+    expect((await fetch(`${runner.gateway}/fn/crashy/`)).status).toBe(200);
   });
 
   test('each function has its own network: one function’s instance cannot reach another’s', async () => {

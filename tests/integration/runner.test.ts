@@ -352,6 +352,8 @@ describe('runner deploy bad input', () => {
   async function expectNothingLeft(name: string): Promise<void> {
     expect(await instancesOf(docker, runner.runnerId, name)).toHaveLength(0);
     expect((await list(runner)).map((fn) => fn.name)).not.toContain(name);
+    const network = `pilotlight-${runner.runnerId}-${name}`;
+    expect(await docker.listNetworks({ filters: { name: [network] } })).toEqual([]);
   }
 
   test('a wrong port names the port the app listens on, with its last log lines', async () => {

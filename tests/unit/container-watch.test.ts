@@ -131,6 +131,30 @@ describe('container watch', () => {
     expect(gone.map((item) => item.id).sort()).toEqual(['dead', 'removed']);
   });
 
+  test('a stopped container nothing tracks is an orphan once two sweeps in a row have seen it', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [
+      { id: 'left', state: 'exited' },
+      { id: 'mine', state: 'exited' },
+      { id: 'booting', state: 'created' },
+    ];
+    const orphans: string[] = [];
+    const w = new ContainerWatch({
+      source: engine.source,
+      tracked: () => ['mine'],
+      onGone: () => {},
+      onOom: () => {},
+      onOrphan: (id) => orphans.push(id),
+      log: () => {},
+      sweepMs: 3_600_000,
+    });
+    watches.push(w);
+    await w.sweep();
+    expect(orphans).toEqual([]);
+    await w.sweep();
+    expect(orphans).toEqual(['left']);
+  });
+
   test('a container tracked after the list was taken is not judged by it', async () => {
     const engine = new FakeEngine();
     const tracked: string[] = [];

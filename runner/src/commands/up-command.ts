@@ -4,7 +4,12 @@ import type { Server } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { Controller } from '../control/controller.js';
 import { createControlServer } from '../control/control-server.js';
-import { removeRunnerInfo, readOrCreateSecret, writeRunnerInfo } from '../control/runner-files.js';
+import {
+  ensureNoLiveRunner,
+  removeRunnerInfo,
+  readOrCreateSecret,
+  writeRunnerInfo,
+} from '../control/runner-files.js';
 import { createDocker, describeEndpoint, dockerEndpointFromEnv } from '../docker/docker-endpoint.js';
 import { EngineUnavailableError } from '../errors.js';
 import { forwardToInstance } from '../gateway/forward-to-instance.js';
@@ -29,6 +34,7 @@ export interface UpOptions {
 
 /** Runs the runner in the foreground until stopSignal resolves. */
 export async function runUp(options: UpOptions): Promise<void> {
+  ensureNoLiveRunner(options.dataDir);
   const endpoint = dockerEndpointFromEnv(options.env);
   const docker = createDocker(endpoint);
   const info = await docker.info().catch(() => {

@@ -77,6 +77,8 @@ export class Controller {
   private readonly watch: ContainerWatch;
   /** Instances already taken out as dead (a death is handled once, however many events report it). */
   private readonly dead = new Set<string>();
+  /** Dead instances whose account is being taken from the engine: their containers must stay until then. */
+  private readonly accounting = new Set<string>();
   /** Containers the engine reported an OOM kill in, until their death is recorded. */
   private readonly oomKilled = new Set<string>();
 
@@ -95,6 +97,7 @@ export class Controller {
       onGone: (id, cause) => this.instanceGone(id, cause),
       onOom: (id) => this.oomKilled.add(id),
       onPaused: (id) => this.pausedOutside(id),
+      onOrphan: (id) => void this.removeOrphan(id),
       log: deps.log,
       sweepMs: deps.sweepMs,
     });
@@ -165,13 +168,17 @@ export class Controller {
       lifecycle: checked.lifecycle,
     };
 
-    // The first instance must be ready before anything is recorded: a failed deploy leaves nothing behind.
-    const first = await this.instances.start(candidate, candidate.imageId);
+    // The first instance must be ready before anything is recorded: a failed deploy leaves nothing behind,
+    // not even the network made for a function that did not exist before.
+    const isNew = !previous && !this.deps.store.getFunction(checked.name);
+    let first: Instance | undefined;
     let readyMs: number;
     try {
+      first = await this.instances.start(candidate, candidate.imageId);
       readyMs = await this.instances.waitReady(first, candidate.startupTimeoutMs);
     } catch (error) {
-      await this.instances.stop(first);
+      if (first) await this.instances.stop(first);
+      if (isNew) await this.instances.networks.remove(checked.name).catch(() => undefined);
       throw error;
     }
     const { revision: _ignored, ...toStore } = candidate;
@@ -375,7 +382,28 @@ export class Controller {
     this.requestTick();
   }
 
+  /** A stopped container of ours that nothing tracks (its removal failed while the engine was away). */
+  private async removeOrphan(id: string): Promise<void> {
+    if (this.accounting.has(id)) return;
+    await this.instances.remove(id);
+    this.deps.log('removed stopped container', { container: id.slice(0, 12) });
+  }
+
   private async recordDeath(
+    fn: FunctionRuntime,
+    instance: Instance,
+    cause: Departure,
+    at: number,
+  ): Promise<string> {
+    this.accounting.add(instance.id);
+    try {
+      return await this.takeAccount(fn, instance, cause, at);
+    } finally {
+      this.accounting.delete(instance.id);
+    }
+  }
+
+  private async takeAccount(
     fn: FunctionRuntime,
     instance: Instance,
     cause: Departure,

@@ -45,3 +45,39 @@ export function readRunnerInfo(dataDir: string): RunnerInfo & { token: string } 
     throw new RunnerNotRunningError(dataDir);
   }
 }
+
+export class RunnerAlreadyUpError extends PilotlightError {
+  constructor(dataDir: string, pid: number) {
+    super(
+      'RUNNER_ALREADY_UP',
+      `a runner (pid ${pid}) is already up with ${dataDir}: stop it first, or give this one another --data-dir`,
+      409,
+    );
+  }
+}
+
+/** Refuses to start a second runner on a data directory whose runner is still alive (before it touches anything). */
+export function ensureNoLiveRunner(dataDir: string): void {
+  let pid: number;
+  try {
+    pid = (JSON.parse(readFileSync(join(dataDir, 'runner.json'), 'utf8')) as RunnerInfo).pid;
+  } catch {
+    return;
+  }
+  if (pid === process.pid || !isAlive(pid)) return;
+  throw new RunnerAlreadyUpError(dataDir, pid);
+}
+
+/** A live process that is a runner (after a kill -9 its pid may have gone to something else). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('runner');
+  } catch {
+    return true;
+  }
+}

@@ -33,12 +33,16 @@ export interface WatchOptions {
   onOom: (id: string) => void;
   /** The container was paused (by the runner's own freeze, or by someone else). */
   onPaused?: (id: string) => void;
+  /** A container of the runner's that has stopped and that nothing tracks, seen so by two sweeps in a row. */
+  onOrphan?: (id: string) => void;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** How often the full list-by-label reconcile runs, whatever the events say. */
   sweepMs?: number;
   /** Delays between reconnect attempts after the event stream ends; the last one repeats. */
   reconnectDelaysMs?: number[];
 }
+
+const STOPPED = new Set(['exited', 'dead']);
 
 /** Signals after which a container is about to stop: it takes no new requests from then on. */
 const TERMINATING_SIGNALS = new Set(['9', '15', 'SIGKILL', 'SIGTERM', 'KILL', 'TERM']);
@@ -56,6 +60,8 @@ export class ContainerWatch {
   private lastEventTime: number | undefined;
   private failures = 0;
   private sweeping = false;
+  /** Untracked stopped containers the last sweep saw: a second sighting makes them orphans. */
+  private stoppedUntracked = new Set<string>();
   /** Resolves each time the stream is (re)connected: tests and the first start wait on it. */
   connected: Promise<void>;
   private markConnected!: () => void;
@@ -89,14 +95,20 @@ export class ContainerWatch {
     this.sweeping = true;
     try {
       // Taken before the list: a container tracked after the list was made is not judged by it.
-      const tracked = [...this.options.tracked()];
-      if (tracked.length === 0) return;
+      const tracked = new Set(this.options.tracked());
       const listed = await this.options.source.list();
       const states = new Map(listed.map((container) => [container.id, container.state]));
       for (const id of tracked) {
         const state = states.get(id) ?? 'absent';
         if (state !== 'running' && state !== 'paused') this.options.onGone(id, { via: 'sweep', state });
       }
+      const stopped = new Set(
+        listed
+          .filter((container) => STOPPED.has(container.state) && !tracked.has(container.id))
+          .map((container) => container.id),
+      );
+      for (const id of stopped) if (this.stoppedUntracked.has(id)) this.options.onOrphan?.(id);
+      this.stoppedUntracked = stopped;
     } catch (error) {
       this.options.log('engine sweep failed', { error: (error as Error).message });
     } finally {

@@ -263,13 +263,8 @@ export class InstanceManager {
 
   /** How a container ended: exit code, OOM kill, its memory limit and its last log lines. */
   async exitOf(id: string): Promise<ContainerExit> {
-    const [inspected, logTail] = await Promise.all([
-      this.docker
-        .getContainer(id)
-        .inspect()
-        .catch((error: Error) => error),
-      this.logTail(id),
-    ]);
+    const inspected = await this.inspectOnceReachable(id);
+    const logTail = await this.logTail(id);
     if (inspected instanceof Error) {
       return { exitCode: undefined, oomKilled: false, memory: 0, error: inspected.message, logTail };
     }
@@ -280,6 +275,20 @@ export class InstanceManager {
       error: inspected.State.Error || undefined,
       logTail,
     };
+  }
+
+  /** Inspects a container, waiting out an engine that does not answer (a restart) for up to a minute. */
+  private async inspectOnceReachable(id: string): Promise<Docker.ContainerInspectInfo | Error> {
+    const deadline = this.clock.now() + 60_000;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
+      const result = await this.docker
+        .getContainer(id)
+        .inspect()
+        .catch((error: NotFound) => error);
+      const unreachable = result instanceof Error && result.statusCode === undefined;
+      if (!unreachable || this.clock.now() + wait > deadline) return result;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   async remove(id: string): Promise<void> {
