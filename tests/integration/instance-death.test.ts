@@ -143,7 +143,9 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
 
     const replacement = await activeInstance(runner, 'crashy', first.name);
     const fn = await listed(runner, 'crashy');
-    expect(fn.instances.map((instance) => instance.name)).toEqual([replacement.name]);
+    // Requests held while it was replaced count as demand: the autoscaler may add one more; never the dead one.
+    expect(fn.instances.map((instance) => instance.name)).toContain(replacement.name);
+    expect(fn.instances.map((instance) => instance.name)).not.toContain(first.name);
     expect(fn.deaths).toBe(1);
     expect(fn.lastDeath).toMatchObject({ instance: first.name, reason: 'exited with code 3' });
     expect(await containerGone(first.id)).toBe(true);
