@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node24', sourcemap: 'linked', logLevel: 'warning' };
 
 await build({
   ...common,

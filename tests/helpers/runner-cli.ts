@@ -11,10 +11,10 @@ export function runnerBin(): string {
 
 /** Runs `runner ARGS` to completion without throwing on a non-zero exit. */
 export function runRunner(args: string[], env: Record<string, string> = {}) {
-  return execa('node', [runnerBin(), ...args], { reject: false, env, all: true, timeout: 120_000 });
+  return execa(process.execPath, [runnerBin(), ...args], { reject: false, env, all: true, timeout: 120_000 });
 }
 
 /** Starts a long-running `runner ARGS` (such as `up`). */
 export function spawnRunner(args: string[], env: Record<string, string> = {}) {
-  return execa('node', [runnerBin(), ...args], { reject: false, env, all: true });
+  return execa(process.execPath, [runnerBin(), ...args], { reject: false, env, all: true });
 }

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import type { FunctionSpec } from '../functions/function-spec.js';
 
 export interface InstanceEvent {
@@ -27,21 +27,22 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS instance_events_by_function ON instance_events (function, id);
 `;
 
-/** The runner's durable state in one SQLite file (WAL mode, so readers never wait for the writer). */
+/**
+ * The runner's durable state in one SQLite file (WAL mode, so readers never wait for the writer), through
+ * Node's built-in SQLite: nothing to compile at install.
+ */
 export class StateStore {
-  private readonly db: Database.Database;
+  private readonly db: DatabaseSync;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = new DatabaseSync(path);
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     this.db.exec(SCHEMA);
   }
 
   /** Stores a function, giving it the next revision number; returns the stored spec. */
   putFunction(spec: Omit<FunctionSpec, 'revision'>, now: number): FunctionSpec {
-    return this.db.transaction(() => {
+    return this.transaction(() => {
       const previous = this.getFunction(spec.name);
       const stored: FunctionSpec = { ...spec, revision: (previous?.revision ?? 0) + 1 };
       this.db
@@ -51,7 +52,7 @@ export class StateStore {
         )
         .run(spec.name, JSON.stringify(stored), stored.revision, now);
       return stored;
-    })();
+    });
   }
 
   /** Writes a function as it is, keeping its revision (a change of scale is not a new revision). */
@@ -91,6 +92,18 @@ export class StateStore {
     return rows
       .reverse()
       .map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown> }));
+  }
+
+  private transaction<T>(work: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   close(): void {
