@@ -79,6 +79,8 @@ export class Controller {
   private readonly dead = new Set<string>();
   /** Dead instances whose account is being taken from the engine: their containers must stay until then. */
   private readonly accounting = new Set<string>();
+  /** Instances this runner is pausing, until the engine reports their pause. */
+  private readonly ownPauses = new Set<string>();
   /** Containers the engine reported an OOM kill in, until their death is recorded. */
   private readonly oomKilled = new Set<string>();
 
@@ -448,6 +450,7 @@ export class Controller {
    * treated as frozen, so the next request wakes it instead of hanging on it.
    */
   private pausedOutside(id: string): void {
+    if (this.ownPauses.delete(id)) return;
     const found = this.findInstance(id);
     if (!found || this.busy.has(id)) return;
     const { fn, instance } = found;
@@ -512,7 +515,14 @@ export class Controller {
 
   private async freeze(fn: FunctionRuntime, instance: Instance): Promise<void> {
     if (instance.inflight > 0) return;
-    await this.instances.freeze(instance);
+    // Its pause event may arrive after a wake: it must not be taken for someone else's pause.
+    this.ownPauses.add(instance.id);
+    try {
+      await this.instances.freeze(instance);
+    } catch (error) {
+      this.ownPauses.delete(instance.id);
+      throw error;
+    }
     this.record(fn.spec.name, instance.name, 'freeze', {});
   }
 
