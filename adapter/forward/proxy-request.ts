@@ -46,7 +46,7 @@ export function proxyRequest(
   options: ProxyOptions,
 ): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
-    const bodiless = !req.headers['transfer-encoding'] && !Number(req.headers['content-length'] ?? 0);
+    const bodiless = isBodiless(req);
     let settled = false;
     let upstream: ClientRequest;
     const settle = (outcome: ProxyOutcome): void => {
@@ -138,6 +138,11 @@ export function proxyRequest(
     });
     send(true);
   });
+}
+
+/** A request without a body can be sent again as it is: nothing of it has been consumed. */
+export function isBodiless(req: IncomingMessage): boolean {
+  return !req.headers['transfer-encoding'] && !Number(req.headers['content-length'] ?? 0);
 }
 
 function errorMessage(body: Buffer): string | undefined {

@@ -1,13 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { forwardedHeaders, requestIdFrom } from '../../../adapter/forward/forward-headers.js';
+import { requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
 import type Docker from 'dockerode';
 import { splitFrames } from '../docker/demux-stream.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import { sendError } from '../gateway/gateway-server.js';
-import { endpointOf } from '../gateway/forward-to-instance.js';
-import { identity } from '../instances/instance-manager.js';
+import { endpointOf, instanceHeaders } from '../gateway/forward-to-instance.js';
 import type { Controller } from './controller.js';
 import type { DeployRequest } from './deploy-request.js';
 import { CONTROL_PATHS } from '../../../adapter/contract/contract.js';
@@ -128,15 +127,11 @@ export function createControlServer(
     const requestId = requestIdFrom(req.headers);
     const instance = await fn.pool.acquire();
     try {
-      const headers = forwardedHeaders(req.headers, requestId, {
-        remoteAddress: req.socket.remoteAddress,
-        host: req.headers.host,
-        proto: 'http',
-      });
+      const headers = instanceHeaders(req, requestId, instance);
       delete headers['authorization']; // the control token is the runner's, never the app's
       await proxyRequest(endpointOf(instance), req, res, {
         path: CONTROL_PATHS.invoke,
-        headers: { ...headers, ...identity(instance) },
+        headers,
         timeoutMs: fn.spec.timeoutMs + 5_000,
         requestId,
         upstreamName: `instance ${instance.name}`,

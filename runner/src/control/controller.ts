@@ -416,18 +416,19 @@ export class Controller {
     const exit = await this.instances.exitOf(instance.id);
     const oomKilled = exit.oomKilled || this.oomKilled.has(instance.id);
     this.oomKilled.delete(instance.id);
+    const memory = exit.memory || instance.spec.memory;
     const reason =
       cause.via === 'start-failed'
-        ? `failed to start: ${cause.reason ?? 'unknown'}`
+        ? firstAccount(cause, oomKilled, memory)
         : cause.via === 'answer' && cause.answer === 'INSTANCE_MISMATCH'
           ? 'was replaced at its address by another container'
-          : describeExit({ ...exit, oomKilled, memory: exit.memory || instance.spec.memory });
+          : describeExit({ ...exit, oomKilled, memory });
     await this.instances.remove(instance.id);
     const detail = {
       reason,
       exitCode: exit.exitCode ?? null,
       oomKilled,
-      memory: exit.memory || instance.spec.memory,
+      memory,
       noticedBy: cause.via === 'event' ? cause.action : cause.via === 'answer' ? cause.answer : cause.via,
       state: instance.state,
       ranMs: instance.readyAt === undefined ? null : at - instance.readyAt,

@@ -31,7 +31,8 @@ export class CrashLoopError extends PilotlightError {
 /** How long a 503 waits for the engine's account of a death before it goes out without it. */
 const ACCOUNT_WAIT_MS = 500;
 
-function delay(ms: number): Promise<undefined> {
+/** A wait that does not keep the process alive on its own. */
+function unrefDelay(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
@@ -84,7 +85,7 @@ export class FunctionRuntime {
     this.deaths += 1;
     this.crash = afterDeath(this.crash, death, this.hooks.crashBackoff ?? defaultCrashBackoffConfig());
     const last = this.crash.last!;
-    this.deathAccount = Promise.race([account, delay(ACCOUNT_WAIT_MS)]).then((reason) => {
+    this.deathAccount = Promise.race([account, unrefDelay(ACCOUNT_WAIT_MS)]).then((reason) => {
       if (reason) last.reason = reason;
     });
     if (!inBackoff(this.crash, death.at)) return;
@@ -96,7 +97,6 @@ export class FunctionRuntime {
 
   /** The 503 for a request that finds no room during a backoff, once the last death's cause is known. */
   private async refusal(): Promise<CrashLoopError | undefined> {
-    if (!inBackoff(this.crash, this.hooks.now())) return undefined;
     await this.deathAccount;
     return this.crashLoopError(this.hooks.now());
   }

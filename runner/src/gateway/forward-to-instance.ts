@@ -1,10 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
 import { forwardedHeaders, requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import type { AppEndpoint } from '../../../adapter/forward/app-endpoint.js';
-import { proxyRequest, type ProxyOutcome } from '../../../adapter/forward/proxy-request.js';
-import { ERROR_HEADER } from '../../../adapter/forward/adapter-error.js';
-import { identity } from '../instances/instance-manager.js';
+import { isBodiless, proxyRequest, type ProxyOutcome } from '../../../adapter/forward/proxy-request.js';
 import type { Instance } from '../instances/instance.js';
 import { PilotlightError, isPilotlightError } from '../errors.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
@@ -31,9 +29,6 @@ export function endpointOf(instance: Instance): AppEndpoint {
   }
   return endpoint;
 }
-
-/** Adapter answers that mean the request reached no app: the instance is going away or is not the one meant. */
-const NOT_SERVED_ANSWERS = NOT_SERVED_CODES;
 
 /** Attempts for a request whose instance turned out to be gone before it served anything. */
 const MAX_ATTEMPTS = 3;
@@ -70,7 +65,7 @@ export async function forwardToInstance(
   suspect: SuspectInstance = () => {},
 ): Promise<void> {
   const requestId = requestIdFrom(req.headers);
-  const bodiless = !req.headers['transfer-encoding'] && !Number(req.headers['content-length'] ?? 0);
+  const bodiless = isBodiless(req);
   for (let attempt = 1; ; attempt++) {
     let instance: Instance;
     try {
@@ -82,18 +77,11 @@ export async function forwardToInstance(
     try {
       outcome = await proxyRequest(endpointOf(instance), req, res, {
         path,
-        headers: {
-          ...forwardedHeaders(req.headers, requestId, {
-            remoteAddress: req.socket.remoteAddress,
-            host: req.headers.host,
-            proto: 'http',
-          }),
-          ...identity(instance),
-        },
+        headers: instanceHeaders(req, requestId, instance),
         timeoutMs: fn.spec.timeoutMs + 5_000,
         requestId,
         upstreamName: `instance ${instance.name}`,
-        notServed: (answer) => NOT_SERVED_ANSWERS.has(String(answer.headers[ERROR_HEADER] ?? '')),
+        notServed: (answer) => NOT_SERVED_CODES.has(String(answer.headers[HEADERS.error] ?? '')),
       });
     } finally {
       fn.pool.release(instance);
@@ -109,6 +97,21 @@ export async function forwardToInstance(
       );
     }
   }
+}
+
+/** What an instance's adapter gets: the caller's forwarded headers, and the name of the instance meant. */
+export function instanceHeaders(
+  req: IncomingMessage,
+  requestId: string,
+  instance: Instance,
+): OutgoingHttpHeaders {
+  const headers = forwardedHeaders(req.headers, requestId, {
+    remoteAddress: req.socket.remoteAddress,
+    host: req.headers.host,
+    proto: 'http',
+  });
+  headers[HEADERS.instance] = instance.name;
+  return headers;
 }
 
 function answerUnavailable(

@@ -77,6 +77,7 @@ export class ContainerWatch {
     const sweepMs = this.options.sweepMs ?? 2000;
     this.sweepTimer = setInterval(() => void this.sweep(), sweepMs);
     this.sweepTimer.unref();
+    // Unref'd: a stream that answers at once must not leave a timer holding the process.
     await Promise.race([this.connected, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 

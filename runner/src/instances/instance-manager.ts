@@ -3,7 +3,6 @@ import type Docker from 'dockerode';
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../adapter-runtime/mount-container.js';
-import { INSTANCE_HEADER } from '../../../adapter/forward/forward-headers.js';
 import { demuxLogs } from '../docker/demux-stream.js';
 import type { FunctionSpec } from '../functions/function-spec.js';
 import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, labelFilter, managedLabels } from '../labels.js';
@@ -12,7 +11,8 @@ import { FunctionNetworks } from './function-network.js';
 import { AppNeverReadyError } from './instance-errors.js';
 import { shrinkInstance, wakeInstance, type ShrinkResult } from './resize-instance.js';
 import { formatBytes, hostConfigFor } from './resource-spec.js';
-import { CONTROL_PATHS, ENV } from '../../../adapter/contract/contract.js';
+import { CONTROL_PATHS, ENV, HEADERS } from '../../../adapter/contract/contract.js';
+import { sleep } from '../setup/sleep.js';
 
 export interface Clock {
   now(): number;
@@ -26,8 +26,6 @@ export interface ContainerExit {
   oomKilled: boolean;
   /** The memory limit it had when it ended, in bytes (0: none). */
   memory: number;
-  /** The engine's own error for it, if any ("container not found" when it was removed). */
-  error: string | undefined;
   logTail: string;
 }
 
@@ -266,13 +264,12 @@ export class InstanceManager {
     const inspected = await this.inspectOnceReachable(id);
     const logTail = await this.logTail(id);
     if (inspected instanceof Error) {
-      return { exitCode: undefined, oomKilled: false, memory: 0, error: inspected.message, logTail };
+      return { exitCode: undefined, oomKilled: false, memory: 0, logTail };
     }
     return {
       exitCode: inspected.State.Running ? undefined : inspected.State.ExitCode,
       oomKilled: inspected.State.OOMKilled,
       memory: inspected.HostConfig.Memory ?? 0,
-      error: inspected.State.Error || undefined,
       logTail,
     };
   }
@@ -287,7 +284,7 @@ export class InstanceManager {
         .catch((error: NotFound) => error);
       const unreachable = result instanceof Error && result.statusCode === undefined;
       if (!unreachable || this.clock.now() + wait > deadline) return result;
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait);
     }
   }
 
@@ -318,7 +315,7 @@ function networkAddress(info: Docker.ContainerInspectInfo, network: string): str
 
 /** Every call to an adapter names the instance it means: an address reused by another container is refused. */
 export function identity(instance: Pick<Instance, 'name'>): Record<string, string> {
-  return { [INSTANCE_HEADER]: instance.name };
+  return { [HEADERS.instance]: instance.name };
 }
 
 /** "exited with code 3", "was OOM-killed: memory limit exceeded (512m)". */
