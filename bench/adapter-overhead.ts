@@ -15,9 +15,9 @@ import {
 } from '../runner/src/adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig } from '../runner/src/adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../runner/src/adapter-runtime/mount-container.js';
-import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
-import { managedLabels } from '../runner/src/labels.js';
-import { execaProcessRunner } from '../runner/src/setup/process-runner.js';
+import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
+import { managedLabels } from '../engine/labels.js';
+import { execaProcessRunner } from '../host/process-runner.js';
 import { fixedRateLoad, median, type LatencySummary } from './load.js';
 
 const { values } = parseArgs({

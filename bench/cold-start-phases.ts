@@ -5,10 +5,10 @@ import {
   ensureAdapterRuntime,
 } from '../runner/src/adapter-runtime/adapter-runtime.js';
 import { defaultLifecycleConfig } from '../runner/src/autoscaler/plan-instances.js';
-import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
-import type { FunctionSpec } from '../runner/src/functions/function-spec.js';
+import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
+import type { FunctionSpec } from '../runner/src/spec/function-spec.js';
 import { InstanceManager } from '../runner/src/instances/instance-manager.js';
-import { execaProcessRunner } from '../runner/src/setup/process-runner.js';
+import { execaProcessRunner } from '../host/process-runner.js';
 
 const docker = createDocker(dockerEndpointFromEnv(process.env));
 const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { sampleImageRef } from '../images/catalog.js';
-import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
+import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
 import { median, startProber } from './load.js';
 import { deploy, floorRun, instances, sleep, startBenchRunner, waitFor } from './runner-harness.js';
 

@@ -6,7 +6,7 @@ import type Docker from 'dockerode';
 import { ControlClient } from '../runner/src/cli/control-client.js';
 import { runUp } from '../runner/src/commands/up-command.js';
 import { readRunnerInfo } from '../runner/src/control/runner-files.js';
-import { managedLabels } from '../runner/src/labels.js';
+import { managedLabels } from '../engine/labels.js';
 
 export interface BenchRunner {
   client: ControlClient;

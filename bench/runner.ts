@@ -16,10 +16,10 @@ import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
 import { sampleImageRef } from '../images/catalog.js';
 import type { ControlClient } from '../runner/src/cli/control-client.js';
-import { createDocker, dockerEndpointFromEnv } from '../runner/src/docker/docker-endpoint.js';
-import { readHostFacts } from '../runner/src/setup/host-facts.js';
-import { ensureCommands } from '../runner/src/setup/install-debian-packages.js';
-import { execaProcessRunner } from '../runner/src/setup/process-runner.js';
+import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
+import { readHostFacts } from '../host/host-facts.js';
+import { ensureCommands } from '../host/install-debian-packages.js';
+import { execaProcessRunner } from '../host/process-runner.js';
 import { fixedRateLoad, median } from './load.js';
 import { deploy, firstOk, floorRun, instances, sleep, startBenchRunner, waitFor } from './runner-harness.js';
 

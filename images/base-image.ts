@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type Docker from 'dockerode';
-import { SetupError } from '../runner/src/errors.js';
-import { followProgress } from '../runner/src/docker/follow-progress.js';
-import { managedLabels } from '../runner/src/labels.js';
-import type { HostFacts } from '../runner/src/setup/host-facts.js';
-import { ensureCommands } from '../runner/src/setup/install-debian-packages.js';
-import type { ProcessRunner } from '../runner/src/setup/process-runner.js';
+import { SetupError } from '../host/setup-error.js';
+import { followProgress } from '../engine/follow-progress.js';
+import { managedLabels } from '../engine/labels.js';
+import type { HostFacts } from '../host/host-facts.js';
+import { ensureCommands } from '../host/install-debian-packages.js';
+import type { ProcessRunner } from '../host/process-runner.js';
 
 export const BASE_IMAGE = 'pilotlight/base:bookworm';
 const SUITE = 'bookworm';

@@ -1,8 +1,8 @@
 import type Docker from 'dockerode';
-import { ImageBuildError } from '../runner/src/errors.js';
-import { followProgress } from '../runner/src/docker/follow-progress.js';
-import { LABEL_SOURCE_HASH, managedLabels } from '../runner/src/labels.js';
-import { hashContext, readContextFiles, tarContext, type ContextFile } from './build-context.js';
+import { ImageBuildError } from '../engine/engine-errors.js';
+import { followProgress } from '../engine/follow-progress.js';
+import { LABEL_SOURCE_HASH, managedLabels } from '../engine/labels.js';
+import { hashContext, readContextFiles, tarContext, type ContextFile } from '../engine/build-context.js';
 import type { ImageSpec } from './image-spec.js';
 
 export type BuildOutcome = 'up-to-date' | 'built';

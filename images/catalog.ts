@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SetupError } from '../runner/src/errors.js';
-import { projectRoot } from '../runner/src/project-root.js';
-import type { ProcessRunner } from '../runner/src/setup/process-runner.js';
+import { SetupError } from '../host/setup-error.js';
+import { projectRoot } from '../common/project-root.js';
+import type { ProcessRunner } from '../host/process-runner.js';
 import type { ImageSpec } from './image-spec.js';
 
 export const SAMPLE_NAMES = ['express', 'flask', 'jvm', 'scratch'] as const;

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import type { HostFacts } from '../runner/src/setup/host-facts.js';
-import type { ProcessRunner } from '../runner/src/setup/process-runner.js';
+import type { HostFacts } from '../host/host-facts.js';
+import type { ProcessRunner } from '../host/process-runner.js';
 import { ensureBaseImage } from './base-image.js';
 import { ensureBuiltImage } from './build-image.js';
 import { imageCatalog } from './catalog.js';

@@ -1,4 +1,4 @@
-import type { ResourceKind } from '../runner/src/labels.js';
+import type { ResourceKind } from '../engine/labels.js';
 
 /** An image the project builds from a folder with a Dockerfile. */
 export interface ImageSpec {

@@ -16,8 +16,8 @@ import { runSetup } from './commands/setup-command.js';
 import { runUp } from './commands/up-command.js';
 import { runWrap } from './commands/wrap-command.js';
 import { resolveDataDir } from './data-dir.js';
-import { isPilotlightError } from './errors.js';
-import type { PullPolicy } from './images/pull-image.js';
+import { isPilotlightError } from '../../common/pilotlight-error.js';
+import type { PullPolicy } from './registry/pull-image.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, functionError: 1, knownError: 2, usage: 64, crash: 70 } as const;

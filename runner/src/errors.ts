@@ -1,40 +1,4 @@
-/**
- * A known failure: it has a stable code, the HTTP status it maps to, and a message that names the problem
- * and the fix. The CLI prints these as one line; anything else is a crash and is printed with its stack.
- */
-export class PilotlightError extends Error {
-  readonly code: string;
-  readonly status: number;
-
-  constructor(code: string, message: string, status = 500) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-    this.status = status;
-  }
-}
-
-export class EngineUnavailableError extends PilotlightError {
-  constructor(message: string) {
-    super('ENGINE_UNAVAILABLE', message, 503);
-  }
-}
-
-export class SetupError extends PilotlightError {
-  constructor(message: string) {
-    super('SETUP_FAILED', message, 500);
-  }
-}
-
-export class ImageBuildError extends PilotlightError {
-  constructor(image: string, detail: string) {
-    super('IMAGE_BUILD_FAILED', `building ${image} failed: ${detail}`, 500);
-  }
-}
-
-export function isPilotlightError(error: unknown): error is PilotlightError {
-  return error instanceof PilotlightError;
-}
+import { PilotlightError } from '../../common/pilotlight-error.js';
 
 export class UnknownFunctionError extends PilotlightError {
   constructor(name: string) {

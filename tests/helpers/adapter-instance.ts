@@ -7,8 +7,8 @@ import {
 import { readAppImageConfig } from '../../runner/src/adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../../runner/src/adapter-runtime/mount-container.js';
 import { wrapImage } from '../../runner/src/adapter-runtime/wrap-image.js';
-import { demuxLogs } from '../../runner/src/docker/demux-stream.js';
-import { execaProcessRunner } from '../../runner/src/setup/process-runner.js';
+import { demuxLogs } from '../../engine/demux-stream.js';
+import { execaProcessRunner } from '../../host/process-runner.js';
 import { testLabels, uniqueName, TEST_RUN_ID } from './test-docker.js';
 
 export type Packaging = 'mount' | 'wrap';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SOCKET } from '../../runner/src/docker/docker-endpoint.js';
+import { DEFAULT_SOCKET } from '../../engine/docker-endpoint.js';
 
 /**
  * A pass-through in front of the engine's socket that can hold back or cut its event streams, as a lost

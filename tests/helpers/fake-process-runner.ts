@@ -1,4 +1,4 @@
-import type { ProcessRunner, RunResult } from '../../runner/src/setup/process-runner.js';
+import type { ProcessRunner, RunResult } from '../../host/process-runner.js';
 
 /** Records every command; commands on `installed` are found by which(); apt-get install adds packages. */
 export class FakeProcessRunner implements ProcessRunner {

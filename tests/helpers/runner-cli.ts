@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { projectRoot } from '../../runner/src/project-root.js';
+import { projectRoot } from '../../common/project-root.js';
 
 export function runnerBin(): string {
   const bin = join(projectRoot(), 'dist', 'runner.js');

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { LABEL_RUNNER } from '../../runner/src/labels.js';
+import { LABEL_RUNNER } from '../../engine/labels.js';
 import { runRunner, spawnRunner } from './runner-cli.js';
 
 export interface RunnerProcess {

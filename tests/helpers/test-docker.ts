@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { createDocker, dockerEndpointFromEnv } from '../../runner/src/docker/docker-endpoint.js';
-import { LABEL_TEST_RUN, managedLabels } from '../../runner/src/labels.js';
+import { createDocker, dockerEndpointFromEnv } from '../../engine/docker-endpoint.js';
+import { LABEL_TEST_RUN, managedLabels } from '../../engine/labels.js';
 
 /** One id per test run (set by tests/global-setup.js); everything a test creates is labelled with it. */
 export const TEST_RUN_ID =

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { REGISTRY_IMAGE } from '../../images/catalog.js';
-import { followProgress } from '../../runner/src/docker/follow-progress.js';
+import { followProgress } from '../../engine/follow-progress.js';
 import { startContainer, uniqueName, type StartedContainer } from './test-docker.js';
 
 export interface TestRegistry {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type Docker from 'dockerode';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
-import { demuxLogs } from '../../runner/src/docker/demux-stream.js';
+import { demuxLogs } from '../../engine/demux-stream.js';
 import { startAdapterInstance, type AdapterInstance } from '../helpers/adapter-instance.js';
 import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.js';
 import { runRunner } from '../helpers/runner-cli.js';

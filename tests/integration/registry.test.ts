@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sampleImageRef } from '../../images/catalog.js';
-import { followProgress } from '../../runner/src/docker/follow-progress.js';
+import { followProgress } from '../../engine/follow-progress.js';
 import { testDocker, TEST_RUN_ID } from '../helpers/test-docker.js';
 import { pushToRegistry, startTestRegistry, untag, type TestRegistry } from '../helpers/test-registry.js';
 

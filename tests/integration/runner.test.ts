@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SAMPLE_NAMES, sampleImageRef } from '../../images/catalog.js';
-import { LABEL_RUNNER, managedLabels } from '../../runner/src/labels.js';
+import { LABEL_RUNNER, managedLabels } from '../../engine/labels.js';
 import { testDocker, TEST_RUN_ID } from '../helpers/test-docker.js';
 import { pushToRegistry, startTestRegistry, untag, type TestRegistry } from '../helpers/test-registry.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sampleImageRef } from '../../images/catalog.js';
-import { projectRoot } from '../../runner/src/project-root.js';
+import { projectRoot } from '../../common/project-root.js';
 import { startContainer, testDocker, waitForOk, type StartedContainer } from '../helpers/test-docker.js';
 
 const docker = testDocker();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sampleImageRef } from '../../images/catalog.js';
-import { followProgress } from '../../runner/src/docker/follow-progress.js';
-import { tarContext } from '../../images/build-context.js';
+import { followProgress } from '../../engine/follow-progress.js';
+import { tarContext } from '../../engine/build-context.js';
 import { removeImage } from '../helpers/adapter-instance.js';
 import { runRunner } from '../helpers/runner-cli.js';
 import { startContainer, testDocker, testLabels, TEST_RUN_ID, waitForOk } from '../helpers/test-docker.js';

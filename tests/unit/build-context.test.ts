@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { extract } from 'tar-stream';
-import { hashContext, readContextFiles, tarContext } from '../../images/build-context.js';
+import { hashContext, readContextFiles, tarContext } from '../../engine/build-context.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { demuxLogs } from '../../runner/src/docker/demux-stream.js';
+import { demuxLogs } from '../../engine/demux-stream.js';
 
 function frame(stream: number, text: string): Buffer {
   const body = Buffer.from(text);

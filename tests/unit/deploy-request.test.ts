@@ -2,9 +2,9 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { checkDeploy, nameFromImage } from '../../runner/src/control/deploy-request.js';
-import { defaultPullPolicy, explainPullFailure } from '../../runner/src/images/pull-image.js';
-import { authFromDockerConfig, registryHost } from '../../runner/src/images/registry-auth.js';
+import { checkDeploy, nameFromImage } from '../../runner/src/spec/deploy-request.js';
+import { defaultPullPolicy, explainPullFailure } from '../../runner/src/registry/pull-image.js';
+import { authFromDockerConfig, registryHost } from '../../runner/src/registry/registry-auth.js';
 
 const host = { cpus: 2, memory: 8 * 1024 ** 3 };
 

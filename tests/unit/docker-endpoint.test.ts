@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { describeEndpoint, dockerEndpointFromEnv } from '../../runner/src/docker/docker-endpoint.js';
+import { describeEndpoint, dockerEndpointFromEnv } from '../../engine/docker-endpoint.js';
 
 describe('dockerEndpointFromEnv', () => {
   test('defaults to the local socket', () => {

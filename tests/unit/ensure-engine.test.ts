@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { ensureEngine, type EnsureEngineDeps } from '../../runner/src/setup/ensure-engine.js';
+import { ensureEngine, type EnsureEngineDeps } from '../../host/ensure-engine.js';
 import { FakeProcessRunner } from '../helpers/fake-process-runner.js';
 
 function deps(overrides: Partial<EnsureEngineDeps> & { processes: FakeProcessRunner }): EnsureEngineDeps {

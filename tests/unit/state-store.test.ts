@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { defaultLifecycleConfig } from '../../runner/src/autoscaler/plan-instances.js';
-import type { FunctionSpec } from '../../runner/src/functions/function-spec.js';
+import type { FunctionSpec } from '../../runner/src/spec/function-spec.js';
 import { StateStore } from '../../runner/src/store/state-store.js';
 
 const MiB = 1024 ** 2;

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { SetupError } from '../errors.js';
-import { projectRoot } from '../project-root.js';
-import type { ProcessRunner } from '../setup/process-runner.js';
+import { SetupError } from '../../../host/setup-error.js';
+import { projectRoot } from '../../../common/project-root.js';
+import type { ProcessRunner } from '../../../host/process-runner.js';
 import { sharedLibrariesOf } from './shared-libraries.js';
 
 /** Where the runtime folder appears inside an instance's container. */

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 
 /** The parts of an image's config the adapter needs to start the app as the image would. */
 export interface AppImageConfig {

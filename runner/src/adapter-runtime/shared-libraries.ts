@@ -1,5 +1,5 @@
-import type { ProcessRunner } from '../setup/process-runner.js';
-import { SetupError } from '../errors.js';
+import type { ProcessRunner } from '../../../host/process-runner.js';
+import { SetupError } from '../../../host/setup-error.js';
 
 export interface SharedLibraries {
   /** The dynamic loader, e.g. /lib64/ld-linux-x86-64.so.2 */

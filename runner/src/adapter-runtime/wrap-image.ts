@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { managedLabels } from '../labels.js';
-import type { ContextFile } from '../../../images/build-context.js';
+import { managedLabels } from '../../../engine/labels.js';
+import type { ContextFile } from '../../../engine/build-context.js';
 import { buildContext } from '../../../images/build-image.js';
 import { appLaunchEnv } from './adapter-env.js';
 import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';

@@ -1,4 +1,4 @@
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { readRunnerInfo } from '../control/runner-files.js';
 
 /** Calls the control API of the runner that owns a data directory. */

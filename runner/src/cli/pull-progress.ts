@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../docker/follow-progress.js';
+import type { ProgressEvent } from '../../../engine/follow-progress.js';
 
 /** Renders a pull's per-layer progress as one line: redrawn in place on a terminal, printed once otherwise. */
 export function pullProgress(image: string, out: NodeJS.WriteStream = process.stderr) {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ControlClient } from '../cli/control-client.js';
 import { pullProgress } from '../cli/pull-progress.js';
-import type { DeployRequest } from '../control/deploy-request.js';
-import { PilotlightError } from '../errors.js';
+import type { DeployRequest } from '../spec/deploy-request.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { formatBytes } from '../instances/resource-spec.js';
 import { HEADERS } from '../../../adapter/contract/contract.js';
 

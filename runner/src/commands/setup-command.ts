@@ -5,11 +5,11 @@ import {
   DEFAULT_SOCKET,
   describeEndpoint,
   dockerEndpointFromEnv,
-} from '../docker/docker-endpoint.js';
-import { ensureEngine } from '../setup/ensure-engine.js';
-import { readHostFacts } from '../setup/host-facts.js';
-import { execaProcessRunner } from '../setup/process-runner.js';
-import { sleep } from '../setup/sleep.js';
+} from '../../../engine/docker-endpoint.js';
+import { ensureEngine } from '../../../host/ensure-engine.js';
+import { readHostFacts } from '../../../host/host-facts.js';
+import { execaProcessRunner } from '../../../host/process-runner.js';
+import { sleep } from '../../../common/sleep.js';
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 

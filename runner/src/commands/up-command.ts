@@ -10,11 +10,11 @@ import {
   readOrCreateSecret,
   writeRunnerInfo,
 } from '../control/runner-files.js';
-import { createDocker, describeEndpoint, dockerEndpointFromEnv } from '../docker/docker-endpoint.js';
-import { EngineUnavailableError } from '../errors.js';
+import { createDocker, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
+import { EngineUnavailableError } from '../../../engine/engine-errors.js';
 import { forwardToInstance } from '../gateway/forward-to-instance.js';
 import { createGatewayServer } from '../gateway/gateway-server.js';
-import { execaProcessRunner } from '../setup/process-runner.js';
+import { execaProcessRunner } from '../../../host/process-runner.js';
 import { StateStore } from '../store/state-store.js';
 import { join } from 'node:path';
 

@@ -1,7 +1,7 @@
-import { createDocker, dockerEndpointFromEnv } from '../docker/docker-endpoint.js';
+import { createDocker, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { defaultWrappedTag, wrapImage } from '../adapter-runtime/wrap-image.js';
-import { execaProcessRunner } from '../setup/process-runner.js';
+import { execaProcessRunner } from '../../../host/process-runner.js';
 
 export interface WrapOptions {
   env: Record<string, string | undefined>;

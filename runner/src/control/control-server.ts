@@ -3,12 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
 import type Docker from 'dockerode';
-import { splitFrames } from '../docker/demux-stream.js';
-import { PilotlightError, isPilotlightError } from '../errors.js';
+import { splitFrames } from '../../../engine/demux-stream.js';
+import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import { sendError } from '../gateway/gateway-server.js';
 import { endpointOf, instanceHeaders } from '../gateway/forward-to-instance.js';
 import type { Controller } from './controller.js';
-import type { DeployRequest } from './deploy-request.js';
+import type { DeployRequest } from '../spec/deploy-request.js';
 import { CONTROL_PATHS } from '../../../adapter/contract/contract.js';
 
 export class UnauthorizedError extends PilotlightError {

@@ -2,17 +2,18 @@ import type Docker from 'dockerode';
 import type { InstanceAction } from '../autoscaler/plan-instances.js';
 import type { AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig } from '../adapter-runtime/image-config.js';
-import type { ProgressEvent } from '../docker/follow-progress.js';
-import { PilotlightError, UnknownFunctionError } from '../errors.js';
-import type { FunctionSpec } from '../functions/function-spec.js';
-import { pullImage } from '../images/pull-image.js';
-import { authFromDockerConfig, registryHost } from '../images/registry-auth.js';
+import type { ProgressEvent } from '../../../engine/follow-progress.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import { UnknownFunctionError } from '../errors.js';
+import type { FunctionSpec } from '../spec/function-spec.js';
+import { pullImage } from '../registry/pull-image.js';
+import { authFromDockerConfig, registryHost } from '../registry/registry-auth.js';
 import type { Instance } from '../instances/instance.js';
 import { ContainerWatch, type GoneCause, type WatchSource } from '../instances/container-watch.js';
 import { describeExit, InstanceManager, type Clock } from '../instances/instance-manager.js';
-import { LABEL_FUNCTION, LABEL_RUNNER } from '../labels.js';
+import { LABEL_FUNCTION, LABEL_RUNNER } from '../../../engine/labels.js';
 import type { StateStore } from '../store/state-store.js';
-import { checkDeploy, type DeployRequest } from './deploy-request.js';
+import { checkDeploy, type DeployRequest } from '../spec/deploy-request.js';
 import { FunctionRuntime } from './function-runtime.js';
 
 /**

@@ -10,8 +10,8 @@ import {
   type Death,
 } from '../autoscaler/crash-backoff.js';
 import { planInstances, type InstanceAction } from '../autoscaler/plan-instances.js';
-import { PilotlightError } from '../errors.js';
-import type { FunctionSpec } from '../functions/function-spec.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import type { FunctionSpec } from '../spec/function-spec.js';
 import { FunctionPool } from '../gateway/function-pool.js';
 import type { Instance } from '../instances/instance.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 
 export interface RunnerInfo {
   pid: number;

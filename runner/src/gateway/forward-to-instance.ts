@@ -4,7 +4,7 @@ import { forwardedHeaders, requestIdFrom } from '../../../adapter/forward/forwar
 import type { AppEndpoint } from '../../../adapter/forward/app-endpoint.js';
 import { isBodiless, proxyRequest, type ProxyOutcome } from '../../../adapter/forward/proxy-request.js';
 import type { Instance } from '../instances/instance.js';
-import { PilotlightError, isPilotlightError } from '../errors.js';
+import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
 import { sendError } from './gateway-server.js';
 import { HEADERS, NOT_SERVED_CODES } from '../../../adapter/contract/contract.js';

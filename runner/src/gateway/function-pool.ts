@@ -1,4 +1,4 @@
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 import type { Instance } from '../instances/instance.js';
 
 export class NoCapacityError extends PilotlightError {

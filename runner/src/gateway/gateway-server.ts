@@ -1,6 +1,7 @@
 import { ERROR_HEADER } from '../../../adapter/forward/adapter-error.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { NotRoutedError, PilotlightError, ReservedPathError, UnknownFunctionError } from '../errors.js';
+import { NotRoutedError, ReservedPathError, UnknownFunctionError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { routeRequest, type FunctionRoute } from './route-request.js';
 import { CONTROL_PREFIX } from '../../../adapter/contract/contract.js';
 

@@ -1,4 +1,4 @@
-import { FUNCTION_NAME_PATTERN } from '../functions/function-spec.js';
+import { FUNCTION_NAME_PATTERN } from '../spec/function-spec.js';
 
 export interface FunctionRoute {
   name: string;

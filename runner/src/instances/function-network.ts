@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { PilotlightError } from '../errors.js';
-import { LABEL_FUNCTION, LABEL_RUNNER, labelFilter, managedLabels } from '../labels.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import { LABEL_FUNCTION, LABEL_RUNNER, labelFilter, managedLabels } from '../../../engine/labels.js';
 
 export class NetworkPoolExhaustedError extends PilotlightError {
   constructor(network: string, detail: string) {

@@ -1,4 +1,4 @@
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 
 export class AppNeverReadyError extends PilotlightError {
   constructor(fn: string, reason: string, logTail: string) {

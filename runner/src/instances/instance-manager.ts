@@ -3,16 +3,22 @@ import type Docker from 'dockerode';
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainerOptions } from '../adapter-runtime/mount-container.js';
-import { demuxLogs } from '../docker/demux-stream.js';
-import type { FunctionSpec } from '../functions/function-spec.js';
-import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, labelFilter, managedLabels } from '../labels.js';
+import { demuxLogs } from '../../../engine/demux-stream.js';
+import type { FunctionSpec } from '../spec/function-spec.js';
+import {
+  LABEL_FUNCTION,
+  LABEL_REVISION,
+  LABEL_RUNNER,
+  labelFilter,
+  managedLabels,
+} from '../../../engine/labels.js';
 import type { Instance } from './instance.js';
 import { FunctionNetworks } from './function-network.js';
 import { AppNeverReadyError } from './instance-errors.js';
 import { shrinkInstance, wakeInstance, type ShrinkResult } from './resize-instance.js';
 import { formatBytes, hostConfigFor } from './resource-spec.js';
 import { CONTROL_PATHS, ENV, HEADERS } from '../../../adapter/contract/contract.js';
-import { sleep } from '../setup/sleep.js';
+import { sleep } from '../../../common/sleep.js';
 
 export interface Clock {
   now(): number;

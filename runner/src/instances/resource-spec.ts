@@ -1,4 +1,4 @@
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 
 /** CPU and memory of one container: the active (full) spec or the reserved (pilot light) one. */
 export interface ResourceSpec {

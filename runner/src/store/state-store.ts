@@ -1,5 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
-import type { FunctionSpec } from '../functions/function-spec.js';
+import type { FunctionSpec } from '../spec/function-spec.js';
 
 export interface InstanceEvent {
   at: number;

@@ -1,4 +1,4 @@
-import { SetupError } from '../errors.js';
+import { SetupError } from './setup-error.js';
 import type { HostFacts } from './host-facts.js';
 import type { ProcessRunner } from './process-runner.js';
 

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { PilotlightError } from '../errors.js';
-import { followProgress, type ProgressEvent } from '../docker/follow-progress.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import { followProgress, type ProgressEvent } from '../../../engine/follow-progress.js';
 import { registryHost, type RegistryAuth } from './registry-auth.js';
 
 export class PullError extends PilotlightError {}

@@ -1,9 +1,9 @@
 import { defaultConfig } from '../autoscaler/kpa.js';
 import { defaultLifecycleConfig, type LifecycleConfig } from '../autoscaler/plan-instances.js';
-import { PilotlightError } from '../errors.js';
-import { isValidFunctionName } from '../functions/function-spec.js';
-import type { RegistryAuth } from '../images/registry-auth.js';
-import type { PullPolicy } from '../images/pull-image.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import { isValidFunctionName } from './function-spec.js';
+import type { RegistryAuth } from '../registry/registry-auth.js';
+import type { PullPolicy } from '../registry/pull-image.js';
 import {
   BadSpecError,
   capToHost,

@@ -1,4 +1,4 @@
-import { EngineUnavailableError } from '../errors.js';
+import { EngineUnavailableError } from '../engine/engine-errors.js';
 import type { HostFacts } from './host-facts.js';
 import { ensureCommands } from './install-debian-packages.js';
 import type { ProcessRunner } from './process-runner.js';

@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { PilotlightError } from '../errors.js';
+import { PilotlightError } from '../common/pilotlight-error.js';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
 
