@@ -14,8 +14,8 @@ import {
   ensureAdapterRuntime,
 } from '../runner/src/adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig } from '../runner/src/adapter-runtime/image-config.js';
-import { adapterContainerOptions } from '../runner/src/adapter-runtime/mount-container.js';
-import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
+import { adapterContainer } from '../runner/src/adapter-runtime/mount-container.js';
+import { createDocker, createEngine, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
 import { managedLabels } from '../engine/labels.js';
 import { execaProcessRunner } from '../host/process-runner.js';
 import { fixedRateLoad, median, type LatencySummary } from './load.js';
@@ -35,15 +35,18 @@ const sample = values.sample as SampleName;
 const appPort = { express: 3000, flask: 5000, jvm: 8080, scratch: 8000 }[sample];
 
 const docker = createDocker(dockerEndpointFromEnv(process.env));
+const engine = createEngine(dockerEndpointFromEnv(process.env));
 const ref = sampleImageRef(sample);
 const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());
-const container = await docker.createContainer(
-  adapterContainerOptions({
-    ref,
-    image: await readAppImageConfig(docker, ref),
-    runtime,
-    labels: managedLabels('test', { 'pilotlight.bench': 'adapter-overhead' }),
-  }),
+const container = docker.getContainer(
+  await engine.create(
+    adapterContainer({
+      ref,
+      image: await readAppImageConfig(engine, ref),
+      runtime,
+      labels: managedLabels('test', { 'pilotlight.bench': 'adapter-overhead' }),
+    }),
+  ),
 );
 
 try {

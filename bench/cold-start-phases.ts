@@ -5,20 +5,23 @@ import {
   ensureAdapterRuntime,
 } from '../runner/src/adapter-runtime/adapter-runtime.js';
 import { defaultLifecycleConfig } from '../runner/src/autoscaler/plan-instances.js';
-import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
+import { createEngine, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
 import type { FunctionSpec } from '../runner/src/spec/function-spec.js';
-import { InstanceManager } from '../runner/src/instances/instance-manager.js';
+import { httpAdapterClient } from '../runner/src/instances/adapter-client.js';
+import { systemClock } from '../runner/src/instances/clock.js';
+import { InstanceContainers } from '../runner/src/instances/instance-containers.js';
 import { execaProcessRunner } from '../host/process-runner.js';
 
-const docker = createDocker(dockerEndpointFromEnv(process.env));
+const engine = createEngine(dockerEndpointFromEnv(process.env));
 const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());
-const manager = new InstanceManager(docker, runtime, 'phases', undefined, 2);
-const image = await docker.getImage(sampleImageRef('express')).inspect();
+const containers = new InstanceContainers(engine, runtime, 'phases', systemClock, 2);
+const adapter = httpAdapterClient(systemClock);
+const image = (await engine.inspectImage(sampleImageRef('express')))!;
 const fn: FunctionSpec = {
   name: 'phases',
   image: sampleImageRef('express'),
   digest: undefined,
-  imageId: image.Id,
+  imageId: image.id,
   revision: 1,
   appPort: 3000,
   active: { cpus: 1, memory: 512 * 1024 ** 2 },
@@ -32,9 +35,9 @@ const fn: FunctionSpec = {
 };
 for (let i = 0; i < 5; i++) {
   const t0 = performance.now();
-  const instance = await manager.start(fn, fn.imageId);
+  const instance = await containers.start(fn);
   const t1 = performance.now();
-  await manager.waitReady(instance, 60_000);
+  await adapter.waitReady(instance, 60_000, async () => true);
   const t2 = performance.now();
   const response = await fetch(`${instance.address}/`);
   await response.text();
@@ -42,5 +45,5 @@ for (let i = 0; i < 5; i++) {
   console.log(
     `start ${(t1 - t0).toFixed(0)} ms, ready +${(t2 - t1).toFixed(0)} ms, first request +${(t3 - t2).toFixed(0)} ms, total ${(t3 - t0).toFixed(0)} ms`,
   );
-  await manager.remove(instance.id);
+  await containers.remove(instance.id);
 }

@@ -1,4 +1,6 @@
 import Docker from 'dockerode';
+import type { ContainerEngine } from './container-engine.js';
+import { DockerEngine } from './docker-engine.js';
 import { PilotlightError } from '../common/pilotlight-error.js';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -31,6 +33,12 @@ export function describeEndpoint(endpoint: DockerEndpoint): string {
     : `${endpoint.protocol}://${endpoint.host}:${endpoint.port}`;
 }
 
+/** The engine at an endpoint, behind the interface the runner and the image builds use. */
+export function createEngine(endpoint: DockerEndpoint): ContainerEngine {
+  return DockerEngine.at(endpoint);
+}
+
+/** A raw Docker client, for tests and benchmarks that act on the engine as a user would. */
 export function createDocker(endpoint: DockerEndpoint): Docker {
   return endpoint.kind === 'socket'
     ? new Docker({ socketPath: endpoint.socketPath })

@@ -2,9 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import type Docker from 'dockerode';
+import type { ContainerEngine } from '../engine/container-engine.js';
 import { SetupError } from '../host/setup-error.js';
-import { followProgress } from '../engine/follow-progress.js';
 import { managedLabels } from '../engine/labels.js';
 import type { HostFacts } from '../host/host-facts.js';
 import { ensureCommands } from '../host/install-debian-packages.js';
@@ -14,7 +13,7 @@ export const BASE_IMAGE = 'pilotlight/base:bookworm';
 const SUITE = 'bookworm';
 
 export interface BaseImageDeps {
-  docker: Docker;
+  engine: ContainerEngine;
   processes: ProcessRunner;
   host: HostFacts;
   mirror: string;
@@ -23,7 +22,7 @@ export interface BaseImageDeps {
 
 /** Returns the id of pilotlight/base:bookworm, building it with debootstrap only when it is absent. */
 export async function ensureBaseImage(deps: BaseImageDeps): Promise<string> {
-  const existing = await imageId(deps.docker, BASE_IMAGE);
+  const existing = (await deps.engine.inspectImage(BASE_IMAGE))?.id;
   if (existing) return existing;
 
   await ensureCommands(
@@ -44,12 +43,12 @@ export async function ensureBaseImage(deps: BaseImageDeps): Promise<string> {
       );
     }
     await trimRootfs(rootfs, deps.mirror);
-    await importRootfs(deps.docker, rootfs);
+    await importRootfs(deps.engine, rootfs);
     deps.log(`built ${BASE_IMAGE} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } finally {
     await rm(rootfs, { recursive: true, force: true });
   }
-  const id = await imageId(deps.docker, BASE_IMAGE);
+  const id = (await deps.engine.inspectImage(BASE_IMAGE))?.id;
   if (!id) throw new SetupError(`${BASE_IMAGE} was imported but the engine does not list it`);
   return id;
 }
@@ -69,7 +68,7 @@ async function trimRootfs(rootfs: string, mirror: string): Promise<void> {
   );
 }
 
-async function importRootfs(docker: Docker, rootfs: string): Promise<void> {
+async function importRootfs(engine: ContainerEngine, rootfs: string): Promise<void> {
   const [repo, tag] = BASE_IMAGE.split(':') as [string, string];
   const labels = Object.entries(managedLabels('base-image'))
     .map(([key, value]) => `${key}=${value}`)
@@ -80,7 +79,7 @@ async function importRootfs(docker: Docker, rootfs: string): Promise<void> {
   let tarErrors = '';
   tar.stderr.on('data', (chunk: Buffer) => (tarErrors += chunk.toString()));
   const tarExit = new Promise<number>((resolve) => tar.on('close', (code) => resolve(code ?? 1)));
-  const stream = await docker.importImage(tar.stdout, {
+  await engine.importImage(tar.stdout, {
     repo,
     tag,
     changes: [
@@ -88,15 +87,6 @@ async function importRootfs(docker: Docker, rootfs: string): Promise<void> {
       'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       'CMD ["/bin/bash"]',
     ],
-  } as object);
-  await followProgress(docker, stream);
+  });
   if ((await tarExit) !== 0) throw new SetupError(`packing the base rootfs failed: ${tarErrors.trim()}`);
-}
-
-async function imageId(docker: Docker, ref: string): Promise<string | undefined> {
-  try {
-    return (await docker.getImage(ref).inspect()).Id;
-  } catch {
-    return undefined;
-  }
 }

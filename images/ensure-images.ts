@@ -1,4 +1,4 @@
-import type Docker from 'dockerode';
+import type { ContainerEngine } from '../engine/container-engine.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ProcessRunner } from '../host/process-runner.js';
 import { ensureBaseImage } from './base-image.js';
@@ -6,7 +6,7 @@ import { ensureBuiltImage } from './build-image.js';
 import { imageCatalog } from './catalog.js';
 
 export interface EnsureImagesOptions {
-  docker: Docker;
+  engine: ContainerEngine;
   processes: ProcessRunner;
   host: HostFacts;
   mirror: string;
@@ -18,6 +18,6 @@ export interface EnsureImagesOptions {
 export async function ensureImages(options: EnsureImagesOptions): Promise<void> {
   const baseId = await ensureBaseImage(options);
   for (const spec of imageCatalog(options.processes, { forTests: options.forTests })) {
-    await ensureBuiltImage(options.docker, spec, baseId, options.log);
+    await ensureBuiltImage(options.engine, spec, baseId, options.log);
   }
 }

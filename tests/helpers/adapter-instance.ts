@@ -1,15 +1,16 @@
 import type Docker from 'dockerode';
+import { ADAPTER_PORT } from '../../adapter/contract/contract.js';
 import {
   defaultRuntimeCacheDir,
   ensureAdapterRuntime,
   type AdapterRuntime,
 } from '../../runner/src/adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig } from '../../runner/src/adapter-runtime/image-config.js';
-import { adapterContainerOptions } from '../../runner/src/adapter-runtime/mount-container.js';
+import { adapterContainer } from '../../runner/src/adapter-runtime/mount-container.js';
 import { wrapImage } from '../../runner/src/adapter-runtime/wrap-image.js';
 import { demuxLogs } from '../../engine/demux-stream.js';
 import { execaProcessRunner } from '../../host/process-runner.js';
-import { testLabels, uniqueName, TEST_RUN_ID } from './test-docker.js';
+import { testEngine, testLabels, uniqueName, TEST_RUN_ID } from './test-docker.js';
 
 export type Packaging = 'mount' | 'wrap';
 
@@ -27,10 +28,10 @@ export function testRuntime(): Promise<AdapterRuntime> {
 }
 
 /** For wrap: builds SOURCE as a test-only wrapped image and returns its ref; for mount: the source itself. */
-export async function imageFor(docker: Docker, source: string, packaging: Packaging): Promise<string> {
+export async function imageFor(_docker: Docker, source: string, packaging: Packaging): Promise<string> {
   if (packaging === 'mount') return source;
   const target = `${source.split(':')[0]}:wrapped-${TEST_RUN_ID}`;
-  await wrapImage(docker, source, target, await testRuntime());
+  await wrapImage(testEngine(), source, target, await testRuntime());
   return target;
 }
 
@@ -49,8 +50,9 @@ export async function startAdapterInstance(
   env: Record<string, string>,
   options: { appPort?: number; waitReady?: boolean; network?: string } = {},
 ): Promise<AdapterInstance> {
-  const image = await readAppImageConfig(docker, ref);
-  const create = adapterContainerOptions({
+  const engine = testEngine();
+  const image = await readAppImageConfig(engine, ref);
+  const create = adapterContainer({
     ref,
     image,
     runtime: packaging === 'mount' ? await testRuntime() : undefined,
@@ -60,11 +62,10 @@ export async function startAdapterInstance(
     name: uniqueName('adapter'),
     publish: true,
   });
-  if (options.network) create.HostConfig = { ...create.HostConfig, NetworkMode: options.network };
-  const container = await docker.createContainer(create);
-  await container.start();
-  const info = await container.inspect();
-  const hostPort = info.NetworkSettings.Ports['9000/tcp']?.[0]?.HostPort;
+  const id = await engine.create({ ...create, ...(options.network ? { network: options.network } : {}) });
+  await engine.start(id);
+  const container = docker.getContainer(id);
+  const hostPort = (await engine.inspect(id))?.hostPorts[ADAPTER_PORT];
   const instance: AdapterInstance = {
     url: `http://127.0.0.1:${hostPort}`,
     container,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { createDocker, dockerEndpointFromEnv } from '../../engine/docker-endpoint.js';
+import type { ContainerEngine } from '../../engine/container-engine.js';
+import { createDocker, createEngine, dockerEndpointFromEnv } from '../../engine/docker-endpoint.js';
 import { LABEL_TEST_RUN, managedLabels } from '../../engine/labels.js';
 
 /** One id per test run (set by tests/global-setup.js); everything a test creates is labelled with it. */
@@ -9,6 +10,11 @@ export const TEST_RUN_ID =
 
 export function testDocker(): Docker {
   return createDocker(dockerEndpointFromEnv(process.env));
+}
+
+/** Pilotlight's own engine client, for what the product does; `testDocker()` acts on the engine as a user would. */
+export function testEngine(): ContainerEngine {
+  return createEngine(dockerEndpointFromEnv(process.env));
 }
 
 export function testLabels(): Record<string, string> {

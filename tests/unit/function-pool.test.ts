@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { FunctionPool, type PoolOptions } from '../../runner/src/gateway/function-pool.js';
-import type { Instance } from '../../runner/src/instances/instance.js';
+import { moveTo, type Instance } from '../../runner/src/instances/instance.js';
 
 function instance(id: string, overrides: Partial<Instance> = {}): Instance {
   return {
@@ -37,7 +37,7 @@ function pool(overrides: Partial<PoolOptions> = {}) {
     },
     wake: async (inst) => {
       woken.push(inst.id);
-      inst.state = 'active';
+      moveTo(inst, 'active', 0);
     },
     ...overrides,
   });

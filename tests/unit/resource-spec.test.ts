@@ -1,11 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import {
-  capToHost,
-  hostConfigFor,
-  parseCpus,
-  parseMemory,
-} from '../../runner/src/instances/resource-spec.js';
-import { safeMemoryFloor, shrinkTarget } from '../../runner/src/instances/resize-instance.js';
+import { hostResources } from '../../engine/docker-engine.js';
+import { capToHost, parseCpus, parseMemory } from '../../runner/src/instances/resource-spec.js';
+import { safeMemoryFloor, shrinkTarget } from '../../runner/src/instances/shrink-target.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -41,7 +37,7 @@ describe('resource specs', () => {
   });
 
   test('the Engine fields turn swap off', () => {
-    expect(hostConfigFor({ cpus: 0.25, memory: 128 * MiB })).toEqual({
+    expect(hostResources({ cpus: 0.25, memory: 128 * MiB })).toEqual({
       NanoCpus: 250_000_000,
       Memory: 128 * MiB,
       MemorySwap: 128 * MiB,

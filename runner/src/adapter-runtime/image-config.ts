@@ -1,5 +1,5 @@
-import type Docker from 'dockerode';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
+import type { ContainerEngine } from '../../../engine/container-engine.js';
 
 /** The parts of an image's config the adapter needs to start the app as the image would. */
 export interface AppImageConfig {
@@ -16,27 +16,8 @@ export class ImageNotFoundError extends PilotlightError {
   }
 }
 
-export async function readAppImageConfig(docker: Docker, ref: string): Promise<AppImageConfig> {
-  let info: Docker.ImageInspectInfo;
-  try {
-    info = await docker.getImage(ref).inspect();
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) throw new ImageNotFoundError(ref);
-    throw error;
-  }
-  const ports = Object.keys(info.Config?.ExposedPorts ?? {})
-    .filter((key) => key.endsWith('/tcp'))
-    .map((key) => Number.parseInt(key, 10))
-    .sort((a, b) => a - b);
-  return {
-    id: info.Id,
-    entrypoint: asList(info.Config?.Entrypoint),
-    cmd: asList(info.Config?.Cmd),
-    exposedPort: ports[0],
-  };
-}
-
-function asList(value: string | string[] | null | undefined): string[] {
-  if (!value) return [];
-  return Array.isArray(value) ? value : [value];
+export async function readAppImageConfig(engine: ContainerEngine, ref: string): Promise<AppImageConfig> {
+  const image = await engine.inspectImage(ref);
+  if (!image) throw new ImageNotFoundError(ref);
+  return { id: image.id, entrypoint: image.entrypoint, cmd: image.cmd, exposedPort: image.exposedPorts[0] };
 }

@@ -1,7 +1,8 @@
-import type Docker from 'dockerode';
-import { appLaunchEnv, envList } from './adapter-env.js';
+import type { ContainerCreate } from '../../../engine/container-engine.js';
+import { appLaunchEnv } from './adapter-env.js';
 import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
 import type { AppImageConfig } from './image-config.js';
+import { ENV } from '../../../adapter/contract/contract.js';
 
 export interface AdapterContainerOptions {
   image: AppImageConfig;
@@ -18,30 +19,27 @@ export interface AdapterContainerOptions {
 }
 
 /**
- * Create options for a container running the unchanged image behind the adapter. In mount mode the adapter
- * runtime is bind-mounted and the entrypoint overridden; the image's own ENTRYPOINT goes to the adapter through
- * its environment and the image's CMD stays the container's CMD.
+ * A container running the unchanged image behind the adapter. In mount mode the adapter runtime is
+ * bind-mounted and the entrypoint overridden; the image's own ENTRYPOINT goes to the adapter through its
+ * environment and the image's CMD stays the container's CMD.
  */
-export function adapterContainerOptions(options: AdapterContainerOptions): Docker.ContainerCreateOptions {
-  const port = `${ADAPTER_PORT}/tcp`;
+export function adapterContainer(options: AdapterContainerOptions): ContainerCreate {
   const launch = options.runtime
     ? appLaunchEnv(options.image, options.appPort)
     : appPortOnly(options.appPort);
   return {
     name: options.name,
-    Image: options.ref,
-    ...(options.runtime ? { Entrypoint: ADAPTER_ENTRYPOINT, Cmd: options.image.cmd } : {}),
-    Env: envList({ ...launch, ...options.env }),
-    Labels: options.labels,
-    ExposedPorts: { [port]: {} },
-    HostConfig: {
-      Init: true,
-      Binds: options.runtime ? [`${options.runtime.dir}:${RUNTIME_MOUNT}:ro`] : undefined,
-      PortBindings: options.publish ? { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
-    },
+    image: options.ref,
+    ...(options.runtime ? { entrypoint: ADAPTER_ENTRYPOINT, cmd: options.image.cmd } : {}),
+    env: { ...launch, ...options.env },
+    labels: options.labels,
+    exposedPorts: [ADAPTER_PORT],
+    ...(options.publish ? { publishedPorts: [ADAPTER_PORT] } : {}),
+    init: true,
+    ...(options.runtime ? { readOnlyMounts: [{ source: options.runtime.dir, target: RUNTIME_MOUNT }] } : {}),
   };
 }
 
 function appPortOnly(appPort: number | undefined): Record<string, string> {
-  return appPort ? { PILOTLIGHT_APP_PORT: String(appPort) } : {};
+  return appPort ? { [ENV.appPort]: String(appPort) } : {};
 }

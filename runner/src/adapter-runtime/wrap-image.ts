@@ -1,7 +1,6 @@
-import type Docker from 'dockerode';
-import { managedLabels } from '../../../engine/labels.js';
 import type { ContextFile } from '../../../engine/build-context.js';
-import { buildContext } from '../../../images/build-image.js';
+import type { ContainerEngine } from '../../../engine/container-engine.js';
+import { managedLabels } from '../../../engine/labels.js';
 import { appLaunchEnv } from './adapter-env.js';
 import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
 import { readAppImageConfig } from './image-config.js';
@@ -43,13 +42,13 @@ export function wrapDockerfile(source: string, launchEnv: Record<string, string>
  * the adapter starting the original ENTRYPOINT+CMD. Env, workdir and user are inherited unchanged.
  */
 export async function wrapImage(
-  docker: Docker,
+  engine: ContainerEngine,
   source: string,
   target: string,
   runtime: AdapterRuntime,
   options: { appPort?: number; log?: (line: string) => void } = {},
 ): Promise<string> {
-  const image = await readAppImageConfig(docker, source);
+  const image = await readAppImageConfig(engine, source);
   const dockerfile = wrapDockerfile(image.id, appLaunchEnv(image, options.appPort), image.cmd);
   const files: ContextFile[] = [{ name: 'Dockerfile', mode: 0o644, content: Buffer.from(dockerfile) }];
   for (const file of runtime.files) {
@@ -59,7 +58,7 @@ export async function wrapImage(
       source: { path: file.path, size: (await stat(file.path)).size },
     });
   }
-  await buildContext(docker, files, target, managedLabels('wrapped-image', { [LABEL_WRAPPED_FROM]: source }));
+  await engine.build(files, target, managedLabels('wrapped-image', { [LABEL_WRAPPED_FROM]: source }));
   options.log?.(`wrapped ${source} as ${target}`);
   return target;
 }

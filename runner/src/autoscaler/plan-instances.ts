@@ -3,7 +3,12 @@
  * been idle. Pure: the reconciler carries the actions out on the engine.
  */
 
-export type InstanceState = 'starting' | 'active' | 'reserved' | 'frozen' | 'draining';
+/**
+ * `shrinking` and `freezing` last while the engine resizes or pauses the container: a request that arrives
+ * meanwhile waits for that to finish and then wakes it.
+ */
+export type InstanceState =
+  'starting' | 'active' | 'shrinking' | 'reserved' | 'freezing' | 'frozen' | 'draining';
 
 export interface InstanceView {
   id: string;

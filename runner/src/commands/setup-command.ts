@@ -1,7 +1,7 @@
 import { ensureImages } from '../../../images/ensure-images.js';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import {
-  createDocker,
+  createEngine,
   DEFAULT_SOCKET,
   describeEndpoint,
   dockerEndpointFromEnv,
@@ -23,16 +23,12 @@ export interface SetupOptions {
 export async function runSetup(options: SetupOptions): Promise<void> {
   const started = Date.now();
   const endpoint = dockerEndpointFromEnv(options.env);
-  const docker = createDocker(endpoint);
+  const engine = createEngine(endpoint);
   const processes = execaProcessRunner();
   const host = readHostFacts();
 
   const outcome = await ensureEngine({
-    ping: () =>
-      docker.ping().then(
-        () => true,
-        () => false,
-      ),
+    ping: () => engine.ping(),
     endpoint: describeEndpoint(endpoint),
     isLocalDefault: endpoint.kind === 'socket' && endpoint.socketPath === DEFAULT_SOCKET,
     host,
@@ -44,7 +40,7 @@ export async function runSetup(options: SetupOptions): Promise<void> {
   if (outcome !== 'already-running') options.log(`Docker engine ${outcome} at ${describeEndpoint(endpoint)}`);
 
   await ensureImages({
-    docker,
+    engine,
     processes,
     host,
     mirror: options.env['PILOTLIGHT_DEBIAN_MIRROR'] || DEFAULT_DEBIAN_MIRROR,

@@ -2,7 +2,10 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
-import { Controller } from '../control/controller.js';
+import { Deployer } from '../control/deploy.js';
+import { FunctionRegistry } from '../control/function-registry.js';
+import { Reconciler } from '../control/reconciler.js';
+import { systemClock } from '../instances/clock.js';
 import { createControlServer } from '../control/control-server.js';
 import {
   ensureNoLiveRunner,
@@ -10,7 +13,7 @@ import {
   readOrCreateSecret,
   writeRunnerInfo,
 } from '../control/runner-files.js';
-import { createDocker, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
+import { createEngine, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
 import { EngineUnavailableError } from '../../../engine/engine-errors.js';
 import { forwardToInstance } from '../gateway/forward-to-instance.js';
 import { createGatewayServer } from '../gateway/gateway-server.js';
@@ -36,8 +39,8 @@ export interface UpOptions {
 export async function runUp(options: UpOptions): Promise<void> {
   ensureNoLiveRunner(options.dataDir);
   const endpoint = dockerEndpointFromEnv(options.env);
-  const docker = createDocker(endpoint);
-  const info = await docker.info().catch(() => {
+  const engine = createEngine(endpoint);
+  const host = await engine.capacity().catch(() => {
     throw new EngineUnavailableError(
       `no Docker engine answers at ${describeEndpoint(endpoint)}: run \`runner setup\` (or start Docker) first`,
     );
@@ -56,16 +59,28 @@ export async function runUp(options: UpOptions): Promise<void> {
   const runnerId = readOrCreateSecret(options.dataDir, 'runner-id', 6);
   const token = readOrCreateSecret(options.dataDir, 'token', 32);
   const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());
-  const controller = new Controller({
-    docker,
-    store,
+  const registry = new FunctionRegistry();
+  const reconciler = new Reconciler({
+    engine,
     runtime,
     runnerId,
-    host: { cpus: info.NCPU, memory: info.MemTotal },
-    env: options.env,
+    store,
+    registry,
+    clock: systemClock,
     log,
+    bootCpus: host.cpus,
     tickMs: options.tickMs,
     sweepMs: options.sweepMs,
+  });
+  const deployer = new Deployer({
+    engine,
+    store,
+    registry,
+    reconciler,
+    host,
+    env: options.env,
+    clock: systemClock,
+    log,
   });
   // A fault in the runner's own background work is logged with its stack; the gateway keeps serving.
   const onUnhandled = (reason: unknown): void =>
@@ -73,13 +88,13 @@ export async function runUp(options: UpOptions): Promise<void> {
       error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
     });
   process.on('unhandledRejection', onUnhandled);
-  await controller.start();
+  await reconciler.start();
 
   const gateway = createGatewayServer((route, req, res) => {
-    const fn = controller.functions.get(route.name);
+    const fn = registry.find(route.name);
     if (!fn) return false;
     forwardToInstance(fn, route.path, req, res, (owner, instance, answer, message) =>
-      controller.suspect(owner, instance, answer, message),
+      reconciler.suspect(owner, instance, answer, message),
     ).catch((error: Error) => {
       log('gateway failure', { fn: route.name, error: error.message });
       res.destroy();
@@ -91,7 +106,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   gateway.keepAliveTimeout = 65_000;
   const gatewayPort = await listen(gateway, options.gatewayPort, options.host);
   const gatewayUrl = `http://${options.host}:${gatewayPort}`;
-  const control = createControlServer(controller, docker, token, gatewayUrl);
+  const control = createControlServer({ registry, deployer, engine }, token, gatewayUrl);
   const controlPort = await listen(control, options.controlPort, '127.0.0.1');
   writeRunnerInfo(options.dataDir, {
     pid: process.pid,
@@ -107,10 +122,10 @@ export async function runUp(options: UpOptions): Promise<void> {
   options.log('runner stopping: finishing requests in flight');
   gateway.close();
   control.close();
-  await controller.stop();
-  await waitForQuiet(controller, 30_000);
+  await reconciler.stop();
+  await waitForQuiet(registry, 30_000);
   if (!options.keepInstances) {
-    await Promise.all([...controller.functions.keys()].map((name) => controller.stopInstances(name)));
+    await Promise.all(registry.names().map((name) => deployer.stopInstances(name)));
   }
   gateway.closeAllConnections();
   control.closeAllConnections();
@@ -126,8 +141,8 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
-async function waitForQuiet(controller: Controller, timeoutMs: number): Promise<void> {
+async function waitForQuiet(registry: FunctionRegistry, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const inflight = () => [...controller.functions.values()].reduce((sum, fn) => sum + fn.pool.demand, 0);
-  while (inflight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (registry.demand() > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -2,12 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
-import type Docker from 'dockerode';
-import { splitFrames } from '../../../engine/demux-stream.js';
+import type { ContainerEngine } from '../../../engine/container-engine.js';
 import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import { sendError } from '../gateway/gateway-server.js';
 import { endpointOf, instanceHeaders } from '../gateway/forward-to-instance.js';
-import type { Controller } from './controller.js';
+import type { Deployer } from './deploy.js';
+import type { FunctionRegistry } from './function-registry.js';
 import type { DeployRequest } from '../spec/deploy-request.js';
 import { CONTROL_PATHS } from '../../../adapter/contract/contract.js';
 
@@ -27,11 +27,11 @@ const MAX_CONTROL_BODY = 1024 * 1024;
 
 /** The token-protected API the CLI talks to. Deploy answers with a stream of NDJSON progress lines. */
 export function createControlServer(
-  controller: Controller,
-  docker: Docker,
+  parts: { registry: FunctionRegistry; deployer: Deployer; engine: ContainerEngine },
   token: string,
   gatewayUrl: string,
 ): Server {
+  const { registry, deployer, engine } = parts;
   const expected = Buffer.from(`Bearer ${token}`);
   return createServer((req, res) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -56,22 +56,22 @@ export function createControlServer(
     if (!name && method === 'POST') return deploy(req, res);
     if (!name) throw new NotFoundError(method, url.pathname);
     if (!action && method === 'DELETE') {
-      await controller.remove(name);
+      await deployer.remove(name);
       return json(res, 200, { removed: name });
     }
     if (action === 'scale' && method === 'POST') {
       const body = (await readJson(req)) as { min?: number; max?: number };
-      const spec = controller.scale(name, body.min, body.max);
+      const spec = deployer.scale(name, body.min, body.max);
       return json(res, 200, { name, minScale: spec.scaling.minScale, maxScale: spec.scaling.maxScale });
     }
     if (action === 'invoke' && method === 'POST') return invoke(name, req, res);
     if (action === 'logs' && method === 'GET') return logs(name, url, res);
-    if (action === 'events' && method === 'GET') return json(res, 200, controller.events(name));
+    if (action === 'events' && method === 'GET') return json(res, 200, deployer.events(name));
     throw new NotFoundError(method, url.pathname);
   }
 
   function listFunctions(): unknown {
-    return [...controller.functions.values()].map((fn) => ({
+    return registry.all().map((fn) => ({
       name: fn.spec.name,
       revision: fn.spec.revision,
       image: fn.spec.image,
@@ -108,7 +108,7 @@ export function createControlServer(
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const line = (value: unknown): boolean => res.write(`${JSON.stringify(value)}\n`);
     try {
-      const result = await controller.deploy(body, (event) => line({ event: 'progress', ...event }));
+      const result = await deployer.deploy(body, (event) => line({ event: 'progress', ...event }));
       line({ event: 'done', ...result, url: `${gatewayUrl}/fn/${result.name}/` });
     } catch (error) {
       const known = isPilotlightError(error);
@@ -123,7 +123,7 @@ export function createControlServer(
 
   /** The event is streamed to an instance's /_/invoke through the same forwarding as the gateway's. */
   async function invoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const fn = controller.get(name);
+    const fn = registry.get(name);
     const requestId = requestIdFrom(req.headers);
     const instance = await fn.pool.acquire();
     try {
@@ -143,46 +143,23 @@ export function createControlServer(
 
   /** Every instance's output, demuxed, each line prefixed with its instance name. */
   async function logs(name: string, url: URL, res: ServerResponse): Promise<void> {
-    const fn = controller.get(name);
+    const fn = registry.get(name);
     const follow = url.searchParams.get('follow') === '1';
     const tail = Number(url.searchParams.get('tail') ?? 100);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-    const streams = await Promise.all(
+    const stops = await Promise.all(
       fn.pool.instances.map(async (instance) => {
-        const container = docker.getContainer(instance.id);
         const prefix = `[${instance.name}] `;
-        if (!follow) {
-          const raw = (await container.logs({ stdout: true, stderr: true, tail })) as Buffer;
-          writePrefixed(res, prefix, raw);
-          return undefined;
-        }
-        const stream = (await container.logs({
-          stdout: true,
-          stderr: true,
-          tail,
-          follow: true,
-        })) as NodeJS.ReadableStream;
-        let pending: Buffer = Buffer.alloc(0);
-        stream.on('data', (chunk: Buffer) => {
-          pending = writePrefixed(res, prefix, Buffer.concat([pending, chunk]));
-        });
-        return stream;
+        const write = (text: string): void => {
+          for (const line of text.split('\n')) if (line) res.write(`${prefix}${line}\n`);
+        };
+        if (!follow) return void write(await engine.logs(instance.id, tail));
+        return engine.followLogs(instance.id, tail, write);
       }),
     );
     if (!follow) return void res.end();
-    res.on('close', () =>
-      streams.forEach((stream) => (stream as unknown as { destroy?: () => void })?.destroy?.()),
-    );
+    res.on('close', () => stops.forEach((stop) => stop?.()));
   }
-}
-
-/** Writes complete frames of a multiplexed log buffer as prefixed lines; returns the incomplete rest. */
-function writePrefixed(res: ServerResponse, prefix: string, raw: Buffer): Buffer {
-  const { frames, rest } = splitFrames(raw);
-  for (const frame of frames) {
-    for (const line of frame.data.toString('utf8').split('\n')) if (line) res.write(`${prefix}${line}\n`);
-  }
-  return rest;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

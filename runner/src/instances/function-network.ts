@@ -1,18 +1,5 @@
-import type Docker from 'dockerode';
-import { PilotlightError } from '../../../common/pilotlight-error.js';
-import { LABEL_FUNCTION, LABEL_RUNNER, labelFilter, managedLabels } from '../../../engine/labels.js';
-
-export class NetworkPoolExhaustedError extends PilotlightError {
-  constructor(network: string, detail: string) {
-    super(
-      'NETWORK_POOL_EXHAUSTED',
-      `the engine has no address range left for network ${network} (${detail}): remove unused networks ` +
-        '(`docker network prune`) or give dockerd smaller default-address-pools, e.g. ' +
-        '{"default-address-pools":[{"base":"172.17.0.0/12","size":24}]} in /etc/docker/daemon.json',
-      503,
-    );
-  }
-}
+import type { ContainerEngine } from '../../../engine/container-engine.js';
+import { LABEL_FUNCTION, LABEL_RUNNER, managedLabels } from '../../../engine/labels.js';
 
 /**
  * One bridge network per function: the runner (on the host) reaches every instance, but an instance cannot
@@ -23,7 +10,7 @@ export class FunctionNetworks {
   private readonly ensured = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly docker: Docker,
+    private readonly engine: ContainerEngine,
     private readonly runnerId: string,
   ) {}
 
@@ -50,25 +37,18 @@ export class FunctionNetworks {
   /** Removes the function's network once no container is attached to it (a gone network is fine). */
   async remove(fn: string): Promise<void> {
     this.ensured.delete(fn);
-    await this.docker
-      .getNetwork(this.nameFor(fn))
-      .remove()
-      .catch((error: { statusCode?: number }) => {
-        if (error.statusCode !== 404) throw error;
-      });
+    await this.engine.removeNetwork(this.nameFor(fn));
   }
 
   /** This runner's networks whose function is not among `keep` (left by a function removed while it was down). */
   async removeAllBut(keep: Set<string>): Promise<string[]> {
-    const networks = await this.docker.listNetworks({
-      filters: labelFilter({ [LABEL_RUNNER]: this.runnerId }),
-    });
+    const networks = await this.engine.listNetworks({ [LABEL_RUNNER]: this.runnerId });
     const removed: string[] = [];
     for (const network of networks) {
-      const fn = network.Labels?.[LABEL_FUNCTION] ?? '';
+      const fn = network.labels[LABEL_FUNCTION] ?? '';
       if (keep.has(fn)) continue;
       await this.remove(fn).then(
-        () => removed.push(network.Name),
+        () => removed.push(network.name),
         () => undefined,
       );
     }
@@ -77,25 +57,12 @@ export class FunctionNetworks {
 
   private async create(fn: string): Promise<string> {
     const name = this.nameFor(fn);
-    const existing = await this.docker
-      .getNetwork(name)
-      .inspect()
-      .catch(() => undefined);
-    if (existing) return name;
-    try {
-      await this.docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Labels: managedLabels('network', { [LABEL_RUNNER]: this.runnerId, [LABEL_FUNCTION]: fn }),
-        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
-      });
-    } catch (error) {
-      const { statusCode, message } = error as { statusCode?: number; message: string };
-      if (statusCode === 409) return name; // made meanwhile by a concurrent start
-      if (/non-overlapping|address pool/i.test(message)) throw new NetworkPoolExhaustedError(name, message);
-      throw error;
-    }
+    if (await this.engine.networkExists(name)) return name;
+    await this.engine.createNetwork({
+      name,
+      labels: managedLabels('network', { [LABEL_RUNNER]: this.runnerId, [LABEL_FUNCTION]: fn }),
+      isolated: true,
+    });
     return name;
   }
 }

@@ -3,21 +3,37 @@ import type { ResourceSpec } from './resource-spec.js';
 
 /** One running container of a function, as the runner tracks it. */
 export interface Instance {
-  id: string;
-  name: string;
-  fn: string;
+  readonly id: string;
+  readonly name: string;
+  readonly fn: string;
   revision: number;
   /** http://IP:9000 on the function's own bridge network. */
-  address: string;
-  state: InstanceState;
-  stateSince: number;
+  readonly address: string;
+  /** Its state, its spec and when it entered that state change together, only through `moveTo`. */
+  readonly state: InstanceState;
+  readonly stateSince: number;
+  /** The CPU and memory the container has now (not what it is being resized to). */
+  readonly spec: ResourceSpec;
   lastActiveAt: number;
   /** When its container was started (or adopted). */
-  startedAt: number;
+  readonly startedAt: number;
   /** When it first became ready (or was adopted); undefined while it starts. */
   readyAt?: number;
   /** Requests the gateway has sent and not yet seen answered. */
   inflight: number;
-  /** The CPU and memory the container has now. */
-  spec: ResourceSpec;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The one place an instance's state and spec change: together, once the engine has done its part. */
+export function moveTo(instance: Instance, state: InstanceState, now: number, spec = instance.spec): void {
+  const changing = instance as Mutable<Instance>;
+  changing.state = state;
+  changing.stateSince = now;
+  changing.spec = spec;
+}
+
+/** Whether it is (still) in `state`: read after an await, when another action may have moved it. */
+export function isIn(instance: Instance, state: InstanceState): boolean {
+  return instance.state === state;
 }

@@ -64,8 +64,3 @@ export function formatBytes(bytes: number): string {
   if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)}m`;
   return `${Math.round(bytes / 1024)}k`;
 }
-
-/** The Engine's HostConfig fields for a spec; swap is off so memory is the real limit. */
-export function hostConfigFor(spec: ResourceSpec): { NanoCpus: number; Memory: number; MemorySwap: number } {
-  return { NanoCpus: Math.round(spec.cpus * 1e9), Memory: spec.memory, MemorySwap: spec.memory };
-}

@@ -1,6 +1,6 @@
-import type Docker from 'dockerode';
+import type { ContainerEngine, ImageDetails } from '../../../engine/container-engine.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
-import { followProgress, type ProgressEvent } from '../../../engine/follow-progress.js';
+import type { ProgressEvent } from '../../../engine/follow-progress.js';
 import { registryHost, type RegistryAuth } from './registry-auth.js';
 
 export class PullError extends PilotlightError {}
@@ -25,12 +25,12 @@ export function defaultPullPolicy(ref: string): PullPolicy {
  * stream) into one clear error: not found, wrong credentials, registry unreachable.
  */
 export async function pullImage(
-  docker: Docker,
+  engine: ContainerEngine,
   ref: string,
   options: { auth?: RegistryAuth; policy?: PullPolicy; onProgress?: (event: ProgressEvent) => void } = {},
 ): Promise<PulledImage> {
   const policy = options.policy ?? defaultPullPolicy(ref);
-  const local = await inspect(docker, ref);
+  const local = await engine.inspectImage(ref);
   if (policy === 'never' || (policy === 'missing' && local)) {
     if (!local) {
       throw new PullError(
@@ -39,18 +39,17 @@ export async function pullImage(
         404,
       );
     }
-    return { id: local.Id, digest: digestFor(local, ref), pulled: false };
+    return { id: local.id, digest: digestFor(local, ref), pulled: false };
   }
   try {
-    const stream = await docker.pull(ref, options.auth ? { authconfig: options.auth } : {});
-    await followProgress(docker, stream as NodeJS.ReadableStream, options.onProgress);
+    await engine.pull(ref, options.auth, options.onProgress);
   } catch (error) {
-    throw explainPullFailure(ref, error as Error & { statusCode?: number; json?: { message?: string } });
+    throw explainPullFailure(ref, error as Error);
   }
-  const pulled = await inspect(docker, ref);
+  const pulled = await engine.inspectImage(ref);
   if (!pulled)
     throw new PullError('PULL_FAILED', `pulling ${ref} finished but the engine does not list the image`, 502);
-  return { id: pulled.Id, digest: digestFor(pulled, ref), pulled: true };
+  return { id: pulled.id, digest: digestFor(pulled, ref), pulled: true };
 }
 
 export function explainPullFailure(ref: string, error: Error & { json?: { message?: string } }): PullError {
@@ -82,15 +81,7 @@ export function explainPullFailure(ref: string, error: Error & { json?: { messag
   return new PullError('PULL_FAILED', `pulling ${ref} failed: ${message.trim()}`, 502);
 }
 
-async function inspect(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | undefined> {
-  try {
-    return await docker.getImage(ref).inspect();
-  } catch {
-    return undefined;
-  }
-}
-
-function digestFor(info: Docker.ImageInspectInfo, ref: string): string | undefined {
+function digestFor(info: ImageDetails, ref: string): string | undefined {
   const repo = ref.split('@')[0]!.replace(/:[^:/]+$/, '');
-  return info.RepoDigests?.find((digest) => digest.startsWith(`${repo}@`)) ?? info.RepoDigests?.[0];
+  return info.repoDigests.find((digest) => digest.startsWith(`${repo}@`)) ?? info.repoDigests[0];
 }

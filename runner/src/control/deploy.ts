@@ -1,0 +1,167 @@
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import type { ContainerEngine } from '../../../engine/container-engine.js';
+import type { ProgressEvent } from '../../../engine/follow-progress.js';
+import { readAppImageConfig } from '../adapter-runtime/image-config.js';
+import { UnknownFunctionError } from '../errors.js';
+import type { Clock } from '../instances/clock.js';
+import type { Instance } from '../instances/instance.js';
+import { pullImage } from '../registry/pull-image.js';
+import { authFromDockerConfig, registryHost } from '../registry/registry-auth.js';
+import { checkDeploy, type DeployRequest } from '../spec/deploy-request.js';
+import type { FunctionSpec } from '../spec/function-spec.js';
+import type { StateStore } from '../store/state-store.js';
+import type { FunctionRegistry } from './function-registry.js';
+import type { Log, Reconciler } from './reconciler.js';
+
+export interface DeployResult {
+  name: string;
+  revision: number;
+  image: string;
+  digest: string | undefined;
+  readyMs: number;
+  warnings: string[];
+}
+
+export interface DeployerDeps {
+  engine: ContainerEngine;
+  store: StateStore;
+  registry: FunctionRegistry;
+  reconciler: Reconciler;
+  host: { cpus: number; memory: number };
+  env: Record<string, string | undefined>;
+  clock: Clock;
+  log: Log;
+}
+
+/** Changes to what is deployed: a new function or revision, its removal, its scale. */
+export class Deployer {
+  constructor(private readonly deps: DeployerDeps) {}
+
+  /**
+   * Pulls the image and starts the first instance; only once it is ready is the revision stored and put in
+   * front of traffic, and the previous revision drained. A failed deploy leaves nothing behind.
+   */
+  async deploy(
+    request: DeployRequest,
+    onProgress: (event: ProgressEvent) => void = () => {},
+  ): Promise<DeployResult> {
+    const { engine, store, registry, reconciler } = this.deps;
+    const checked = checkDeploy(request, this.deps.host);
+    const auth = request.auth ?? authFromDockerConfig(registryHost(checked.image), this.deps.env);
+    const pulled = await pullImage(engine, checked.image, { auth, policy: request.pull, onProgress });
+    const image = await readAppImageConfig(engine, pulled.id);
+    const appPort = checked.port ?? image.exposedPort;
+    if (!appPort) {
+      throw new PilotlightError(
+        'NO_PORT',
+        `image ${checked.image} declares no EXPOSE port: pass --port with the port the app listens on`,
+        400,
+      );
+    }
+    const previous = registry.find(checked.name);
+    const stored = store.getFunction(checked.name);
+    const candidate: FunctionSpec = {
+      name: checked.name,
+      image: checked.image,
+      digest: pulled.digest,
+      imageId: pulled.id,
+      revision: (previous?.spec.revision ?? stored?.revision ?? 0) + 1,
+      appPort,
+      active: checked.active,
+      reserved: checked.reserved,
+      concurrency: checked.concurrency,
+      timeoutMs: checked.timeoutMs,
+      startupTimeoutMs: checked.startupTimeoutMs,
+      env: checked.env,
+      errorStatuses: checked.errorStatuses,
+      scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
+      lifecycle: checked.lifecycle,
+    };
+
+    let first: { instance: Instance; readyMs: number };
+    try {
+      first = await reconciler.startReady(candidate);
+    } catch (error) {
+      // Not even the network made for a function that did not exist before is left behind.
+      if (!previous && !stored)
+        await reconciler.containers.networks.remove(checked.name).catch(() => undefined);
+      throw error;
+    }
+    const { revision: _ignored, ...toStore } = candidate;
+    const saved = store.putFunction(toStore, this.deps.clock.now());
+    const runtime = reconciler.runtimeFor(saved);
+    await reconciler.activate(runtime, first.instance);
+    registry.set(runtime);
+    if (previous) {
+      previous.pool.rejectAllWaiting(
+        new PilotlightError('REDEPLOYED', 'the function was redeployed: retry', 503),
+      );
+      void reconciler.drainAll(previous);
+    }
+    reconciler.record(saved.name, first.instance.name, 'start', {
+      readyMs: first.readyMs,
+      revision: saved.revision,
+    });
+    this.deps.log('deployed', { fn: saved.name, revision: saved.revision, readyMs: first.readyMs });
+    return {
+      name: saved.name,
+      revision: saved.revision,
+      image: saved.image,
+      digest: saved.digest,
+      readyMs: first.readyMs,
+      warnings: checked.warnings,
+    };
+  }
+
+  /** Drains and stops its instances, removes its network, and forgets it. */
+  async remove(name: string): Promise<void> {
+    const { registry, reconciler } = this.deps;
+    const fn = registry.get(name);
+    registry.delete(name);
+    fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
+    await reconciler.drainAll(fn);
+    await reconciler.startsSettled();
+    await reconciler.containers.networks.remove(name).catch((error: Error) => {
+      this.deps.log('network not removed', { fn: name, error: error.message });
+    });
+    this.deps.store.removeFunction(name);
+  }
+
+  /** Drains and stops a function's instances, keeping the function (a clean runner stop). */
+  async stopInstances(name: string): Promise<void> {
+    await this.deps.reconciler.drainAll(this.deps.registry.get(name));
+    await this.deps.reconciler.containers.networks.remove(name).catch(() => undefined);
+  }
+
+  scale(name: string, min: number | undefined, max: number | undefined): FunctionSpec {
+    const fn = this.deps.registry.get(name);
+    const minScale = min ?? fn.spec.scaling.minScale;
+    const maxScale = max ?? fn.spec.scaling.maxScale;
+    if (!(
+      Number.isInteger(minScale) &&
+      minScale >= 0 &&
+      Number.isInteger(maxScale) &&
+      maxScale >= Math.max(1, minScale)
+    )) {
+      throw new PilotlightError(
+        'BAD_SCALE',
+        `--min ${minScale} --max ${maxScale}: need 0 ≤ min ≤ max and max ≥ 1`,
+        400,
+      );
+    }
+    fn.spec = {
+      ...fn.spec,
+      scaling: { ...fn.spec.scaling, minScale, maxScale },
+      lifecycle: { ...fn.spec.lifecycle, minScale },
+    };
+    // Same image and env: the running instances stay; only the numbers change.
+    this.deps.store.saveFunction(fn.spec, this.deps.clock.now());
+    this.deps.reconciler.requestTick();
+    return fn.spec;
+  }
+
+  events(name: string) {
+    this.deps.registry.get(name);
+    return this.deps.store.instanceEvents(name);
+  }
+}

@@ -1,0 +1,470 @@
+import { PilotlightError } from '../../../common/pilotlight-error.js';
+import type { ContainerEngine } from '../../../engine/container-engine.js';
+import { LABEL_FUNCTION, LABEL_RUNNER } from '../../../engine/labels.js';
+import type { AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
+import type { InstanceAction } from '../autoscaler/plan-instances.js';
+import { httpAdapterClient, type AdapterClient } from '../instances/adapter-client.js';
+import type { Clock } from '../instances/clock.js';
+import { ContainerWatch, type WatchSource } from '../instances/container-watch.js';
+import { InstanceContainers } from '../instances/instance-containers.js';
+import { AppNeverReadyError } from '../instances/instance-errors.js';
+import { isIn, moveTo, type Instance } from '../instances/instance.js';
+import { shrinkTarget } from '../instances/shrink-target.js';
+import type { FunctionSpec } from '../spec/function-spec.js';
+import type { StateStore } from '../store/state-store.js';
+import { firstAccount, takeAccount, type Departure } from './instance-deaths.js';
+import { FunctionRuntime } from './function-runtime.js';
+import type { FunctionRegistry } from './function-registry.js';
+import { InstanceLocks } from './instance-locks.js';
+
+export type Log = (msg: string, fields?: Record<string, unknown>) => void;
+
+export interface ReconcilerDeps {
+  engine: ContainerEngine;
+  runtime: AdapterRuntime;
+  runnerId: string;
+  store: StateStore;
+  registry: FunctionRegistry;
+  clock: Clock;
+  log: Log;
+  /** CPUs an instance may use while it starts, before its active spec applies. */
+  bootCpus: number;
+  adapter?: AdapterClient;
+  /** How often every function is reconciled; 0: only when asked (tests tick by hand). */
+  tickMs?: number;
+  /** How often every instance is checked against the engine's list, whatever its events said. */
+  sweepMs?: number;
+}
+
+/**
+ * Makes the engine match what the autoscaler and the lifecycle planner decide, one tick at a time: starts,
+ * drains, shrinks, freezes and wakes instances (one engine action at a time per instance), takes back
+ * running instances after a restart, and notices the ones that die.
+ */
+export class Reconciler {
+  readonly containers: InstanceContainers;
+  private readonly adapter: AdapterClient;
+  private readonly locks = new InstanceLocks();
+  private readonly watch: ContainerWatch;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private tickRequested = false;
+  /** Engine actions under way (starts, drains, resizes, death accounts): `settled()` waits for them. */
+  private readonly underway = new Set<Promise<unknown>>();
+  /** Scale-outs under way: a stop or a removal waits for them, so no container is left behind. */
+  private readonly starting = new Set<Promise<unknown>>();
+  /** Instances already taken out as dead (a death is handled once, however many events report it). */
+  private readonly dead = new Set<string>();
+  /** Dead instances whose account is being taken from the engine: their containers must stay until then. */
+  private readonly accounting = new Set<string>();
+  /** Instances this runner is pausing, until the engine reports their pause. */
+  private readonly ownPauses = new Set<string>();
+  /** Containers the engine reported an OOM kill in, until their death is recorded. */
+  private readonly oomKilled = new Set<string>();
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.containers = new InstanceContainers(
+      deps.engine,
+      deps.runtime,
+      deps.runnerId,
+      deps.clock,
+      deps.bootCpus,
+    );
+    this.adapter = deps.adapter ?? httpAdapterClient(deps.clock);
+    this.watch = new ContainerWatch({
+      source: this.watchSource(),
+      tracked: () => deps.registry.trackedIds(),
+      onGone: (id, cause) => this.instanceGone(id, cause),
+      onOom: (id) => this.oomKilled.add(id),
+      onPaused: (id) => this.pausedOutside(id),
+      onOrphan: (id) => this.track(this.removeOrphan(id)),
+      log: deps.log,
+      sweepMs: deps.sweepMs,
+    });
+  }
+
+  /** Loads functions from the store, adopts their running instances, removes orphans, starts ticking. */
+  async start(): Promise<void> {
+    for (const spec of this.deps.store.listFunctions()) this.deps.registry.set(this.runtimeFor(spec));
+    await this.adopt();
+    await this.watch.start();
+    const tickMs = this.deps.tickMs ?? 1000;
+    if (tickMs > 0) this.timer = setInterval(() => this.tick(), tickMs);
+  }
+
+  /** No more ticks, starts or watching; requests still waiting for capacity get 503. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.watch.stop();
+    if (this.timer) clearInterval(this.timer);
+    await this.startsSettled();
+    for (const fn of this.deps.registry.all()) {
+      fn.pool.rejectAllWaiting(
+        new PilotlightError('RUNNER_STOPPING', 'the runner is stopping: retry shortly', 503),
+      );
+    }
+  }
+
+  /** Resolves once every engine action under way (and any it led to) has finished. */
+  async settled(): Promise<void> {
+    while (this.underway.size > 0) await Promise.allSettled([...this.underway]);
+  }
+
+  /** Resolves once no scale-out is making a container. */
+  async startsSettled(): Promise<void> {
+    while (this.starting.size > 0) await Promise.allSettled([...this.starting]);
+  }
+
+  runtimeFor(spec: FunctionSpec): FunctionRuntime {
+    const runtime: FunctionRuntime = new FunctionRuntime(spec, {
+      now: () => this.deps.clock.now(),
+      onNeedCapacity: () => this.requestTick(),
+      wake: (instance) => this.wake(runtime, instance),
+    });
+    return runtime;
+  }
+
+  /**
+   * Asks for a tick soon, outside the caller's turn (a request is waiting for capacity, an instance died).
+   * However many ask meanwhile, one tick runs.
+   */
+  requestTick(): void {
+    if (this.tickRequested || this.stopping) return;
+    this.tickRequested = true;
+    setImmediate(() => {
+      this.tickRequested = false;
+      this.tick();
+    });
+  }
+
+  /** Samples every function's demand, asks the autoscaler and the planner, and carries out their actions. */
+  tick(): void {
+    if (this.stopping) return;
+    const now = this.deps.clock.now();
+    for (const fn of this.deps.registry.all()) {
+      try {
+        for (const action of fn.tick(now)) this.carryOut(fn, action);
+      } catch (error) {
+        this.deps.log('tick failed', { fn: fn.spec.name, error: (error as Error).stack ?? String(error) });
+      }
+    }
+  }
+
+  /** A new function's first instance, started and ready, or the reason it never became ready. */
+  async startReady(spec: FunctionSpec): Promise<{ instance: Instance; readyMs: number }> {
+    const instance = await this.containers.start(spec);
+    try {
+      return { instance, readyMs: await this.waitReady(instance, spec.startupTimeoutMs) };
+    } catch (error) {
+      await this.containers.stop(instance.id);
+      throw error;
+    }
+  }
+
+  /** A ready instance starts serving: it gets its active spec (the start-up boost ends) and joins the pool. */
+  async activate(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    instance.revision = fn.spec.revision;
+    await this.settle(instance, fn.spec);
+    const now = this.deps.clock.now();
+    moveTo(instance, 'active', now);
+    instance.readyAt = now;
+    fn.pool.add(instance);
+  }
+
+  /** Drains every instance of a function (over a copy: each drain takes its instance out of the pool). */
+  async drainAll(fn: FunctionRuntime): Promise<void> {
+    await Promise.all([...fn.pool.instances].map((instance) => this.drain(fn, instance)));
+  }
+
+  /**
+   * The gateway found an instance gone before it served a request: refused at its address, answered by
+   * another container (the address was reused), or its adapter says the app has exited or it is shutting
+   * down. It leaves the pool now, without waiting for the engine to say so.
+   */
+  suspect(fn: FunctionRuntime, instance: Instance, answer: string, message?: string): void {
+    if (fn.pool.has(instance)) this.instanceGone(instance.id, { via: 'answer', answer, message });
+  }
+
+  record(fn: string, instance: string, action: string, detail: Record<string, unknown>): void {
+    this.deps.store.recordInstanceEvent({
+      at: this.deps.clock.now(),
+      function: fn,
+      instance,
+      action,
+      detail,
+    });
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.underway.add(work);
+    void work.finally(() => this.underway.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  private carryOut(fn: FunctionRuntime, action: InstanceAction): void {
+    if (action.kind === 'start') {
+      for (let i = 0; i < action.count; i++) void this.track(this.scaleOut(fn));
+      return;
+    }
+    const instance = fn.pool.instances.find((candidate) => candidate.id === action.id);
+    if (!instance || this.locks.isHeld(instance.id) || instance.state === 'draining') return;
+    if (action.kind === 'drain') void this.track(this.drain(fn, instance));
+    else if (action.kind === 'shrink') void this.track(this.guard(instance, () => this.shrink(fn, instance)));
+    else void this.track(this.guard(instance, () => this.freeze(fn, instance)));
+  }
+
+  private async waitReady(instance: Instance, timeoutMs: number): Promise<number> {
+    const readiness = await this.adapter.waitReady(instance, timeoutMs, () =>
+      this.containers.isRunning(instance.id),
+    );
+    if (readiness.ready) return readiness.ms;
+    throw new AppNeverReadyError(instance.fn, readiness.reason, await this.containers.logTail(instance.id));
+  }
+
+  private async scaleOut(fn: FunctionRuntime): Promise<void> {
+    let instance: Instance | undefined;
+    fn.pendingStarts += 1;
+    const making = this.containers.start(fn.spec);
+    this.starting.add(making);
+    try {
+      instance = await making;
+    } catch (error) {
+      this.deps.log('scale-out failed', { fn: fn.spec.name, error: (error as Error).message });
+      return;
+    } finally {
+      this.starting.delete(making);
+      fn.pendingStarts -= 1;
+    }
+    if (this.stopping || !this.deps.registry.isCurrent(fn)) {
+      // The function was removed (or the runner is stopping) while the container was being made.
+      await this.containers.remove(instance.id);
+      return;
+    }
+    fn.pool.add(instance);
+    const ready = instance;
+    try {
+      const readyMs = await this.waitReady(ready, fn.spec.startupTimeoutMs);
+      // It died, or the planner drained it while it started (the surplus goes from those not ready first).
+      if (this.dead.has(ready.id) || !fn.pool.has(ready) || !isIn(ready, 'starting')) return;
+      const now = this.deps.clock.now();
+      moveTo(ready, 'active', now);
+      ready.readyAt = now;
+      fn.pool.serveWaiting();
+      this.record(fn.spec.name, ready.name, 'start', { readyMs });
+      this.deps.log('scaled out', { fn: fn.spec.name, instance: ready.name, readyMs });
+      await this.guard(ready, () => this.settle(ready, fn.spec));
+    } catch (error) {
+      this.deps.log('scale-out failed', { fn: fn.spec.name, error: (error as Error).message });
+      // A start that never became ready counts toward a crash loop like a death (once: the engine may have
+      // reported the container's exit already).
+      this.instanceGone(ready.id, { via: 'start-failed', reason: (error as Error).message });
+    }
+  }
+
+  /** Ends the start-up boost: the instance gets its active spec. */
+  private async settle(instance: Instance, spec: FunctionSpec): Promise<void> {
+    const { cpus, memory } = instance.spec;
+    if (cpus === spec.active.cpus && memory === spec.active.memory) return;
+    await this.containers.resize(instance.id, spec.active);
+    moveTo(instance, instance.state, instance.stateSince, spec.active);
+  }
+
+  /**
+   * A container of ours died, was killed or removed, or is not who its address says: it leaves its pool at
+   * once (no request is handed to it from now on), its death is counted toward a crash loop, a replacement
+   * is planned, and the engine's account of it (exit code, OOM kill, last log lines) is recorded.
+   */
+  private instanceGone(id: string, cause: Departure): void {
+    if (this.dead.has(id)) return;
+    const found = this.deps.registry.findInstance(id);
+    if (!found) return;
+    const { fn, instance } = found;
+    // An instance this runner is draining or has stopped is not a death.
+    if (instance.state === 'draining' && cause.via !== 'start-failed') return;
+    this.dead.add(id);
+    fn.pool.remove(instance);
+    const now = this.deps.clock.now();
+    const reason = firstAccount(cause, this.oomKilled.has(id), instance.spec.memory);
+    const account = this.track(this.recordDeath(fn, instance, cause, now));
+    fn.noteDeath(
+      {
+        at: now,
+        instance: instance.name,
+        startedAt: instance.startedAt,
+        ranMs: instance.readyAt === undefined ? undefined : now - instance.readyAt,
+        // A kill signal sent through the engine is someone's decision, not the app dying of its own accord.
+        external: cause.via === 'event' && cause.action === 'kill',
+        reason,
+      },
+      account.catch(() => undefined),
+    );
+    this.requestTick();
+  }
+
+  private async recordDeath(
+    fn: FunctionRuntime,
+    instance: Instance,
+    cause: Departure,
+    at: number,
+  ): Promise<string> {
+    this.accounting.add(instance.id);
+    try {
+      const detail = await takeAccount(this.containers, instance, cause, at, this.oomKilled.has(instance.id));
+      this.oomKilled.delete(instance.id);
+      this.record(fn.spec.name, instance.name, 'die', { ...detail });
+      this.deps.log('instance died', {
+        fn: fn.spec.name,
+        instance: instance.name,
+        reason: detail.reason,
+        noticedBy: detail.noticedBy,
+      });
+      // Forget the id once every late event about it (die after kill, destroy after die) has surely arrived.
+      setTimeout(() => this.dead.delete(instance.id), 60_000).unref();
+      return detail.reason;
+    } finally {
+      this.accounting.delete(instance.id);
+    }
+  }
+
+  /** A stopped container of ours that nothing tracks (its removal failed while the engine was away). */
+  private async removeOrphan(id: string): Promise<void> {
+    if (this.accounting.has(id)) return;
+    await this.containers.remove(id);
+    this.deps.log('removed stopped container', { container: id.slice(0, 12) });
+  }
+
+  /**
+   * A pause the runner did not make (its own freeze marks the instance freezing first): the instance is
+   * treated as frozen, so the next request wakes it instead of hanging on it.
+   */
+  private pausedOutside(id: string): void {
+    if (this.ownPauses.delete(id)) return;
+    const found = this.deps.registry.findInstance(id);
+    if (!found || this.locks.isHeld(id)) return;
+    const { fn, instance } = found;
+    if (instance.state !== 'active' && instance.state !== 'reserved') return;
+    moveTo(instance, 'frozen', this.deps.clock.now());
+    this.record(fn.spec.name, instance.name, 'paused', { by: 'someone else: woken on its next request' });
+  }
+
+  private watchSource(): WatchSource {
+    return {
+      events: (since) =>
+        this.deps.engine.events({
+          labels: { [LABEL_RUNNER]: this.deps.runnerId },
+          actions: ['die', 'oom', 'kill', 'destroy', 'pause'],
+          ...(since === undefined ? {} : { since }),
+        }),
+      list: async () =>
+        (await this.containers.list()).map((container) => ({ id: container.id, state: container.state })),
+    };
+  }
+
+  /** No new requests; once those in flight are done, SIGTERM through the engine's stop, and it goes. */
+  private async drain(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    if (instance.state === 'draining') return;
+    moveTo(instance, 'draining', this.deps.clock.now());
+    const deadline = this.deps.clock.now() + fn.spec.timeoutMs;
+    while (instance.inflight > 0 && this.deps.clock.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    fn.pool.remove(instance);
+    await this.containers.stop(instance.id);
+    this.record(fn.spec.name, instance.name, 'stop', {});
+  }
+
+  /** Resizes an idle instance down in place; it is `reserved` only once the engine has applied the spec. */
+  private async shrink(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    if (instance.inflight > 0 || instance.state !== 'active') return;
+    const { spec: before, stateSince } = instance;
+    moveTo(instance, 'shrinking', this.deps.clock.now());
+    try {
+      const usage =
+        (await this.adapter.memoryInUse(instance)) ?? (await this.containers.memoryUsage(instance.id));
+      const target = shrinkTarget(fn.spec.reserved, usage);
+      await this.containers.resize(instance.id, target.applied);
+      if (!isIn(instance, 'shrinking')) return;
+      moveTo(instance, 'reserved', this.deps.clock.now(), target.applied);
+      this.record(fn.spec.name, instance.name, 'shrink', { ...target });
+    } catch (error) {
+      if (isIn(instance, 'shrinking')) moveTo(instance, 'active', stateSince, before);
+      throw error;
+    }
+  }
+
+  /** Pauses a reserved instance after its pre-freeze hook; one that got a request meanwhile stays reserved. */
+  private async freeze(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    if (instance.inflight > 0 || instance.state !== 'reserved') return;
+    const { stateSince } = instance;
+    moveTo(instance, 'freezing', this.deps.clock.now());
+    const undo = (): void => {
+      if (isIn(instance, 'freezing')) moveTo(instance, 'reserved', stateSince);
+    };
+    await this.adapter.preFreeze(instance);
+    if (instance.inflight > 0 || !isIn(instance, 'freezing')) return undo();
+    // Its pause event may arrive after a wake: it must not be taken for someone else's pause.
+    this.ownPauses.add(instance.id);
+    try {
+      await this.containers.pause(instance.id);
+    } catch (error) {
+      this.ownPauses.delete(instance.id);
+      undo();
+      throw error;
+    }
+    if (!isIn(instance, 'freezing')) return;
+    moveTo(instance, 'frozen', this.deps.clock.now());
+    this.record(fn.spec.name, instance.name, 'freeze', {});
+  }
+
+  /** Gives a shrunk or frozen instance its active spec back, after any action under way on it. */
+  private async wake(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    const started = performance.now();
+    await this.locks.run(instance.id, async () => {
+      const from = instance.state;
+      if (from === 'active') return; // the shrink or freeze it waited for did not happen
+      if (from !== 'reserved' && from !== 'frozen') {
+        throw new PilotlightError('INSTANCE_GONE', `instance ${instance.name} is ${from}: retry`, 503);
+      }
+      await this.containers.wake(instance.id, fn.spec.active, from === 'frozen');
+      const now = this.deps.clock.now();
+      moveTo(instance, 'active', now, fn.spec.active);
+      instance.lastActiveAt = now;
+      this.record(fn.spec.name, instance.name, 'wake', {
+        from,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    });
+  }
+
+  /** Runs an engine action holding the instance's lock; a failure is logged, not thrown. */
+  private async guard(instance: Instance, work: () => Promise<void>): Promise<void> {
+    try {
+      await this.locks.run(instance.id, work);
+    } catch (error) {
+      this.deps.log('instance action failed', { instance: instance.name, error: (error as Error).message });
+    }
+  }
+
+  /** After a restart: take back this runner's running instances by their labels, remove the rest. */
+  private async adopt(): Promise<void> {
+    for (const summary of await this.containers.list()) {
+      const fn = this.deps.registry.find(summary.labels[LABEL_FUNCTION] ?? '');
+      const instance =
+        fn && (summary.state === 'running' || summary.state === 'paused')
+          ? await this.containers.adopt(summary, fn.spec)
+          : undefined;
+      if (!fn || !instance) {
+        // Nothing routes to an orphan, so there is nothing to drain: it goes at once.
+        await this.containers.remove(summary.id);
+        this.deps.log('removed orphan instance', { container: summary.name, state: summary.state });
+        continue;
+      }
+      fn.pool.add(instance);
+      this.deps.log('adopted instance', { fn: fn.spec.name, instance: instance.name, state: instance.state });
+    }
+    const removed = await this.containers.networks
+      .removeAllBut(new Set(this.deps.registry.names()))
+      .catch(() => [] as string[]);
+    for (const network of removed) this.deps.log('removed orphan network', { network });
+  }
+}

@@ -1,0 +1,72 @@
+import { CONTROL_PATHS, HEADERS } from '../../../adapter/contract/contract.js';
+import type { Clock } from './clock.js';
+import type { Instance } from './instance.js';
+
+export type Readiness = { ready: true; ms: number } | { ready: false; reason: string };
+
+/** What the runner asks of an instance's adapter over its control paths; unit tests pass fakes. */
+export interface AdapterClient {
+  /** Polls until the app is ready, the container stops (`running` says no) or the time is up. */
+  waitReady(instance: Instance, timeoutMs: number, running: () => Promise<boolean>): Promise<Readiness>;
+  /** Runs the app's pre-freeze hook, if it has one; a failure does not stop the freeze. */
+  preFreeze(instance: Instance): Promise<void>;
+  /** The container's working set as the adapter reads it from its cgroup, when it can tell. */
+  memoryInUse(instance: Instance): Promise<number | undefined>;
+}
+
+/** Every call to an adapter names the instance it means: an address reused by another container is refused. */
+export function identity(instance: Pick<Instance, 'name'>): Record<string, string> {
+  return { [HEADERS.instance]: instance.name };
+}
+
+/** The adapter client over HTTP. */
+export function httpAdapterClient(clock: Clock): AdapterClient {
+  return {
+    async waitReady(instance, timeoutMs, running) {
+      const started = clock.now();
+      let reason = 'no answer yet';
+      while (clock.now() - started < timeoutMs) {
+        const answer = await fetch(`${instance.address}${CONTROL_PATHS.ready}?wait=1000`, {
+          headers: identity(instance),
+          signal: AbortSignal.timeout(2000),
+        }).then(
+          async (response) => ({
+            status: response.status,
+            body: (await response.json()) as { reason?: string },
+          }),
+          (error: Error) => ({ status: 0, body: { reason: error.message } }),
+        );
+        if (answer.status === 200) return { ready: true, ms: clock.now() - started };
+        // The adapter's own reason (the last probe of the app) says more than a failed call to the adapter.
+        if (answer.status === 503 && answer.body.reason) reason = answer.body.reason;
+        else if (answer.status === 0 && reason === 'no answer yet')
+          reason = `the adapter did not answer: ${answer.body.reason}`;
+        if (answer.status === 503 && /not ready within|exited|could not be started/.test(reason)) break;
+        if (answer.status === 0 && !(await running())) {
+          reason = 'the container exited';
+          break;
+        }
+        // Until the adapter listens, connections are refused at once: try again soon.
+        await new Promise((resolve) => setTimeout(resolve, answer.status === 0 ? 2 : 0));
+      }
+      return { ready: false, reason };
+    },
+
+    async preFreeze(instance) {
+      await fetch(`${instance.address}${CONTROL_PATHS.preFreeze}`, {
+        headers: identity(instance),
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined);
+    },
+
+    async memoryInUse(instance) {
+      const stats = await fetch(`${instance.address}${CONTROL_PATHS.stats}`, {
+        headers: identity(instance),
+        signal: AbortSignal.timeout(1000),
+      })
+        .then((response) => response.json() as Promise<{ containerMemoryBytes?: number | null }>)
+        .catch(() => undefined);
+      return stats?.containerMemoryBytes ?? undefined;
+    },
+  };
+}
