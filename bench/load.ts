@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { HEADERS } from '../adapter/contract/contract.js';
 
 export interface LatencySummary {
   p50: number;
@@ -100,7 +101,7 @@ export function startProber(url: string, rate: number, timeoutMs = 30_000): Prob
         { host: target.hostname, port: target.port, path: target.pathname + target.search, agent },
         (res) => {
           res.resume();
-          res.on('end', () => finish(res.statusCode ?? 0, res.headers['x-pilotlight-error'] as string));
+          res.on('end', () => finish(res.statusCode ?? 0, res.headers[HEADERS.error] as string));
           res.on('error', () => finish(0, 'RESPONSE_ABORTED'));
         },
       );
