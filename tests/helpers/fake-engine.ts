@@ -11,18 +11,8 @@ import type {
 } from '../../engine/container-engine.js';
 import type { ContextFile } from '../../engine/build-context.js';
 
-export interface FakeContainer {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
-  running: boolean;
-  paused: boolean;
-  exitCode: number | undefined;
-  oomKilled: boolean;
-  resources: Resources;
-  addresses: Record<string, string>;
-  env: Record<string, string>;
-}
+/** A container as the fake keeps it: what `inspect` shows, and the environment it was given. */
+export type FakeContainer = Omit<ContainerDetails, 'hostPorts'> & { env: Record<string, string> };
 
 type Method = 'create' | 'start' | 'update' | 'pause' | 'unpause' | 'stop' | 'remove';
 

@@ -92,7 +92,17 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
     await reconciler.settled();
   };
   const events = (action: string) => store.instanceEvents('shop').filter((event) => event.action === action);
-  return { engine, clock, store, registry, reconciler, fn, tick, events, frozenHooks };
+  /** The one instance started, left idle past the reserve and the freeze graces. */
+  const idleUntilFrozen = async (): Promise<Instance> => {
+    await tick();
+    const instance = only(fn);
+    for (const grace of [fn.spec.lifecycle.reserveAfterMs, fn.spec.lifecycle.freezeAfterMs]) {
+      clock.advance(grace);
+      await tick();
+    }
+    return instance;
+  };
+  return { engine, clock, store, registry, reconciler, fn, tick, events, frozenHooks, idleUntilFrozen };
 }
 
 function only(fn: FunctionRuntime): Instance {
@@ -188,13 +198,8 @@ describe('the reconciler against a fake engine and a hand-moved clock', () => {
   });
 
   test('freeze: a reserved instance is paused after its pre-freeze hook', async () => {
-    const { engine, clock, fn, tick, events, frozenHooks } = await setup();
-    await tick();
-    const instance = only(fn);
-    clock.advance(fn.spec.lifecycle.reserveAfterMs);
-    await tick();
-    clock.advance(fn.spec.lifecycle.freezeAfterMs);
-    await tick();
+    const { engine, events, frozenHooks, idleUntilFrozen } = await setup();
+    const instance = await idleUntilFrozen();
     expect(instance.state).toBe('frozen');
     expect(engine.containers.get(instance.id)!.paused).toBe(true);
     expect(frozenHooks).toEqual([instance.name]);
@@ -202,13 +207,8 @@ describe('the reconciler against a fake engine and a hand-moved clock', () => {
   });
 
   test('wake: a request to a frozen instance unpauses it and gives back the active spec first', async () => {
-    const { engine, clock, fn, tick, events } = await setup();
-    await tick();
-    const instance = only(fn);
-    clock.advance(fn.spec.lifecycle.reserveAfterMs);
-    await tick();
-    clock.advance(fn.spec.lifecycle.freezeAfterMs);
-    await tick();
+    const { engine, fn, events, idleUntilFrozen } = await setup();
+    const instance = await idleUntilFrozen();
     const served = await fn.pool.acquire();
     expect(served).toBe(instance);
     expect(instance.state).toBe('active');
