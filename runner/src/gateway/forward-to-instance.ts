@@ -2,7 +2,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { Agent } from 'node:http';
 import { forwardedHeaders, requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import type { AppEndpoint } from '../../../adapter/forward/app-endpoint.js';
-import { isBodiless, proxyRequest, type ProxyOutcome } from '../../../adapter/forward/proxy-request.js';
+import { isBodiless } from '../../../adapter/forward/proxy-exchange.js';
+import { proxyRequest, type ProxyOutcome } from '../../../adapter/forward/proxy-request.js';
 import type { Instance } from '../instances/instance.js';
 import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
