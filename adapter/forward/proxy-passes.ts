@@ -1,5 +1,6 @@
 import { request, type IncomingMessage } from 'node:http';
 import { AdapterError, ERROR_HEADER, REQUEST_ID_HEADER } from './adapter-error.js';
+import { ENV } from '../contract/contract.js';
 import { appResponseHeaders } from './forward-headers.js';
 import { isBodiless, type ProxyExchange } from './proxy-exchange.js';
 
@@ -18,7 +19,7 @@ export function timeoutPass(exchange: ProxyExchange): void {
         new AdapterError(
           'TIMEOUT',
           504,
-          `${options.upstreamName ?? 'the app'} did not finish within the request timeout of ${options.timeoutMs} ms (PILOTLIGHT_REQUEST_TIMEOUT_MS)`,
+          `${options.upstreamName ?? 'the app'} did not finish within the request timeout of ${options.timeoutMs} ms (${ENV.requestTimeoutMs})`,
         ),
       ),
     options.timeoutMs,
@@ -80,8 +81,13 @@ export function headersPass(exchange: ProxyExchange, answer: IncomingMessage): v
   headers[REQUEST_ID_HEADER] = options.requestId;
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
   answer.pipe(res);
-  answer.on('error', () => res.destroy());
-  answer.on('aborted', () => res.destroy());
+  // The app dropped its answer midway: the client's answer is cut too, and the outcome says it was the app.
+  const dropped = (): void => {
+    exchange.settle('APP_UNREACHABLE');
+    res.destroy();
+  };
+  answer.on('error', dropped);
+  answer.on('aborted', dropped);
   res.on('finish', () => exchange.settle(undefined));
 }
 

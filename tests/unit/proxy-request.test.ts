@@ -164,6 +164,25 @@ describe('the stream pass', () => {
 });
 
 describe('the errors pass', () => {
+  test('an app that drops its answer midway cuts the client off, and the outcome names the app', async () => {
+    const upstream = await listen((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('half of it');
+      setImmediate(() => req.socket.destroy());
+    });
+    const proxy = await proxyTo(upstream);
+    const outcome = proxy.nextOutcome();
+    const client = request(`${proxy.url}/`);
+    client.on('error', () => {});
+    client.end();
+    const [answer] = (await once(client, 'response')) as [IncomingMessage];
+    answer.on('error', () => {}); // the cut answer errs with "aborted"
+    answer.resume();
+    await new Promise((resolve) => answer.on('close', resolve));
+    await outcome;
+    expect(proxy.outcomes).toEqual(['APP_UNREACHABLE']);
+  });
+
   test('a refused connection is 502 APP_UNREACHABLE that says so', async () => {
     const proxy = await proxyTo(await closedPort());
     const response = await fetch(`${proxy.url}/`);
