@@ -52,7 +52,20 @@ export const ENV = {
   drainTimeoutMs: 'PILOTLIGHT_DRAIN_TIMEOUT_MS',
   startupTimeoutMs: 'PILOTLIGHT_STARTUP_TIMEOUT_MS',
   errorStatuses: 'PILOTLIGHT_ERROR_STATUSES',
+  readiness: 'PILOTLIGHT_READINESS',
+  readinessPath: 'PILOTLIGHT_READINESS_PATH',
+  readinessStatus: 'PILOTLIGHT_READINESS_STATUS',
+  initializer: 'PILOTLIGHT_INITIALIZER',
+  initializeTimeoutMs: 'PILOTLIGHT_INITIALIZE_TIMEOUT_MS',
+  preStop: 'PILOTLIGHT_PRE_STOP',
+  preFreeze: 'PILOTLIGHT_PRE_FREEZE',
+  hookTimeoutMs: 'PILOTLIGHT_HOOK_TIMEOUT_MS',
+  eventsPath: 'PILOTLIGHT_EVENTS_PATH',
+  maxEventBytes: 'PILOTLIGHT_MAX_EVENT_BYTES',
 } as const;
+
+/** The User-Agent of the adapter's readiness probes, so an app can tell them from users' requests. */
+export const PROBE_USER_AGENT = 'pilotlight-probe';
 
 /** Every adapter setting is named with this prefix; the app's environment has none of them. */
 export const ENV_PREFIX = 'PILOTLIGHT_';

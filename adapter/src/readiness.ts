@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { PROBE_USER_AGENT } from '../contract/contract.js';
 import { connect } from 'node:net';
 import type { AdapterConfig } from './config.js';
 import { listeningPorts } from './listening-ports.js';
@@ -27,6 +28,8 @@ export function probeApp(config: AdapterConfig, timeoutMs = 1000): Promise<Probe
       port,
       path: readiness.path,
       method: 'GET',
+      // As kube-probe does: the app can tell a probe from a user's request (in its logs, in its counters).
+      headers: { 'user-agent': PROBE_USER_AGENT },
       agent: false,
       timeout: timeoutMs,
     });

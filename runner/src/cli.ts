@@ -5,6 +5,8 @@ import {
   runDeploy,
   runInvoke,
   runEvents,
+  runDescribe,
+  runGet,
   runList,
   runLogs,
   runRemove,
@@ -17,7 +19,9 @@ import { runUp } from './commands/up-command.js';
 import { runWrap } from './commands/wrap-command.js';
 import { resolveDataDir } from './data-dir.js';
 import { isPilotlightError } from '../../common/pilotlight-error.js';
-import type { PullPolicy } from './registry/pull-image.js';
+import { withFunctionFlags } from './cli/deploy-flags.js';
+import { deployRequests, readStdin, registryCredentials } from './cli/deploy-input.js';
+import { UsageError } from './cli/usage-error.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, functionError: 1, knownError: 2, usage: 64, crash: 70 } as const;
@@ -48,22 +52,32 @@ async function main(argv: string[]): Promise<void> {
       type: 'string',
       describe: 'state folder (default: $PILOTLIGHT_HOME or ~/.pilotlight)',
     })
-    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'machine-readable output; errors too, as {"error":{"code","message"}} on stdout',
+    })
+    .epilogue(
+      'Exit codes: 0 success; 1 the function answered with an error status (invoke); 2 a known error, ' +
+        'printed as one line with its code; 64 bad usage; 70 a crash, printed with its stack.',
+    )
     .command(
       'setup',
       'find or install a Docker engine and build the project images (idempotent)',
       (args) =>
-        args.option('for-tests', {
-          type: 'boolean',
-          default: false,
-          describe: 'also build test-only images',
-        }),
+        args
+          .option('for-tests', {
+            type: 'boolean',
+            default: false,
+            describe: 'also build test-only images',
+          })
+          .example('$0 setup', ''),
       (args) => runSetup({ env: process.env, forTests: args['for-tests'], log }),
     )
     .command(
       'demo',
       'the main job end to end: deploy a sample, call it, watch it go idle → reserved → awake',
-      (args) => args,
+      (args) => args.example('$0 demo', ''),
       () => runDemo({ env: process.env, log }),
     )
     .command(
@@ -88,7 +102,12 @@ async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: 2000,
             describe: 'ms between full checks of every instance on the engine (besides its events)',
-          }),
+          })
+          .example('$0 up --port 8080', '')
+          .example(
+            'PILOTLIGHT_HOME=/srv/pilotlight $0 up --host 0.0.0.0',
+            'another data folder, all interfaces',
+          ),
       (args) =>
         runUp({
           env: process.env,
@@ -104,95 +123,65 @@ async function main(argv: string[]): Promise<void> {
         }),
     )
     .command(
-      'deploy <image>',
-      'pull IMAGE[:TAG], start its first instance behind the adapter and print its URL',
+      'deploy [image]',
+      'pull IMAGE[:TAG] (or each function of a spec file), start its first instance behind the adapter, print its URL',
       (args) =>
-        args
-          .positional('image', { type: 'string', demandOption: true })
-          .option('name', { type: 'string', describe: 'function name (default: from the image)' })
-          .option('port', { type: 'number', describe: "the app's port (default: the image's EXPOSE)" })
-          .option('cpus', { type: 'string', describe: 'active spec CPUs (default 1)' })
-          .option('memory', { type: 'string', describe: 'active spec memory (default 512m)' })
-          .option('reserved-cpus', { type: 'string', describe: 'idle spec CPUs (default 0.05)' })
-          .option('reserved-memory', { type: 'string', describe: 'idle spec memory (default 128m)' })
-          .option('concurrency', { type: 'number', describe: 'requests per instance (default 10)' })
-          .option('min', { type: 'number', describe: 'instances kept, shrunk when idle (default 1)' })
-          .option('max', { type: 'number', describe: 'most instances (default 10)' })
-          .option('timeout', {
-            type: 'number',
-            describe: 'request timeout in seconds, up to 7200 (default 300)',
-          })
-          .option('env', { type: 'string', array: true, describe: 'KEY=VALUE for the app (repeatable)' })
-          .option('error-statuses', {
+        withFunctionFlags(
+          args.positional('image', {
             type: 'string',
-            describe: 'app statuses that are function errors (default 500-599)',
+            describe: 'the image to run, IMAGE[:TAG] or IMAGE@DIGEST (or `image:` in the spec file)',
+          }),
+        )
+          .option('file', {
+            alias: 'f',
+            type: 'string',
+            describe: 'a spec file, YAML or JSON: one function or a list; flags override its fields',
           })
-          .option('reserve-after', { type: 'number', describe: 'idle seconds before shrinking (default 30)' })
-          .option('freeze-after', {
-            type: 'number',
-            describe: 'reserved seconds before freezing (default 120)',
+          .option('env-file', {
+            type: 'string',
+            array: true,
+            describe: 'KEY=VALUE lines for the app, read as docker run --env-file reads them (repeatable)',
           })
-          .option('zero-after', {
-            type: 'number',
-            describe: 'with --min 0, idle seconds before removal (default 300)',
-          })
-          .option('startup-timeout', {
-            type: 'number',
-            describe: 'seconds the app may take to be ready (default 120)',
-          })
-          .option('stable-window', {
-            type: 'number',
-            describe: 'autoscaler stable window, seconds (default 60)',
-          })
-          .option('scale-down-delay', {
-            type: 'number',
-            describe: 'seconds a lower count must hold (default 30)',
-          })
-          .option('pull', { choices: ['always', 'missing', 'never'] as const, describe: 'pull policy' })
           .option('username', { type: 'string', describe: 'registry user (default: ~/.docker/config.json)' })
-          .option('password', { type: 'string', describe: 'registry password' }),
+          .option('password', {
+            type: 'string',
+            describe: 'registry password (prefer --password-stdin: a command line is visible to others)',
+          })
+          .option('password-stdin', {
+            type: 'boolean',
+            default: false,
+            describe: 'read the registry password from stdin',
+          })
+          .example('$0 deploy 127.0.0.1:5000/shop:1.2 -m 1g --min 0 --zero-after 10m', '')
+          .example('$0 deploy -f shop.yaml --max 4', 'the file, with max overridden')
+          .example('echo "$TOKEN" | $0 deploy registry.local/shop:2 --username ci --password-stdin', ''),
       async (args) => {
-        const image = args.image;
-        await runDeploy(
-          resolveDataDir(args['data-dir'], process.env),
-          {
-            image,
-            name: args.name,
-            port: args.port,
-            cpus: args.cpus,
-            memory: args.memory,
-            reservedCpus: args['reserved-cpus'],
-            reservedMemory: args['reserved-memory'],
-            concurrency: args.concurrency,
-            min: args.min,
-            max: args.max,
-            timeout: args.timeout,
-            env: args.env,
-            errorStatuses: args['error-statuses'],
-            reserveAfter: args['reserve-after'],
-            freezeAfter: args['freeze-after'],
-            zeroAfter: args['zero-after'],
-            startupTimeout: args['startup-timeout'],
-            stableWindow: args['stable-window'],
-            scaleDownDelay: args['scale-down-delay'],
-            pull: args.pull as PullPolicy | undefined,
-            auth:
-              args.username !== undefined
-                ? {
-                    username: args.username,
-                    password: args.password ?? '',
-                    serveraddress: image.split('/')[0]!,
-                  }
-                : undefined,
-          },
-          output(args.json),
-        );
+        const dataDir = resolveDataDir(args['data-dir'], process.env);
+        const auth = await registryCredentials(args, log);
+        for (const request of deployRequests(args, auth)) {
+          await runDeploy(dataDir, request, output(args.json));
+        }
       },
+    )
+    .command(
+      'get <name>',
+      'print a deployed function as a spec file (what `runner deploy -f` takes back unchanged)',
+      (args) =>
+        withName(args)
+          .option('output', {
+            alias: 'o',
+            choices: ['yaml', 'json'] as const,
+            default: 'yaml' as const,
+            describe: 'the format',
+          })
+          .example('$0 get shop -o yaml > shop.yaml', ''),
+      (args) =>
+        runGet(resolveDataDir(args['data-dir'], process.env), args.name, args.output, output(args.json)),
     )
     .command(
       'ls',
       'list functions and their instances with state and spec',
-      (args) => args,
+      (args) => args.example('$0 ls', '').example('$0 ls --json', ''),
       (args) => runList(resolveDataDir(args['data-dir'], process.env), output(args.json)),
     )
     .command(
@@ -200,9 +189,15 @@ async function main(argv: string[]): Promise<void> {
       'invoke a function synchronously with an event (from --data, --file or stdin)',
       (args) =>
         withName(args)
-          .option('data', { type: 'string', describe: 'the event' })
+          .option('data', { type: 'string', describe: 'the event, as text' })
           .option('file', { type: 'string', describe: 'read the event from a file' })
-          .option('content-type', { type: 'string', default: 'application/json' }),
+          .option('content-type', {
+            type: 'string',
+            default: 'application/json',
+            describe: "the event's content type",
+          })
+          .example(`$0 invoke shop --data '{"httpMethod":"GET","path":"/"}'`, 'an HTTP-shaped event')
+          .example('$0 invoke shop --file order.json', 'any other event goes to the events path'),
       async (args) => {
         const data = args.data ?? (args.file ? undefined : await readStdin());
         exitCode = await runInvoke(
@@ -218,8 +213,19 @@ async function main(argv: string[]): Promise<void> {
       "every instance's output, each line prefixed with its instance",
       (args) =>
         withName(args)
-          .option('follow', { alias: 'f', type: 'boolean', default: false })
-          .option('tail', { type: 'number', default: 100 }),
+          .option('follow', {
+            alias: 'f',
+            type: 'boolean',
+            default: false,
+            describe: 'keep printing new lines',
+          })
+          .option('tail', {
+            type: 'number',
+            default: 100,
+            describe: 'start from the last N lines of each instance',
+          })
+          .example('$0 logs shop -f --tail 10', '')
+          .example('$0 logs shop --json', 'one {"instance","line"} object per line'),
       (args) =>
         runLogs(
           resolveDataDir(args['data-dir'], process.env),
@@ -232,14 +238,36 @@ async function main(argv: string[]): Promise<void> {
     .command(
       'events <name>',
       "a function's instance events: starts, shrinks, wakes, stops and deaths (exit code, OOM, last log lines)",
-      (args) => withName(args).option('tail', { type: 'number', default: 50 }),
       (args) =>
-        runEvents(resolveDataDir(args['data-dir'], process.env), args.name, args.tail, output(args.json)),
+        withName(args)
+          .option('tail', { type: 'number', default: 50, describe: 'the last N events' })
+          .option('since', {
+            type: 'string',
+            describe: 'only events since then: a duration ago (10m, 2h) or a time (2026-11-26T22:00:00Z)',
+          })
+          .example('$0 events shop --since 10m', ''),
+      (args) =>
+        runEvents(
+          resolveDataDir(args['data-dir'], process.env),
+          args.name,
+          { tail: args.tail, ...(args.since === undefined ? {} : { since: args.since }) },
+          output(args.json),
+        ),
+    )
+    .command(
+      'describe <name>',
+      'one function: its spec, revision, instances, recent events and last errors',
+      (args) => withName(args).example('$0 describe shop', ''),
+      (args) => runDescribe(resolveDataDir(args['data-dir'], process.env), args.name, output(args.json)),
     )
     .command(
       'scale <name>',
       'change the minimum and maximum instances',
-      (args) => withName(args).option('min', { type: 'number' }).option('max', { type: 'number' }),
+      (args) =>
+        withName(args)
+          .option('min', { type: 'number', describe: 'instances kept when idle (0: scale to zero)' })
+          .option('max', { type: 'number', describe: 'most instances under load' })
+          .example('$0 scale shop --min 0 --max 4', ''),
       (args) =>
         runScale(
           resolveDataDir(args['data-dir'], process.env),
@@ -252,7 +280,7 @@ async function main(argv: string[]): Promise<void> {
     .command(
       'rm <name>',
       'drain and remove a function',
-      (args) => withName(args),
+      (args) => withName(args).example('$0 rm shop', ''),
       (args) => runRemove(resolveDataDir(args['data-dir'], process.env), args.name, output(args.json)),
     )
     .command(
@@ -262,7 +290,8 @@ async function main(argv: string[]): Promise<void> {
         args
           .positional('image', { type: 'string', demandOption: true, describe: 'IMAGE[:TAG] on the engine' })
           .option('tag', { type: 'string', describe: 'name of the new image (default IMAGE:TAG-pilotlight)' })
-          .option('port', { type: 'number', describe: "the app's port (default: the image's EXPOSE)" }),
+          .option('port', { type: 'number', describe: "the app's port (default: the image's EXPOSE)" })
+          .example('$0 wrap shop:1.2', 'builds shop:1.2-pilotlight'),
       async (args) => {
         await runWrap({ env: process.env, image: args.image, tag: args.tag, port: args.port, log });
       },
@@ -273,27 +302,33 @@ async function main(argv: string[]): Promise<void> {
     .parseAsync();
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/** A failure as one line on stderr, or with --json as `{"error":{code,message}}` on stdout; a crash with its stack. */
+function report(error: unknown, json: boolean): number {
+  const known = isPilotlightError(error)
+    ? { code: error.code, message: error.message, exit: EXIT.knownError }
+    : error instanceof UsageError
+      ? { code: 'USAGE', message: error.message, exit: EXIT.usage }
+      : undefined;
+  if (json) {
+    const { code, message } = known ?? {
+      code: 'CRASH',
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    };
+    process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+    return known?.exit ?? EXIT.crash;
+  }
+  if (!known) {
+    process.stderr.write(`runner crashed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    return EXIT.crash;
+  }
+  process.stderr.write(
+    known.code === 'USAGE' ? `runner: ${known.message}\n` : `runner: ${known.message} [${known.code}]\n`,
+  );
+  return known.exit;
 }
 
-class UsageError extends Error {}
-
-main(hideBin(process.argv)).then(
+const argv = hideBin(process.argv);
+main(argv).then(
   () => process.exit(exitCode),
-  (error: unknown) => {
-    if (isPilotlightError(error)) {
-      process.stderr.write(`runner: ${error.message} [${error.code}]\n`);
-      process.exit(EXIT.knownError);
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(`runner: ${error.message}\n`);
-      process.exit(EXIT.usage);
-    }
-    process.stderr.write(`runner crashed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(EXIT.crash);
-  },
+  (error: unknown) => process.exit(report(error, argv.includes('--json'))),
 );

@@ -6,6 +6,35 @@ const port = Number(process.env.PORT || 3000);
 const startupDelayMs = Number(process.env.STARTUP_DELAY_MS || 0);
 const app = express();
 
+// A warm-up an initializer can call (POST /warm-up): it takes WARMUP_MS, then leaves a marker file. GET
+// /warm-up says how often it ran and whether it was done before the first other request (readiness probes,
+// which say so in their User-Agent, aside) arrived.
+const warmUpMs = Number(process.env.WARMUP_MS || 500);
+const warmUp = { runs: 0, doneAt: null, firstRequestAt: null, doneBeforeFirstRequest: null };
+app.use((req, res, next) => {
+  const probe = (req.get('user-agent') || '').startsWith('pilotlight-probe');
+  if (req.path !== '/warm-up' && !probe && warmUp.firstRequestAt === null) {
+    warmUp.firstRequestAt = Date.now();
+    warmUp.doneBeforeFirstRequest = warmUp.doneAt !== null;
+  }
+  next();
+});
+app.post('/warm-up', (req, res) => {
+  if (process.env.WARMUP_FAIL) {
+    console.error(`warm-up failed: ${process.env.WARMUP_FAIL}`);
+    return res.status(500).type('text/plain').send(`warm-up failed: ${process.env.WARMUP_FAIL}\n`);
+  }
+  setTimeout(() => {
+    warmUp.runs += 1;
+    warmUp.doneAt = Date.now();
+    require('fs').writeFileSync('/tmp/warmed-up', String(warmUp.runs));
+    res.type('text/plain').send(`warmed up in ${warmUpMs} ms\n`);
+  }, warmUpMs);
+});
+app.get('/warm-up', (req, res) => {
+  res.json({ ...warmUp, marker: require('fs').existsSync('/tmp/warmed-up') });
+});
+
 app.get('/', (req, res) => {
   res.type('text/plain').send('hello from express\n');
 });

@@ -10,8 +10,14 @@ export function runnerBin(): string {
 }
 
 /** Runs `runner ARGS` to completion without throwing on a non-zero exit. */
-export function runRunner(args: string[], env: Record<string, string> = {}) {
-  return execa(process.execPath, [runnerBin(), ...args], { reject: false, env, all: true, timeout: 120_000 });
+export function runRunner(args: string[], env: Record<string, string> = {}, input?: string) {
+  return execa(process.execPath, [runnerBin(), ...args], {
+    reject: false,
+    env,
+    all: true,
+    timeout: 120_000,
+    ...(input === undefined ? {} : { input }),
+  });
 }
 
 /** Starts a long-running `runner ARGS` (such as `up`). */

@@ -12,7 +12,7 @@ export interface RunnerProcess {
   process: ReturnType<typeof spawnRunner>;
   output(): string;
   /** `runner ARGS --data-dir DIR` against this runner. */
-  cli(args: string[], env?: Record<string, string>): ReturnType<typeof runRunner>;
+  cli(args: string[], env?: Record<string, string>, input?: string): ReturnType<typeof runRunner>;
   stop(): Promise<void>;
   /** kill -9: instances stay running, as after a crash. */
   kill(): Promise<void>;
@@ -78,7 +78,7 @@ export async function startRunner(
     runnerId,
     process: child,
     output: () => output,
-    cli: (args, env = {}) => runRunner([...args, '--data-dir', dataDir], env),
+    cli: (args, env = {}, input) => runRunner([...args, '--data-dir', dataDir], env, input),
     stop: async () => {
       child.kill('SIGTERM');
       await child;

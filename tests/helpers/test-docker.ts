@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { ContainerEngine } from '../../engine/container-engine.js';
 import { createDocker, createEngine, dockerEndpointFromEnv } from '../../engine/docker-endpoint.js';
+import { demuxLogs } from '../../engine/demux-stream.js';
 import { LABEL_TEST_RUN, managedLabels } from '../../engine/labels.js';
 
 /** One id per test run (set by tests/global-setup.js); everything a test creates is labelled with it. */
@@ -79,4 +80,14 @@ export async function waitForOk(url: string, timeoutMs = 30_000): Promise<number
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${lastError})`);
+}
+
+/** Runs a command in a container (as `docker exec` does) and returns its output. */
+export async function execIn(container: Docker.Container, cmd: string[]): Promise<string> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((resolve) => stream.on('end', resolve));
+  return demuxLogs(Buffer.concat(chunks)).all.trim();
 }

@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type Docker from 'dockerode';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
-import { demuxLogs } from '../../engine/demux-stream.js';
 import { startAdapterInstance, type AdapterInstance } from '../helpers/adapter-instance.js';
 import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.js';
 import { runRunner } from '../helpers/runner-cli.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
-import { testDocker } from '../helpers/test-docker.js';
+import { execIn, testDocker } from '../helpers/test-docker.js';
 
 const docker = testDocker();
 
@@ -87,16 +86,6 @@ async function containerGone(id: string): Promise<boolean> {
     );
 }
 
-/** Runs a command in a container and returns its output. */
-async function execIn(container: Docker.Container, cmd: string[]): Promise<string> {
-  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await new Promise((resolve) => stream.on('end', resolve));
-  return demuxLogs(Buffer.concat(chunks)).all.trim();
-}
-
 /** A TCP connection attempt from inside a container (with the Node of the express sample): its outcome. */
 function connectFrom(container: Docker.Container, address: string): Promise<string> {
   const [host, port] = address.replace('http://', '').split(':');
@@ -156,7 +145,9 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     const text = await runner.cli(['events', 'crashy']);
     expect(text.stdout).toContain(`${first.name}  die: exited with code 3`);
     expect(text.stdout).toContain('| crashing on request');
-    expect((await runner.cli(['ls'])).stdout).toContain(`1 died; last: ${first.name} exited with code 3`);
+    expect((await runner.cli(['ls'])).stdout).toContain(
+      `crashy: 1 died; last: ${first.name} exited with code 3`,
+    );
   });
 
   test('a container removed or killed behind the runner’s back is replaced', async () => {

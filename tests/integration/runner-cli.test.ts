@@ -42,6 +42,18 @@ describe('commands without a runner', () => {
       expect(result.stderr.trim()).toBe(
         `runner: no runner is running for ${dataDir}: start one with \`runner up --data-dir ${dataDir}\` [RUNNER_NOT_RUNNING]`,
       );
+      // With --json the same error is JSON on stdout, with the same exit code.
+      const json = await runRunner(['ls', '--data-dir', dataDir, '--json']);
+      expect(json.exitCode).toBe(2);
+      expect(JSON.parse(json.stdout)).toEqual({
+        error: {
+          code: 'RUNNER_NOT_RUNNING',
+          message: `no runner is running for ${dataDir}: start one with \`runner up --data-dir ${dataDir}\``,
+        },
+      });
+      const usage = await runRunner(['deploy', '--data-dir', dataDir, '--json', '--no-such-flag']);
+      expect(usage.exitCode).toBe(64);
+      expect(JSON.parse(usage.stdout).error.code).toBe('USAGE');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -65,6 +77,17 @@ describe('runner up', () => {
       expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
 
       expect((await stat(join(runner.dataDir, 'token'))).mode & 0o777).toBe(0o600);
+
+      // A second runner on a port in use says which and how to move it, in one line.
+      const taken = new URL(url).port;
+      const other = await mkdtemp(join(tmpdir(), 'pilotlight-port-'));
+      const clash = await runRunner(['up', '--data-dir', other, '--port', taken, '--control-port', '0']);
+      expect(clash.exitCode).toBe(2);
+      expect(clash.stderr.trim()).toBe(
+        `runner: 127.0.0.1:${taken} is already in use: pass --port with another port (0 picks a free one) [PORT_IN_USE]`,
+      );
+      await rm(other, { recursive: true, force: true });
+
       runner.process.kill('SIGTERM');
       expect((await runner.process).exitCode).toBe(0);
     } finally {

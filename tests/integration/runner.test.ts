@@ -55,17 +55,23 @@ describe('runner deploy from the authenticated registry', () => {
     '$sample: pulled with credentials, digest recorded, served through the gateway',
     async ({ sample, index }) => {
       const ref = pushed[index]!;
-      const result = await runner.cli([
-        'deploy',
-        ref,
-        '--name',
-        sample,
-        '--username',
-        registry.username,
-        '--password',
-        registry.password,
-      ]);
+      // The first takes its password from stdin, as scripts should; the others from the command line.
+      const fromStdin = index === 0;
+      const result = await runner.cli(
+        [
+          'deploy',
+          ref,
+          '--name',
+          sample,
+          '--username',
+          registry.username,
+          ...(fromStdin ? ['--password-stdin'] : ['--password', registry.password]),
+        ],
+        {},
+        fromStdin ? `${registry.password}\n` : undefined,
+      );
       expect(result.stderr).toContain(`deployed ${sample} revision 1`);
+      expect(result.stderr.includes('is insecure')).toBe(!fromStdin);
       expect(result.exitCode).toBe(0);
       const url = result.stdout.trim();
       expect(url).toBe(`${runner.gateway}/fn/${sample}/`);
@@ -111,8 +117,11 @@ describe('runner deploy from the authenticated registry', () => {
       'wrong',
     ]);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain(`registry ${registry.address} refused the credentials`);
+    // One line for the error, after the warning a password on the command line earns.
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe('warning: using --password on the command line is insecure: use --password-stdin');
+    expect(lines[1]).toContain(`registry ${registry.address} refused the credentials`);
     expect(await instancesOf(docker, runner.runnerId, 'badauth')).toHaveLength(0);
     expect((await list(runner)).map((fn) => fn.name)).not.toContain('badauth');
   });
@@ -414,7 +423,7 @@ describe('runner deploy bad input', () => {
     ]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(
-      /--name Bad_Name must be lower-case.*--memory lots is not a size.*--max 2 must be.*--timeout 9000 must be from 1 to 7200/,
+      /name: Bad_Name must be lower-case.*; memory: lots is not a size.*; timeout: 9000 is out of range: allowed 1s–2h; max: 2 is below min 3/,
     );
   });
 
@@ -422,7 +431,7 @@ describe('runner deploy bad input', () => {
     const result = await runner.cli(['deploy', sampleImageRef('scratch'), '--name', 'huge', '--cpus', '16']);
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toMatch(
-      /warning: the active spec \(--cpus\/--memory\) asks for 16 CPUs but this host has \d+: using \d+/,
+      /warning: the active spec \(cpus, memory\) asks for 16 CPUs but this host has \d+: using \d+/,
     );
   });
 
@@ -518,9 +527,15 @@ describe('runner CLI and gateway against a deployed function', () => {
     await until('two instances', async () =>
       (await instancesListed(runner, 'cli')).length === 2 ? true : undefined,
     );
-    const human = await runner.cli(['ls']);
-    expect(human.stdout).toMatch(/cli {2}revision 1 .* min 2 max 10/);
-    expect(human.stdout.match(/pilotlight-cli-r1-[0-9a-f]+ {2}(active|starting)/g)).toHaveLength(2);
+    const human = (await runner.cli(['ls'])).stdout.split('\n');
+    expect(human[0]).toMatch(/^NAME +REVISION +IMAGE +MIN +MAX +DESIRED +INSTANCES +URL$/);
+    expect(human).toContainEqual(expect.stringMatching(/^cli +1 +\S+ +2 +10 +\d+ +2 +http/));
+    expect(human).toContainEqual(
+      expect.stringMatching(/^INSTANCE +FUNCTION +STATE +CPUS +MEMORY +IN FLIGHT$/),
+    );
+    expect(
+      human.filter((line) => /^pilotlight-cli-r1-[0-9a-f]+ +cli +(active|starting) /.test(line)),
+    ).toHaveLength(2);
   });
 
   test('a redeploy under the same name serves the new image and drains the old revision', async () => {

@@ -129,4 +129,45 @@ describe('planInstances', () => {
     expect(planInstances({ ...input, now: 4999 })).toEqual([]);
     expect(planInstances({ ...input, now: 5000 })).toEqual([{ kind: 'start', count: 1 }]);
   });
+
+  describe('the graces mean what they say, whatever the autoscaler still remembers', () => {
+    const zeroIn10s = { minScale: 0, reserveAfterMs: 30_000, freezeAfterMs: 120_000, zeroAfterMs: 10_000 };
+
+    test('with min 0 and zeroAfter 10 s, an idle function is gone 10 s after its last request', () => {
+      const instances = [instance('a', { lastActiveAt: 50_000 })];
+      // The stable window still averages the last burst: the autoscaler wants one.
+      expect(planInstances({ instances, desired: 1, now: 59_999, config: zeroIn10s })).toEqual([]);
+      expect(planInstances({ instances, desired: 1, now: 60_000, config: zeroIn10s })).toEqual([
+        { kind: 'drain', id: 'a' },
+      ]);
+    });
+
+    test('at zero it stays at zero until a request waits, then starts what the autoscaler wants', () => {
+      expect(planInstances({ instances: [], desired: 2, now: 0, config: zeroIn10s })).toEqual([]);
+      expect(planInstances({ instances: [], desired: 2, waiting: 1, now: 0, config: zeroIn10s })).toEqual([
+        { kind: 'start', count: 2 },
+      ]);
+    });
+
+    test('after a burst, once no request came for reserveAfter, the surplus goes and the last is shrunk', () => {
+      const instances = [
+        instance('a', { lastActiveAt: 10_000 }),
+        instance('b', { lastActiveAt: 9_000 }),
+        instance('c', { lastActiveAt: 8_000 }),
+      ];
+      expect(planInstances({ instances, desired: 3, now: 39_999, config })).toEqual([]);
+      expect(planInstances({ instances, desired: 3, now: 40_000, config })).toEqual([
+        { kind: 'drain', id: 'c' },
+        { kind: 'drain', id: 'b' },
+        { kind: 'shrink', id: 'a' },
+      ]);
+    });
+
+    test('a request in flight or waiting keeps the count the autoscaler asks for', () => {
+      const busy = [instance('a', { inflight: 1 }), instance('b', { lastActiveAt: 0 })];
+      expect(planInstances({ instances: busy, desired: 2, now: 1e6, config })).toEqual([]);
+      const idle = [instance('a'), instance('b')];
+      expect(planInstances({ instances: idle, desired: 2, waiting: 1, now: 1e6, config })).toEqual([]);
+    });
+  });
 });

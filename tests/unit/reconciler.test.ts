@@ -6,6 +6,7 @@ import type { FunctionRuntime } from '../../runner/src/control/function-runtime.
 import { Reconciler } from '../../runner/src/control/reconciler.js';
 import type { AdapterClient } from '../../runner/src/instances/adapter-client.js';
 import type { Instance } from '../../runner/src/instances/instance.js';
+import { defaultAdapterSettings } from '../../runner/src/spec/deploy-request.js';
 import type { FunctionSpec } from '../../runner/src/spec/function-spec.js';
 import { StateStore } from '../../runner/src/store/state-store.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
@@ -29,6 +30,7 @@ function spec(overrides: Partial<FunctionSpec> = {}): Omit<FunctionSpec, 'revisi
     env: {},
     scaling: { minScale: 1, maxScale: 3 },
     lifecycle: { ...defaultLifecycleConfig(), minScale: 1 },
+    adapter: defaultAdapterSettings(),
     ...overrides,
   };
 }
@@ -65,8 +67,14 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
   store.putFunction(spec(overrides), clock.now());
   const registry = new FunctionRegistry();
   const frozenHooks: string[] = [];
+  /** Initializer failures to come, one per call. */
+  const initFailures: string[] = [];
   const adapter: AdapterClient = {
     waitReady: async () => ({ ready: true, ms: 5 }),
+    initialize: async () => {
+      const reason = initFailures.shift();
+      return reason ? { ok: false, code: 'INITIALIZER_FAILED', reason } : { ok: true, ms: 1 };
+    },
     preFreeze: async (instance) => void frozenHooks.push(instance.name),
     memoryInUse: async () => 64 * MiB,
   };
@@ -102,7 +110,19 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
     }
     return instance;
   };
-  return { engine, clock, store, registry, reconciler, fn, tick, events, frozenHooks, idleUntilFrozen };
+  return {
+    engine,
+    clock,
+    store,
+    registry,
+    reconciler,
+    fn,
+    tick,
+    events,
+    frozenHooks,
+    idleUntilFrozen,
+    initFailures,
+  };
 }
 
 function only(fn: FunctionRuntime): Instance {
@@ -254,5 +274,50 @@ describe('the reconciler against a fake engine and a hand-moved clock', () => {
     // A kill through the engine is someone's decision: recorded, not counted toward a crash loop.
     expect(events('die')[0]!.detail).toEqual(expect.objectContaining({ noticedBy: 'kill' }));
     expect(fn.crash.consecutive).toBe(0);
+  });
+
+  test('an instance whose initializer fails never serves: it is replaced and the failure recorded', async () => {
+    const { engine, fn, tick, events, initFailures } = await setup({
+      adapter: { ...defaultAdapterSettings(), initializer: 'path:/warm-up' },
+    });
+    initFailures.push('warm-up failed: the cache is down');
+    await tick();
+    expect(fn.pool.instances).toHaveLength(0);
+    expect(events('initializer-failed')).toEqual([
+      expect.objectContaining({
+        detail: expect.objectContaining({ reason: 'warm-up failed: the cache is down' }),
+      }),
+    ]);
+    await until(() => events('die').length === 1, 'the failed start recorded');
+    expect(engine.byLabel(LABEL_FUNCTION, 'shop')).toHaveLength(0);
+    // The first death of a healthy function is replaced at once.
+    await tick();
+    const replacement = only(fn);
+    expect(replacement.state).toBe('active');
+  });
+
+  test('the graces mean what they say: min 0 and zeroAfter 10 s, gone 10 s after the last request', async () => {
+    const { engine, clock, fn, tick } = await setup({
+      scaling: { minScale: 0, maxScale: 3 },
+      lifecycle: { ...defaultLifecycleConfig(), minScale: 0, zeroAfterMs: 10_000 },
+    });
+    const served = fn.pool.acquire(); // a request to a function at zero
+    await until(() => fn.pool.instances.some((instance) => instance.state === 'active'), 'an instance');
+    const instance = await served;
+    clock.advance(2_000);
+    fn.pool.release(instance); // the last request ends at t0 + 2 s
+    for (let second = 1; second < 10; second++) {
+      clock.advance(1_000);
+      await tick();
+    }
+    expect(fn.pool.instances.length).toBeGreaterThan(0); // 9 s idle: still there
+    clock.advance(1_000);
+    await tick();
+    expect(fn.pool.instances).toHaveLength(0);
+    expect(engine.byLabel(LABEL_FUNCTION, 'shop')).toHaveLength(0);
+    // And it stays at zero, though the autoscaler's window still remembers the request.
+    clock.advance(1_000);
+    await tick();
+    expect(engine.byLabel(LABEL_FUNCTION, 'shop')).toHaveLength(0);
   });
 });

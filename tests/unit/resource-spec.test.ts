@@ -1,28 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import { hostResources } from '../../engine/docker-engine.js';
-import { capToHost, parseCpus, parseMemory } from '../../runner/src/instances/resource-spec.js';
+import { capToHost } from '../../runner/src/instances/resource-spec.js';
 import { safeMemoryFloor, shrinkTarget } from '../../runner/src/instances/shrink-target.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
 describe('resource specs', () => {
-  test('sizes read the way docker run reads them', () => {
-    expect(parseMemory('512m', '--memory')).toBe(512 * MiB);
-    expect(parseMemory('2g', '--memory')).toBe(2 * GiB);
-    expect(parseMemory('1.5G', '--memory')).toBe(1.5 * GiB);
-    expect(parseMemory('64MiB', '--memory')).toBe(64 * MiB);
-    expect(parseCpus('0.25', '--cpus')).toBe(0.25);
-  });
-
-  test('bad sizes say what is wrong and what to write', () => {
-    expect(() => parseMemory('lots', '--memory')).toThrow(
-      /--memory lots is not a size: use a number with k, m or g/,
-    );
-    expect(() => parseMemory('1m', '--reserved-memory')).toThrow(/below Docker's minimum of 6m/);
-    expect(() => parseCpus('-1', '--cpus')).toThrow(/--cpus -1 must be a positive number of CPUs/);
-  });
-
   test('a spec beyond the host is capped with a warning', () => {
     const { spec, warnings } = capToHost(
       { cpus: 16, memory: 32 * GiB },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { defaultLifecycleConfig } from '../../runner/src/autoscaler/plan-instances.js';
+import { defaultAdapterSettings } from '../../runner/src/spec/deploy-request.js';
 import type { FunctionSpec } from '../../runner/src/spec/function-spec.js';
 import { StateStore } from '../../runner/src/store/state-store.js';
 
@@ -28,6 +29,7 @@ function spec(name: string, image = 'shop:1'): Omit<FunctionSpec, 'revision'> {
     env: { MODE: 'prod' },
     scaling: { minScale: 1, maxScale: 5 },
     lifecycle: defaultLifecycleConfig(),
+    adapter: defaultAdapterSettings(),
   };
 }
 

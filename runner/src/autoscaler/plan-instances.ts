@@ -44,6 +44,8 @@ export function planInstances(input: {
   instances: ReadonlyArray<InstanceView>;
   /** Containers being created that are not instances yet. */
   pendingStarts?: number;
+  /** Requests the activator holds for want of an instance with room. */
+  waiting?: number;
   desired: number;
   now: number;
   config: LifecycleConfig;
@@ -55,10 +57,7 @@ export function planInstances(input: {
   const idleFor = (instance: InstanceView): number =>
     instance.inflight > 0 ? 0 : now - instance.lastActiveAt;
 
-  let keep = Math.max(input.desired, config.minScale);
-  const allIdleForZero = serving.every((instance) => idleFor(instance) >= config.zeroAfterMs);
-  if (config.minScale === 0 && input.desired === 0 && !allIdleForZero) keep = Math.max(keep, 1);
-
+  const keep = instancesToKeep(input.desired, serving, input.waiting ?? 0, idleFor, config);
   const actions: InstanceAction[] = [];
   const coming = serving.length + (input.pendingStarts ?? 0);
   const startsHeld = now < (input.holdStartsUntil ?? 0);
@@ -84,4 +83,29 @@ export function planInstances(input: {
     }
   }
   return actions;
+}
+
+/**
+ * How many instances to keep: what the autoscaler wants, at least the minimum, at least one while requests
+ * are in flight or waiting. When no request has come for a grace, the graces decide, not what the
+ * autoscaler's windows still remember of the last burst: past `reserveAfter` only the minimum (at least one)
+ * is kept, past `zeroAfter` with a minimum of 0 none is, and a function at zero stays there until a
+ * request comes.
+ */
+function instancesToKeep(
+  desired: number,
+  serving: ReadonlyArray<InstanceView>,
+  waiting: number,
+  idleFor: (instance: InstanceView) => number,
+  config: LifecycleConfig,
+): number {
+  const keep = Math.max(desired, config.minScale);
+  const demand = waiting + serving.reduce((sum, instance) => sum + instance.inflight, 0);
+  if (demand > 0) return Math.max(keep, 1);
+  const allIdleFor = (ms: number): boolean =>
+    serving.length > 0 && serving.every((instance) => idleFor(instance) >= ms);
+  const quiet = allIdleFor(config.reserveAfterMs) ? Math.min(keep, Math.max(config.minScale, 1)) : keep;
+  if (config.minScale > 0) return quiet;
+  if (serving.length === 0 || allIdleFor(config.zeroAfterMs)) return 0;
+  return Math.max(quiet, 1);
 }

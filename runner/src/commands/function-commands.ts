@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { ControlClient } from '../cli/control-client.js';
 import { pullProgress } from '../cli/pull-progress.js';
 import type { DeployRequest } from '../spec/deploy-request.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { formatBytes } from '../instances/resource-spec.js';
+import { formatTable } from '../cli/table.js';
+import { parseDuration } from '../spec/units.js';
 import { HEADERS } from '../../../adapter/contract/contract.js';
 
 export interface Output {
@@ -54,23 +57,61 @@ export async function runList(dataDir: string, output: Output): Promise<void> {
   const functions = await new ControlClient(dataDir).json<FunctionView[]>('GET', '/v1/functions');
   if (output.json) return output.out(`${JSON.stringify(functions, null, 2)}\n`);
   if (functions.length === 0) return output.out('no functions: deploy one with `runner deploy IMAGE`\n');
-  for (const fn of functions) {
+  output.out(
+    formatTable(
+      ['NAME', 'REVISION', 'IMAGE', 'MIN', 'MAX', 'DESIRED', 'INSTANCES', 'URL'],
+      functions.map((fn) => [
+        fn.name,
+        String(fn.revision),
+        fn.image,
+        String(fn.minScale),
+        String(fn.maxScale),
+        String(fn.desired),
+        String(fn.instances.length),
+        fn.url,
+      ]),
+    ),
+  );
+  const instances = functions.flatMap((fn) => fn.instances.map((instance) => ({ fn: fn.name, ...instance })));
+  if (instances.length > 0) {
     output.out(
-      `${fn.name}  revision ${fn.revision}  ${fn.image}  min ${fn.minScale} max ${fn.maxScale} desired ${fn.desired}  ${fn.url}\n`,
+      `\n${formatTable(
+        ['INSTANCE', 'FUNCTION', 'STATE', 'CPUS', 'MEMORY', 'IN FLIGHT'],
+        instances.map((instance) => [
+          instance.name,
+          instance.fn,
+          instance.state,
+          String(instance.cpus),
+          formatBytes(instance.memory),
+          String(instance.inflight),
+        ]),
+      )}`,
     );
-    if (fn.lastDeath) {
-      const backoff =
-        fn.backoffMs > 0 ? `; crash loop: next start in ${(fn.backoffMs / 1000).toFixed(1)} s` : '';
-      output.out(
-        `  ${fn.deaths} died; last: ${fn.lastDeath.instance} ${fn.lastDeath.reason}, ${Math.round(fn.lastDeath.agoMs / 1000)} s ago${backoff}\n`,
-      );
-    }
-    for (const instance of fn.instances) {
-      output.out(
-        `  ${instance.name}  ${instance.state.padEnd(8)}  ${instance.cpus} cpu  ${formatBytes(instance.memory)}  ${instance.inflight} in flight\n`,
-      );
-    }
   }
+  for (const fn of functions) {
+    if (!fn.lastDeath) continue;
+    const backoff =
+      fn.backoffMs > 0 ? `; crash loop: next start in ${(fn.backoffMs / 1000).toFixed(1)} s` : '';
+    output.out(
+      `\n${fn.name}: ${fn.deaths} died; last: ${fn.lastDeath.instance} ${fn.lastDeath.reason}, ${Math.round(fn.lastDeath.agoMs / 1000)} s ago${backoff}\n`,
+    );
+  }
+}
+
+/** A deployed function as a spec file, YAML or JSON. */
+export async function runGet(
+  dataDir: string,
+  name: string,
+  format: 'yaml' | 'json',
+  output: Output,
+): Promise<void> {
+  const document = await new ControlClient(dataDir).json<Record<string, unknown>>(
+    'GET',
+    `/v1/functions/${encodeURIComponent(name)}/spec`,
+  );
+  output.out(
+    format === 'json' || output.json ? `${JSON.stringify(document, null, 2)}\n` : stringify(document),
+  );
 }
 
 export async function runInvoke(
@@ -117,7 +158,25 @@ export async function runLogs(
     throw new PilotlightError(parsed.error.code, parsed.error.message, response.status);
   }
   const decoder = new TextDecoder();
-  for await (const chunk of response.body!) output.out(decoder.decode(chunk as Uint8Array, { stream: true }));
+  let pending = '';
+  for await (const chunk of response.body!) {
+    const text = decoder.decode(chunk as Uint8Array, { stream: true });
+    if (!output.json) {
+      output.out(text);
+      continue;
+    }
+    // With --json, one JSON object per line: {"instance","line"}.
+    const lines = (pending + text).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) output.out(`${JSON.stringify(logLine(line))}\n`);
+  }
+  if (output.json && pending) output.out(`${JSON.stringify(logLine(pending))}\n`);
+}
+
+/** `[instance] text` → `{instance, line}`. */
+function logLine(prefixed: string): { instance: string | null; line: string } {
+  const match = /^\[([^\]]+)\] (.*)$/s.exec(prefixed);
+  return match ? { instance: match[1]!, line: match[2]! } : { instance: null, line: prefixed };
 }
 
 export async function runScale(
@@ -152,14 +211,39 @@ interface InstanceEventView {
   detail: Record<string, unknown>;
 }
 
-export async function runEvents(dataDir: string, name: string, tail: number, output: Output): Promise<void> {
+export async function runEvents(
+  dataDir: string,
+  name: string,
+  options: { tail: number; since?: string },
+  output: Output,
+): Promise<void> {
   const events = await new ControlClient(dataDir).json<InstanceEventView[]>(
     'GET',
     `/v1/functions/${encodeURIComponent(name)}/events`,
   );
-  const shown = events.slice(-Math.max(1, tail));
+  const from = options.since === undefined ? -Infinity : sinceTime(options.since, Date.now());
+  const shown = events.filter((event) => event.at >= from).slice(-Math.max(1, options.tail));
   if (output.json) return output.out(`${JSON.stringify(shown, null, 2)}\n`);
-  for (const event of shown) {
+  writeEvents(shown, output);
+}
+
+/** `--since 10m` (that long ago) or `--since 2026-11-26T22:00:00Z` (a moment), as epoch ms. */
+export function sinceTime(text: string, now: number): number {
+  const ago = parseDuration(text);
+  if (ago !== undefined) return now - ago;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) {
+    throw new PilotlightError(
+      'BAD_SINCE',
+      `--since ${text} is neither a duration (10m, 2h) nor a time (2026-11-26T22:00:00Z)`,
+      400,
+    );
+  }
+  return at;
+}
+
+function writeEvents(events: InstanceEventView[], output: Output): void {
+  for (const event of events) {
     const { logTail, reason, ...rest } = event.detail as { logTail?: string; reason?: string };
     const fields = Object.entries(rest)
       .filter(([, value]) => value !== null && value !== undefined)
@@ -169,3 +253,56 @@ export async function runEvents(dataDir: string, name: string, tail: number, out
     for (const line of (logTail ?? '').split('\n')) if (line.trim()) output.out(`    | ${line}\n`);
   }
 }
+
+/** Spec, revision, instances, recent events and the last errors of one function. */
+export async function runDescribe(dataDir: string, name: string, output: Output): Promise<void> {
+  const client = new ControlClient(dataDir);
+  const path = `/v1/functions/${encodeURIComponent(name)}`;
+  const [spec, events, functions] = await Promise.all([
+    client.json<Record<string, unknown>>('GET', `${path}/spec`),
+    client.json<InstanceEventView[]>('GET', `${path}/events`),
+    client.json<FunctionView[]>('GET', '/v1/functions'),
+  ]);
+  const fn = functions.find((item) => item.name === name)!;
+  const errors = events.filter((event) => ERROR_ACTIONS.has(event.action)).slice(-5);
+  const recent = events.slice(-10);
+  if (output.json)
+    return output.out(`${JSON.stringify({ function: fn, spec, events: recent, errors }, null, 2)}\n`);
+  output.out(
+    [
+      `Name:       ${fn.name}`,
+      `Revision:   ${fn.revision}`,
+      `Image:      ${fn.image}`,
+      `URL:        ${fn.url}`,
+      `Scale:      min ${fn.minScale}, max ${fn.maxScale}, desired ${fn.desired}`,
+      'Spec:',
+      ...stringify(spec)
+        .trimEnd()
+        .split('\n')
+        .map((line) => `  ${line}`),
+      'Instances:',
+      '',
+    ].join('\n'),
+  );
+  output.out(
+    fn.instances.length === 0
+      ? '  none\n'
+      : formatTable(
+          ['  INSTANCE', 'STATE', 'CPUS', 'MEMORY', 'IN FLIGHT'],
+          fn.instances.map((instance) => [
+            `  ${instance.name}`,
+            instance.state,
+            String(instance.cpus),
+            formatBytes(instance.memory),
+            String(instance.inflight),
+          ]),
+        ),
+  );
+  output.out(`Events (last ${recent.length}):\n`);
+  writeEvents(recent, output);
+  output.out(errors.length === 0 ? 'Last errors: none\n' : 'Last errors:\n');
+  writeEvents(errors, output);
+}
+
+/** Events that are failures: a death, an initializer that failed. */
+const ERROR_ACTIONS = new Set(['die', 'initializer-failed']);

@@ -14,6 +14,7 @@ import {
   writeRunnerInfo,
 } from '../control/runner-files.js';
 import { createEngine, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { EngineUnavailableError } from '../../../engine/engine-errors.js';
 import { forwardToInstance } from '../gateway/forward-to-instance.js';
 import { createGatewayServer } from '../gateway/gateway-server.js';
@@ -104,10 +105,10 @@ export async function runUp(options: UpOptions): Promise<void> {
   // Requests may run as long as a function's timeout (up to 2 h): no proxy-side idle or request cut.
   gateway.requestTimeout = 0;
   gateway.keepAliveTimeout = 65_000;
-  const gatewayPort = await listen(gateway, options.gatewayPort, options.host);
+  const gatewayPort = await listen(gateway, options.gatewayPort, options.host, '--port');
   const gatewayUrl = `http://${options.host}:${gatewayPort}`;
   const control = createControlServer({ registry, deployer, engine }, token, gatewayUrl);
-  const controlPort = await listen(control, options.controlPort, '127.0.0.1');
+  const controlPort = await listen(control, options.controlPort, '127.0.0.1', '--control-port');
   writeRunnerInfo(options.dataDir, {
     pid: process.pid,
     runnerId,
@@ -135,9 +136,22 @@ export async function runUp(options: UpOptions): Promise<void> {
   options.log('runner stopped');
 }
 
-async function listen(server: Server, port: number, host: string): Promise<number> {
+/** Listens, or says in one line which port is taken and which flag moves it. */
+async function listen(server: Server, port: number, host: string, flag: string): Promise<number> {
   server.listen(port, host);
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new PilotlightError(
+        'PORT_IN_USE',
+        `${host}:${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}: pass ${flag} with another port (0 picks a free one)`,
+        409,
+      );
+    }
+    throw error;
+  }
   return (server.address() as AddressInfo).port;
 }
 

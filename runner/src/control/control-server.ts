@@ -9,6 +9,7 @@ import { endpointOf, instanceHeaders } from '../gateway/forward-to-instance.js';
 import type { Deployer } from './deploy.js';
 import type { FunctionRegistry } from './function-registry.js';
 import type { DeployRequest } from '../spec/deploy-request.js';
+import { documentOf } from '../spec/function-document.js';
 import { CONTROL_PATHS } from '../../../adapter/contract/contract.js';
 
 export class UnauthorizedError extends PilotlightError {
@@ -67,6 +68,7 @@ export function createControlServer(
     if (action === 'invoke' && method === 'POST') return invoke(name, req, res);
     if (action === 'logs' && method === 'GET') return logs(name, url, res);
     if (action === 'events' && method === 'GET') return json(res, 200, deployer.events(name));
+    if (action === 'spec' && method === 'GET') return json(res, 200, documentOf(registry.get(name).spec));
     throw new NotFoundError(method, url.pathname);
   }
 

@@ -48,7 +48,7 @@ export class Deployer {
     const { engine, store, registry, reconciler } = this.deps;
     const checked = checkDeploy(request, this.deps.host);
     const auth = request.auth ?? authFromDockerConfig(registryHost(checked.image), this.deps.env);
-    const pulled = await pullImage(engine, checked.image, { auth, policy: request.pull, onProgress });
+    const pulled = await pullImage(engine, checked.image, { auth, policy: checked.pull, onProgress });
     const image = await readAppImageConfig(engine, pulled.id);
     const appPort = checked.port ?? image.exposedPort;
     if (!appPort) {
@@ -76,9 +76,11 @@ export class Deployer {
       errorStatuses: checked.errorStatuses,
       scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
       lifecycle: checked.lifecycle,
+      adapter: checked.adapter,
+      ...(checked.pull ? { pull: checked.pull } : {}),
     };
 
-    let first: { instance: Instance; readyMs: number };
+    let first: { instance: Instance; readyMs: number; initMs?: number };
     try {
       first = await reconciler.startReady(candidate);
     } catch (error) {
@@ -100,6 +102,7 @@ export class Deployer {
     }
     reconciler.record(saved.name, first.instance.name, 'start', {
       readyMs: first.readyMs,
+      ...(first.initMs === undefined ? {} : { initMs: first.initMs }),
       revision: saved.revision,
     });
     this.deps.log('deployed', { fn: saved.name, revision: saved.revision, readyMs: first.readyMs });

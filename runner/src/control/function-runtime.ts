@@ -137,6 +137,7 @@ export class FunctionRuntime {
     return planInstances({
       instances: this.pool.instances,
       pendingStarts: this.pendingStarts,
+      waiting: this.pool.waitingCount,
       desired: decision.desired,
       now,
       config: this.spec.lifecycle,

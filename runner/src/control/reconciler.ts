@@ -7,7 +7,7 @@ import { httpAdapterClient, type AdapterClient } from '../instances/adapter-clie
 import type { Clock } from '../instances/clock.js';
 import { ContainerWatch, type WatchSource } from '../instances/container-watch.js';
 import { InstanceContainers } from '../instances/instance-containers.js';
-import { AppNeverReadyError } from '../instances/instance-errors.js';
+import { AppNeverReadyError, InitializerFailedError } from '../instances/instance-errors.js';
 import { isIn, moveTo, type Instance } from '../instances/instance.js';
 import { shrinkTarget } from '../instances/shrink-target.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
@@ -150,11 +150,16 @@ export class Reconciler {
     }
   }
 
-  /** A new function's first instance, started and ready, or the reason it never became ready. */
-  async startReady(spec: FunctionSpec): Promise<{ instance: Instance; readyMs: number }> {
+  /**
+   * A new function's first instance, started, ready and initialized; or the reason it never became ready,
+   * or the initializer's failure with its output.
+   */
+  async startReady(spec: FunctionSpec): Promise<{ instance: Instance; readyMs: number; initMs?: number }> {
     const instance = await this.containers.start(spec);
     try {
-      return { instance, readyMs: await this.waitReady(instance, spec.startupTimeoutMs) };
+      const readyMs = await this.waitReady(instance, spec.startupTimeoutMs);
+      const initMs = await this.initialize(instance, spec);
+      return { instance, readyMs, ...(initMs === undefined ? {} : { initMs }) };
     } catch (error) {
       await this.containers.stop(instance.id);
       throw error;
@@ -221,6 +226,15 @@ export class Reconciler {
     throw new AppNeverReadyError(instance.fn, readiness.reason, await this.containers.logTail(instance.id));
   }
 
+  /** Runs the function's initializer on a ready instance, when it has one; its time in ms. */
+  private async initialize(instance: Instance, spec: FunctionSpec): Promise<number | undefined> {
+    if (!spec.adapter.initializer) return undefined;
+    const result = await this.adapter.initialize(instance, spec.adapter.initializerTimeoutMs);
+    if (result.ok) return result.ms;
+    this.record(spec.name, instance.name, 'initializer-failed', { code: result.code, reason: result.reason });
+    throw new InitializerFailedError(spec.name, instance.name, result.reason);
+  }
+
   private async scaleOut(fn: FunctionRuntime): Promise<void> {
     let instance: Instance | undefined;
     fn.pendingStarts += 1;
@@ -244,13 +258,17 @@ export class Reconciler {
     const ready = instance;
     try {
       const readyMs = await this.waitReady(ready, fn.spec.startupTimeoutMs);
+      const initMs = await this.initialize(ready, fn.spec);
       // It died, or the planner drained it while it started (the surplus goes from those not ready first).
       if (this.dead.has(ready.id) || !fn.pool.has(ready) || !isIn(ready, 'starting')) return;
       const now = this.deps.clock.now();
       moveTo(ready, 'active', now);
       ready.readyAt = now;
       fn.pool.serveWaiting();
-      this.record(fn.spec.name, ready.name, 'start', { readyMs });
+      this.record(fn.spec.name, ready.name, 'start', {
+        readyMs,
+        ...(initMs === undefined ? {} : { initMs }),
+      });
       this.deps.log('scaled out', { fn: fn.spec.name, instance: ready.name, readyMs });
       await this.guard(ready, () => this.settle(ready, fn.spec));
     } catch (error) {

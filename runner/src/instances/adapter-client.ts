@@ -4,14 +4,23 @@ import type { Instance } from './instance.js';
 
 export type Readiness = { ready: true; ms: number } | { ready: false; reason: string };
 
+export type Initialization = { ok: true; ms: number } | { ok: false; code: string; reason: string };
+
 /** What the runner asks of an instance's adapter over its control paths; unit tests pass fakes. */
 export interface AdapterClient {
   /** Polls until the app is ready, the container stops (`running` says no) or the time is up. */
   waitReady(instance: Instance, timeoutMs: number, running: () => Promise<boolean>): Promise<Readiness>;
+  /** Runs the function's initializer (once per instance, however often it is asked) and says how it went. */
+  initialize(instance: Instance, timeoutMs: number): Promise<Initialization>;
   /** Runs the app's pre-freeze hook, if it has one; a failure does not stop the freeze. */
   preFreeze(instance: Instance): Promise<void>;
   /** The container's working set as the adapter reads it from its cgroup, when it can tell. */
   memoryInUse(instance: Instance): Promise<number | undefined>;
+}
+
+interface InitializeAnswer {
+  durationMs?: number;
+  error?: { code: string; message: string; [detail: string]: unknown };
 }
 
 /** Every call to an adapter names the instance it means: an address reused by another container is refused. */
@@ -50,6 +59,30 @@ export function httpAdapterClient(clock: Clock): AdapterClient {
         await new Promise((resolve) => setTimeout(resolve, answer.status === 0 ? 2 : 0));
       }
       return { ready: false, reason };
+    },
+
+    async initialize(instance, timeoutMs) {
+      const started = clock.now();
+      // The adapter bounds the initializer by its own timeout; this one only covers an adapter that hangs.
+      const answer: { status: number; body: InitializeAnswer } = await fetch(
+        `${instance.address}${CONTROL_PATHS.initialize}`,
+        {
+          method: 'POST',
+          headers: identity(instance),
+          signal: AbortSignal.timeout(timeoutMs + 10_000),
+        },
+      ).then(
+        async (response) => ({ status: response.status, body: (await response.json()) as InitializeAnswer }),
+        (error: Error) => ({
+          status: 0,
+          body: { error: { code: 'ADAPTER_UNREACHABLE', message: error.message } },
+        }),
+      );
+      if (answer.status === 200) return { ok: true, ms: answer.body.durationMs ?? clock.now() - started };
+      const error = answer.body.error ?? { code: `HTTP_${answer.status}`, message: 'no reason given' };
+      const said = error['output'];
+      const output = typeof said === 'string' && said ? `; its output:\n${said}` : '';
+      return { ok: false, code: error.code, reason: `${error.message}${output}` };
     },
 
     async preFreeze(instance) {

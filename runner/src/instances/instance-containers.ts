@@ -10,6 +10,7 @@ import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, managedLabels } from '../
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainer } from '../adapter-runtime/mount-container.js';
+import type { AdapterSettings } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import type { Clock } from './clock.js';
 import { FunctionNetworks } from './function-network.js';
@@ -88,6 +89,7 @@ export class InstanceContainers {
           [ENV.drainTimeoutMs]: String(fn.timeoutMs),
           [ENV.startupTimeoutMs]: String(fn.startupTimeoutMs),
           ...(fn.errorStatuses ? { [ENV.errorStatuses]: fn.errorStatuses } : {}),
+          ...adapterEnv(fn.adapter),
         },
       }),
       network,
@@ -219,6 +221,25 @@ export class InstanceContainers {
       await sleep(wait);
     }
   }
+}
+
+/** The adapter's readiness, initializer, hooks and limits as its environment. */
+function adapterEnv(settings: AdapterSettings | undefined): Record<string, string> {
+  if (!settings) return {};
+  const tcp = settings.readiness === 'tcp';
+  return {
+    [ENV.readiness]: tcp ? 'tcp' : 'http',
+    ...(tcp
+      ? {}
+      : { [ENV.readinessPath]: settings.readiness, [ENV.readinessStatus]: settings.readyStatuses }),
+    ...(settings.initializer ? { [ENV.initializer]: settings.initializer } : {}),
+    [ENV.initializeTimeoutMs]: String(settings.initializerTimeoutMs),
+    ...(settings.preStop ? { [ENV.preStop]: settings.preStop } : {}),
+    ...(settings.preFreeze ? { [ENV.preFreeze]: settings.preFreeze } : {}),
+    [ENV.hookTimeoutMs]: String(settings.hookTimeoutMs),
+    [ENV.eventsPath]: settings.eventsPath,
+    [ENV.maxEventBytes]: String(settings.maxEventBytes),
+  };
 }
 
 /** The adapter's address on the function's network (any network's, for a container made before them). */

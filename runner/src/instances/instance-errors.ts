@@ -10,3 +10,9 @@ export class AppNeverReadyError extends PilotlightError {
     );
   }
 }
+
+export class InitializerFailedError extends PilotlightError {
+  constructor(fn: string, instance: string, reason: string) {
+    super('INITIALIZER_FAILED', `function ${fn}: the initializer failed on ${instance}: ${reason}`, 502);
+  }
+}

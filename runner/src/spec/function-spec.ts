@@ -1,6 +1,8 @@
 import type { AutoscalerConfig } from '../autoscaler/kpa.js';
 import type { LifecycleConfig } from '../autoscaler/plan-instances.js';
 import type { ResourceSpec } from '../instances/resource-spec.js';
+import type { PullPolicy } from '../registry/pull-image.js';
+import type { AdapterSettings } from './deploy-request.js';
 
 /** Everything the runner keeps about a deployed function; one revision per deploy. */
 export interface FunctionSpec {
@@ -24,6 +26,10 @@ export interface FunctionSpec {
   errorStatuses?: string;
   scaling: Pick<AutoscalerConfig, 'minScale' | 'maxScale'> & Partial<AutoscalerConfig>;
   lifecycle: LifecycleConfig;
+  /** Readiness, initializer, hooks and limits of the adapter in each instance. */
+  adapter: AdapterSettings;
+  /** The pull policy the user asked for, if any (each deploy pulls by it). */
+  pull?: PullPolicy;
 }
 
 /** A function name: also a DNS label, so `NAME.localhost` routes to it. */

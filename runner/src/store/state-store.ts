@@ -1,4 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
+import { defaultAdapterSettings } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 
 export interface InstanceEvent {
@@ -65,12 +66,12 @@ export class StateStore {
   getFunction(name: string): FunctionSpec | undefined {
     const row = this.db.prepare('SELECT spec FROM functions WHERE name = ?').get(name) as
       { spec: string } | undefined;
-    return row ? (JSON.parse(row.spec) as FunctionSpec) : undefined;
+    return row ? specFrom(row.spec) : undefined;
   }
 
   listFunctions(): FunctionSpec[] {
     const rows = this.db.prepare('SELECT spec FROM functions ORDER BY name').all() as Array<{ spec: string }>;
-    return rows.map((row) => JSON.parse(row.spec) as FunctionSpec);
+    return rows.map((row) => specFrom(row.spec));
   }
 
   removeFunction(name: string): boolean {
@@ -109,4 +110,10 @@ export class StateStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** A stored spec; one stored before the adapter settings were part of it gets their defaults. */
+function specFrom(json: string): FunctionSpec {
+  const spec = JSON.parse(json) as FunctionSpec;
+  return spec.adapter ? spec : { ...spec, adapter: defaultAdapterSettings() };
 }

@@ -1,0 +1,472 @@
+import { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
+import { FUNCTION_NAME_PATTERN } from './function-spec.js';
+import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
+
+/**
+ * Every field of a function, declared once: its type, default, allowed range, unit and a one-line doc. The
+ * CLI's flags and help, the control API's validation, the spec file format and the README's table all come
+ * from this list.
+ */
+
+export type FieldKind =
+  'string' | 'integer' | 'number' | 'duration' | 'size' | 'choice' | 'env' | 'statuses' | 'hook' | 'path';
+
+export interface Field {
+  /** The key in a spec file and in the control API. */
+  key: string;
+  /** The CLI flag, without dashes. */
+  flag: string;
+  /** Docker's one-letter flag, where Docker has one. */
+  short?: string;
+  kind: FieldKind;
+  /** The default in the field's canonical unit (ms for durations, bytes for sizes). */
+  default?: number | string;
+  /** When the default is not a fixed value: where it comes from. */
+  defaultFrom?: string;
+  /** The allowed range, in the canonical unit. */
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+  unit?: string;
+  doc: string;
+  /** The field must be given (the image). */
+  required?: boolean;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+export const FIELDS = [
+  {
+    key: 'image',
+    flag: 'image',
+    kind: 'string',
+    required: true,
+    doc: 'the image to run, IMAGE[:TAG] or IMAGE@DIGEST',
+  },
+  {
+    key: 'name',
+    flag: 'name',
+    kind: 'string',
+    defaultFrom: 'the image name',
+    doc: 'the function name: lower-case letters, digits and dashes (it is also a DNS label)',
+  },
+  {
+    key: 'port',
+    flag: 'port',
+    short: 'p',
+    kind: 'integer',
+    min: 1,
+    max: 65535,
+    defaultFrom: "the image's first EXPOSE",
+    doc: `the port the app listens on inside its container (any but ${ADAPTER_PORT}, the adapter's)`,
+  },
+  {
+    key: 'cpus',
+    flag: 'cpus',
+    kind: 'number',
+    default: 1,
+    min: 0.01,
+    max: 64,
+    unit: 'CPUs',
+    doc: 'CPUs of an active instance (capped to the host)',
+  },
+  {
+    key: 'memory',
+    flag: 'memory',
+    short: 'm',
+    kind: 'size',
+    default: 512 * MiB,
+    min: 6 * MiB,
+    max: 1024 * GiB,
+    doc: 'memory of an active instance, swap equal to it (capped to the host)',
+  },
+  {
+    key: 'reservedCpus',
+    flag: 'reserved-cpus',
+    kind: 'number',
+    default: 0.05,
+    min: 0.01,
+    max: 64,
+    unit: 'CPUs',
+    doc: 'CPUs of a reserved (idle, shrunk in place) instance; at most `cpus`',
+  },
+  {
+    key: 'reservedMemory',
+    flag: 'reserved-memory',
+    kind: 'size',
+    default: 128 * MiB,
+    min: 6 * MiB,
+    max: 1024 * GiB,
+    doc: 'memory of a reserved instance; never set below what the app uses plus 25 %',
+  },
+  {
+    key: 'concurrency',
+    flag: 'concurrency',
+    kind: 'integer',
+    default: 10,
+    min: 1,
+    max: 1000,
+    unit: 'requests',
+    doc: 'requests one instance serves at once; more wait in the activator',
+  },
+  {
+    key: 'min',
+    flag: 'min',
+    kind: 'integer',
+    default: 1,
+    min: 0,
+    max: 100,
+    unit: 'instances',
+    doc: 'instances kept when idle (shrunk, then frozen); 0 lets the function go to zero',
+  },
+  {
+    key: 'max',
+    flag: 'max',
+    kind: 'integer',
+    default: 10,
+    min: 1,
+    max: 100,
+    unit: 'instances',
+    doc: 'most instances under load; at least `min`',
+  },
+  {
+    key: 'timeout',
+    flag: 'timeout',
+    kind: 'duration',
+    default: 5 * MINUTE,
+    min: SECOND,
+    max: 2 * HOUR,
+    doc: 'longest a request may take before it is answered 504',
+  },
+  {
+    key: 'startupTimeout',
+    flag: 'startup-timeout',
+    kind: 'duration',
+    default: 2 * MINUTE,
+    min: SECOND,
+    max: HOUR,
+    doc: 'longest a new instance may take to be ready (initializer included)',
+  },
+  {
+    key: 'env',
+    flag: 'env',
+    short: 'e',
+    kind: 'env',
+    doc: 'environment for the app, KEY=VALUE (repeatable; PILOTLIGHT_* is reserved)',
+  },
+  {
+    key: 'errorStatuses',
+    flag: 'error-statuses',
+    kind: 'statuses',
+    default: '500-599',
+    doc: 'app statuses that count as function errors, like 500-599 or 400-499,503',
+  },
+  {
+    key: 'reserveAfter',
+    flag: 'reserve-after',
+    kind: 'duration',
+    default: 30 * SECOND,
+    min: 0,
+    max: 24 * HOUR,
+    doc: 'idle this long, the last instances (up to `min`) are shrunk to the reserved spec',
+  },
+  {
+    key: 'freezeAfter',
+    flag: 'freeze-after',
+    kind: 'duration',
+    default: 2 * MINUTE,
+    min: 0,
+    max: 24 * HOUR,
+    doc: 'reserved this long, an instance is frozen (paused)',
+  },
+  {
+    key: 'zeroAfter',
+    flag: 'zero-after',
+    kind: 'duration',
+    default: 5 * MINUTE,
+    min: 0,
+    max: 24 * HOUR,
+    doc: 'with `min` 0, idle this long after the last request, the last instances go',
+  },
+  {
+    key: 'stableWindow',
+    flag: 'stable-window',
+    kind: 'duration',
+    default: MINUTE,
+    min: SECOND,
+    max: HOUR,
+    doc: 'the autoscaler averages concurrency over this window to decide a count',
+  },
+  {
+    key: 'panicWindow',
+    flag: 'panic-window',
+    kind: 'duration',
+    defaultFrom: 'a tenth of `stableWindow`',
+    min: SECOND,
+    max: HOUR,
+    doc: 'the short window that scales out at once when a burst doubles the load; at most `stableWindow`',
+  },
+  {
+    key: 'scaleDownDelay',
+    flag: 'scale-down-delay',
+    kind: 'duration',
+    default: 30 * SECOND,
+    min: 0,
+    max: HOUR,
+    doc: 'a lower count must hold this long before instances are drained',
+  },
+  {
+    key: 'pull',
+    flag: 'pull',
+    kind: 'choice',
+    choices: ['always', 'missing', 'never'],
+    defaultFrom: '`always` for a registry reference, `missing` for a local name',
+    doc: 'when the image is pulled on deploy',
+  },
+  {
+    key: 'readiness',
+    flag: 'readiness',
+    kind: 'string',
+    default: '/',
+    doc: 'how the adapter knows the app is ready: an HTTP path it polls, or `tcp` (the port accepts)',
+  },
+  {
+    key: 'readyStatuses',
+    flag: 'ready-statuses',
+    kind: 'statuses',
+    default: '100-499',
+    doc: 'statuses of the readiness path that mean ready',
+  },
+  {
+    key: 'initializer',
+    flag: 'initializer',
+    kind: 'hook',
+    doc: 'run once on every new instance before it takes traffic: `path:/init` (POST to the app) or `command:["prog","arg"]`',
+  },
+  {
+    key: 'initializerTimeout',
+    flag: 'initializer-timeout',
+    kind: 'duration',
+    default: 5 * MINUTE,
+    min: SECOND,
+    max: HOUR,
+    doc: 'longest the initializer may take; past it the instance is replaced',
+  },
+  {
+    key: 'preStop',
+    flag: 'pre-stop',
+    kind: 'hook',
+    doc: 'run when an instance is drained, before the app gets SIGTERM: `path:/…` or `command:[…]`',
+  },
+  {
+    key: 'preFreeze',
+    flag: 'pre-freeze',
+    kind: 'hook',
+    doc: 'run before an instance is frozen: `path:/…` or `command:[…]`',
+  },
+  {
+    key: 'hookTimeout',
+    flag: 'hook-timeout',
+    kind: 'duration',
+    default: 10 * SECOND,
+    min: SECOND,
+    max: 10 * MINUTE,
+    doc: 'longest `preStop` or `preFreeze` may take',
+  },
+  {
+    key: 'eventsPath',
+    flag: 'events-path',
+    kind: 'path',
+    default: '/events',
+    doc: 'where events that are not HTTP-shaped are POSTed on the app',
+  },
+  {
+    key: 'maxEventSize',
+    flag: 'max-event-size',
+    kind: 'size',
+    default: 32 * MiB,
+    min: 1024,
+    max: GiB,
+    doc: 'largest event `/_/invoke` accepts; a larger one is answered 413',
+  },
+] as const satisfies readonly Field[];
+
+export type FieldKey = (typeof FIELDS)[number]['key'];
+
+const BY_KEY = new Map<string, Field>(FIELDS.map((field) => [field.key, field]));
+
+export function fieldByKey(key: string): Field | undefined {
+  return BY_KEY.get(key);
+}
+
+/** A value of a field in the field's canonical unit, written the way a user would type it. */
+export function formatValue(field: Field, value: unknown): string {
+  if (field.kind === 'duration' && typeof value === 'number') return formatDuration(value);
+  if (field.kind === 'size' && typeof value === 'number') return formatSize(value);
+  if (field.kind === 'env' && value && typeof value === 'object') {
+    return Object.entries(value as Record<string, string>)
+      .map(([key, item]) => `${key}=${item}`)
+      .join(' ');
+  }
+  return String(value);
+}
+
+/** The allowed range, as the docs and the errors say it: `1s–2h`, `0.01–64 CPUs`, `6m–1t`. */
+export function describeRange(field: Field): string | undefined {
+  if (field.choices) return field.choices.join(', ');
+  if (field.min === undefined && field.max === undefined) return undefined;
+  const at = (value: number | undefined): string => (value === undefined ? '' : formatValue(field, value));
+  const unit = field.unit ? ` ${field.unit}` : '';
+  if (field.max === undefined) return `≥ ${at(field.min)}${unit}`;
+  return `${at(field.min)}–${at(field.max)}${unit}`;
+}
+
+/** The default as the docs say it. */
+export function describeDefault(field: Field): string {
+  if (field.default !== undefined) return formatValue(field, field.default);
+  return field.defaultFrom ?? 'none';
+}
+
+const NAME = new RegExp(`^${FUNCTION_NAME_PATTERN}$`);
+const STATUSES = /^\d{3}(-\d{3})?(,\s*\d{3}(-\d{3})?)*$/;
+const HOOK = /^(path:\/\S*|command:.+)$/;
+
+/** One field's value checked and turned into its canonical unit; or the problem, naming the field. */
+export function parseField(field: Field, raw: unknown): { value: unknown } | { problem: string } {
+  const say = (what: string) => ({ problem: `${field.key}: ${shown(raw)} ${what}` });
+  const inRange = (value: number) => {
+    if ((field.min !== undefined && value < field.min) || (field.max !== undefined && value > field.max)) {
+      return say(`is out of range: allowed ${describeRange(field)}`);
+    }
+    return { value };
+  };
+  switch (field.kind) {
+    case 'integer':
+    case 'number': {
+      const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() ? Number(raw) : NaN;
+      if (!Number.isFinite(value)) return say(`is not a number: allowed ${describeRange(field)}`);
+      if (field.kind === 'integer' && !Number.isInteger(value)) {
+        return say(`is not a whole number: allowed ${describeRange(field)}`);
+      }
+      return inRange(value);
+    }
+    case 'duration': {
+      const value = typeof raw === 'string' || typeof raw === 'number' ? parseDuration(raw) : undefined;
+      if (value === undefined || value < 0) {
+        return say(
+          `is not a duration: write 30s, 5m, 2h or a number of seconds (allowed ${describeRange(field)})`,
+        );
+      }
+      return inRange(value);
+    }
+    case 'size': {
+      const value = typeof raw === 'string' || typeof raw === 'number' ? parseSize(raw) : undefined;
+      if (value === undefined)
+        return say(`is not a size: write 512m, 2g or a number of bytes (allowed ${describeRange(field)})`);
+      return inRange(value);
+    }
+    case 'choice':
+      return field.choices!.includes(String(raw))
+        ? { value: String(raw) }
+        : say(`is not one of ${field.choices!.join(', ')}`);
+    case 'statuses':
+      return typeof raw === 'string' && STATUSES.test(raw)
+        ? { value: raw }
+        : say('must be statuses or ranges like 500-599 or 400-499,503');
+    case 'hook':
+      return typeof raw === 'string' && HOOK.test(raw)
+        ? { value: raw }
+        : say('must be path:/some/path or command:["program","arg"]');
+    case 'path':
+      return typeof raw === 'string' && raw.startsWith('/')
+        ? { value: raw }
+        : say('must be a path starting with /');
+    case 'env':
+      return parseEnv(field, raw);
+    case 'string':
+      if (typeof raw !== 'string' || !raw) return say('must be a non-empty string');
+      if (field.key === 'name' && !NAME.test(raw)) {
+        return say(
+          'must be lower-case letters, digits and dashes, starting with a letter or digit (at most 63)',
+        );
+      }
+      if (field.key === 'readiness' && raw !== 'tcp' && !raw.startsWith('/')) {
+        return say('must be an HTTP path starting with / or tcp');
+      }
+      return { value: raw };
+  }
+}
+
+/** `["K=V", …]` (flags) or `{K: V}` (a file) → a map; PILOTLIGHT_* is the adapter's. */
+function parseEnv(field: Field, raw: unknown): { value: unknown } | { problem: string } {
+  const entries: Array<[string, string]> = [];
+  if (Array.isArray(raw)) {
+    for (const item of raw) {
+      const text = String(item);
+      const eq = text.indexOf('=');
+      if (eq <= 0) return { problem: `${field.key}: ${shown(text)} must be KEY=VALUE` };
+      entries.push([text.slice(0, eq), text.slice(eq + 1)]);
+    }
+  } else if (raw && typeof raw === 'object') {
+    for (const [key, value] of Object.entries(raw)) entries.push([key, String(value)]);
+  } else {
+    return { problem: `${field.key}: must be a list of KEY=VALUE or a map of names to values` };
+  }
+  const reserved = entries.find(([key]) => key.startsWith('PILOTLIGHT_'));
+  if (reserved) return { problem: `${field.key}: ${reserved[0]} is reserved for the adapter (PILOTLIGHT_*)` };
+  const bad = entries.find(([key]) => !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key));
+  if (bad) return { problem: `${field.key}: ${shown(bad[0])} is not a variable name` };
+  return { value: Object.fromEntries(entries) };
+}
+
+/** A value as a problem names it: as typed, quoted only when it would not be seen (empty, spaces) or is not text. */
+export function shown(raw: unknown): string {
+  if (typeof raw === 'string') return raw && !/\s/.test(raw) ? raw : JSON.stringify(raw);
+  if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+  return JSON.stringify(raw) ?? String(raw);
+}
+
+/** The closest known key to a mistyped one (edit distance ≤ 3), for "did you mean". */
+export function closestKey(unknown: string): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const field of FIELDS) {
+    const distance = editDistance(unknown.toLowerCase(), field.key.toLowerCase());
+    if (distance <= 3 && (!best || distance < best.distance)) best = { key: field.key, distance };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The fields as the README's table: key, flag, default, allowed range, doc. */
+export function fieldsTable(): string {
+  const rows = (FIELDS as readonly Field[]).map((field) => {
+    const flag = `\`--${field.flag}\`${field.short ? `, \`-${field.short}\`` : ''}`;
+    const range = describeRange(field) ?? '';
+    const required = field.required ? 'required' : describeDefault(field);
+    return `| \`${field.key}\` | ${field.key === 'image' ? 'positional' : flag} | ${required} | ${range} | ${field.doc} |`;
+  });
+  return [
+    '| field | flag | default | allowed | what it is |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
