@@ -42,7 +42,14 @@ export async function runDemo(options: {
     await waitForRunner(dataDir, runner);
     const output = {
       json: false,
-      out: (text: string) => log(`  ${text.trimEnd()}`),
+      out: (text: string) =>
+        log(
+          text
+            .trimEnd()
+            .split('\n')
+            .map((line) => `  ${line}`.trimEnd())
+            .join('\n'),
+        ),
       log: (line: string) => log(`  ${line}`),
     };
 
