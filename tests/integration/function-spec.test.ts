@@ -89,6 +89,49 @@ describe('one function spec: a file, flags on top, and the deployed spec printed
     for (const start of starts) expect(start.detail.initMs).toBeGreaterThanOrEqual(450);
   });
 
+  test('describe, events --since, logs --json and the help say what a user needs', async () => {
+    const described = await runner.cli(['describe', 'shop']);
+    expect(described.exitCode).toBe(0);
+    expect(described.stdout).toMatch(/^Name: +shop$/m);
+    expect(described.stdout).toMatch(/^Revision: +2$/m);
+    expect(described.stdout).toContain('  memory: 256m');
+    expect(described.stdout).toMatch(/^ +pilotlight-shop-r2-[0-9a-f]+ +active /m);
+    expect(described.stdout).toContain('Last errors: none');
+    const asJson = JSON.parse((await runner.cli(['describe', 'shop', '--json'])).stdout) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.keys(asJson)).toEqual(['function', 'spec', 'events', 'errors']);
+
+    const recent = JSON.parse(
+      (await runner.cli(['events', 'shop', '--since', '10m', '--json'])).stdout,
+    ) as unknown[];
+    expect(recent.length).toBeGreaterThan(0);
+    const future = await runner.cli(['events', 'shop', '--since', '2099-01-01T00:00:00Z', '--json']);
+    expect(JSON.parse(future.stdout)).toEqual([]);
+
+    const logs = (await runner.cli(['logs', 'shop', '--json', '--tail', '20'])).stdout.trim().split('\n');
+    const lines = logs.map((line) => JSON.parse(line) as { instance: string; line: string });
+    expect(lines).toContainEqual({
+      instance: expect.stringMatching(/^pilotlight-shop-r2-/),
+      line: 'express sample listening on 3000',
+    });
+
+    const help = (await runner.cli(['deploy', '--help'])).stdout;
+    for (const flag of [
+      '--reserve-after',
+      '--initializer',
+      '--max-event-size',
+      '-m, --memory',
+      '-f, --file',
+    ]) {
+      expect(help).toContain(flag);
+    }
+    expect(help).toContain('no request for this long');
+    expect(help).toContain('Examples:');
+    expect((await runner.cli(['--help'])).stdout).toContain('Exit codes: 0 success');
+  });
+
   test('an initializer that fails fails the deploy with its output, and leaves nothing behind', async () => {
     const result = await runner.cli([
       'deploy',

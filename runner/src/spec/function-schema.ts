@@ -172,7 +172,7 @@ export const FIELDS = [
     default: 30 * SECOND,
     min: 0,
     max: 24 * HOUR,
-    doc: 'idle this long, the last instances (up to `min`) are shrunk to the reserved spec',
+    doc: 'no request for this long, the instances above `min` go and the last ones (up to `min`, at least one) are shrunk to the reserved spec, whatever the autoscaler windows still remember',
   },
   {
     key: 'freezeAfter',
@@ -190,7 +190,7 @@ export const FIELDS = [
     default: 5 * MINUTE,
     min: 0,
     max: 24 * HOUR,
-    doc: 'with `min` 0, idle this long after the last request, the last instances go',
+    doc: 'with `min` 0, no request for this long, the last instances go (counted from the end of the last request; the autoscaler windows do not delay it)',
   },
   {
     key: 'stableWindow',
@@ -199,7 +199,7 @@ export const FIELDS = [
     default: MINUTE,
     min: SECOND,
     max: HOUR,
-    doc: 'the autoscaler averages concurrency over this window to decide a count',
+    doc: 'the autoscaler averages concurrency over this window to decide a count under load (the idle graces act on their own)',
   },
   {
     key: 'panicWindow',
@@ -217,7 +217,7 @@ export const FIELDS = [
     default: 30 * SECOND,
     min: 0,
     max: HOUR,
-    doc: 'a lower count must hold this long before instances are drained',
+    doc: 'under load, a lower count must hold this long before instances are drained (a function with no request at all follows `reserveAfter`)',
   },
   {
     key: 'pull',
