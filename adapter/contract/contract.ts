@@ -62,6 +62,7 @@ export const ENV = {
   hookTimeoutMs: 'PILOTLIGHT_HOOK_TIMEOUT_MS',
   eventsPath: 'PILOTLIGHT_EVENTS_PATH',
   maxEventBytes: 'PILOTLIGHT_MAX_EVENT_BYTES',
+  maxBodyBytes: 'PILOTLIGHT_MAX_BODY_BYTES',
 } as const;
 
 /** The User-Agent of the adapter's readiness probes, so an app can tell them from users' requests. */

@@ -45,6 +45,8 @@ export function streamPass(
     exchange.upstream?.destroy();
     exchange.settle(exchange.settled ? undefined : 'CLIENT_CLOSED');
   });
+  if (!bodiless && options.maxBodyBytes !== undefined && !bodyWithinLimit(exchange, options.maxBodyBytes))
+    return;
   const send = (mayRetry: boolean): void => {
     const upstream = request({
       host: app.host,
@@ -68,6 +70,31 @@ export function streamPass(
     else req.pipe(upstream);
   };
   send(true);
+}
+
+/**
+ * A body larger than the limit is refused: at once when its length is declared, else as soon as the bytes
+ * passed on exceed it (the upstream request is aborted, so the app never gets a whole oversized body).
+ */
+function bodyWithinLimit(exchange: ProxyExchange, limit: number): boolean {
+  const tooLarge = (): AdapterError =>
+    new AdapterError(
+      'BODY_TOO_LARGE',
+      413,
+      `the request body is larger than this function's limit of ${limit} bytes (maxBodySize)`,
+      { connection: 'close' },
+    );
+  const declared = Number(exchange.req.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) {
+    exchange.fail(tooLarge());
+    return false;
+  }
+  let seen = 0;
+  exchange.req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) exchange.fail(tooLarge());
+  });
+  return true;
 }
 
 /**

@@ -9,6 +9,8 @@ export interface ProxyOptions {
   headers: OutgoingHttpHeaders;
   timeoutMs: number;
   requestId: string;
+  /** Largest request body passed on; a larger one is answered 413 BODY_TOO_LARGE (checked as it streams). */
+  maxBodyBytes?: number;
   /** How errors name the upstream (default: "the app on HOST:PORT"). */
   upstreamName?: string;
   /**

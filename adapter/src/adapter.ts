@@ -161,6 +161,7 @@ export class Adapter {
           }),
           timeoutMs: this.deps.config.requestTimeoutMs,
           requestId,
+          ...(this.deps.config.maxBodyBytes > 0 ? { maxBodyBytes: this.deps.config.maxBodyBytes } : {}),
           explainFailure: (error, cause) => this.explainAppFailure(error, cause),
         });
         if (typeof outcome === 'string') this.noteFailure(outcome, requestId, req);

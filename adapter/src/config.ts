@@ -26,6 +26,8 @@ export interface AdapterConfig {
   maxQueued: number;
   requestTimeoutMs: number;
   maxEventBytes: number;
+  /** Largest request body passed to the app; 0: no limit. */
+  maxBodyBytes: number;
   context: { function: string; revision: string; instance: string };
   accessLog: boolean;
 }
@@ -75,6 +77,7 @@ export function parseAdapterConfig(
     maxQueued: read.int('PILOTLIGHT_MAX_QUEUED', maxInflight * 10, 0),
     requestTimeoutMs: read.int('PILOTLIGHT_REQUEST_TIMEOUT_MS', 300_000, 1, MAX_REQUEST_TIMEOUT_MS),
     maxEventBytes: read.int('PILOTLIGHT_MAX_EVENT_BYTES', 32 * 1024 * 1024, 1),
+    maxBodyBytes: read.int('PILOTLIGHT_MAX_BODY_BYTES', 0, 0),
     context: {
       function: read.string('PILOTLIGHT_FUNCTION', ''),
       revision: read.string('PILOTLIGHT_REVISION', ''),

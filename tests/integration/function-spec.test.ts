@@ -197,6 +197,24 @@ describe('one function spec: a file, flags on top, and the deployed spec printed
     expect(env).not.toHaveProperty('UNSET_HERE');
   });
 
+  test('maxBodySize: a larger body is answered 413 without reaching the app; a smaller one is echoed', async () => {
+    expect(
+      (await runner.cli(['deploy', express, '--name', 'limits', '--max-body-size', '4k'])).exitCode,
+    ).toBe(0);
+    const big = await fetch(`${runner.gateway}/fn/limits/echo`, {
+      method: 'POST',
+      body: Buffer.alloc(8192, 1),
+    });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('x-pilotlight-error')).toBe('BODY_TOO_LARGE');
+    const small = await fetch(`${runner.gateway}/fn/limits/echo`, {
+      method: 'POST',
+      body: Buffer.alloc(1024, 2),
+    });
+    expect(small.status).toBe(200);
+    expect(Buffer.from(await small.arrayBuffer()).equals(Buffer.alloc(1024, 2))).toBe(true);
+  });
+
   test('pre-freeze reaches the adapter: its command runs in the instance before it is paused', async () => {
     const deployed = await runner.cli([
       'deploy',

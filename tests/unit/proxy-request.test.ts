@@ -163,6 +163,47 @@ describe('the stream pass', () => {
   });
 });
 
+describe('the body limit', () => {
+  test('a body declared larger than the limit is refused 413 before the app sees anything', async () => {
+    let reached = false;
+    const upstream = await listen((_req, res) => {
+      reached = true;
+      res.end();
+    });
+    const proxy = await proxyTo(upstream, { maxBodyBytes: 1024 });
+    const response = await fetch(`${proxy.url}/upload`, { method: 'POST', body: Buffer.alloc(2048) });
+    expect(response.status).toBe(413);
+    expect(response.headers.get(HEADERS.error)).toBe('BODY_TOO_LARGE');
+    expect(reached).toBe(false);
+    const fits = await fetch(`${proxy.url}/upload`, { method: 'POST', body: Buffer.alloc(1024) });
+    expect(fits.status).toBe(200);
+  });
+
+  test('a chunked body is cut once it passes the limit: 413, and the app never gets the whole body', async () => {
+    let wholeBodyArrived = false;
+    const upstream = await listen((req, res) => {
+      req.on('end', () => {
+        wholeBodyArrived = true;
+        res.end();
+      });
+      req.resume();
+    });
+    const proxy = await proxyTo(upstream, { maxBodyBytes: 4096 });
+    const outcome = proxy.nextOutcome();
+    const client = request(`${proxy.url}/upload`, { method: 'POST' }); // chunked: no length declared
+    client.on('error', () => {});
+    const answered = once(client, 'response') as Promise<[IncomingMessage]>;
+    for (let i = 0; i < 8; i++) client.write(Buffer.alloc(1024));
+    client.end();
+    const [response] = await answered;
+    expect(response.statusCode).toBe(413);
+    expect(response.headers[HEADERS.error]).toBe('BODY_TOO_LARGE');
+    await outcome;
+    expect(proxy.outcomes).toEqual(['BODY_TOO_LARGE']);
+    expect(wholeBodyArrived).toBe(false);
+  });
+});
+
 describe('the errors pass', () => {
   test('an app that drops its answer midway cuts the client off, and the outcome names the app', async () => {
     const upstream = await listen((req, res) => {

@@ -239,6 +239,7 @@ function adapterEnv(settings: AdapterSettings | undefined): Record<string, strin
     [ENV.hookTimeoutMs]: String(settings.hookTimeoutMs),
     [ENV.eventsPath]: settings.eventsPath,
     [ENV.maxEventBytes]: String(settings.maxEventBytes),
+    ...(settings.maxBodyBytes === undefined ? {} : { [ENV.maxBodyBytes]: String(settings.maxBodyBytes) }),
   };
 }
 

@@ -25,6 +25,8 @@ export interface AdapterSettings {
   hookTimeoutMs: number;
   eventsPath: string;
   maxEventBytes: number;
+  /** No limit when absent. */
+  maxBodyBytes?: number;
 }
 
 export interface CheckedDeploy {
@@ -121,6 +123,7 @@ export function adapterSettingsOf(document: FunctionDocument): AdapterSettings {
     hookTimeoutMs: document.hookTimeout,
     eventsPath: document.eventsPath,
     maxEventBytes: document.maxEventSize,
+    ...(document.maxBodySize === undefined ? {} : { maxBodyBytes: document.maxBodySize }),
   };
 }
 

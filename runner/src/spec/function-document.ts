@@ -44,6 +44,7 @@ export interface FunctionDocument {
   hookTimeout: number;
   eventsPath: string;
   maxEventSize: number;
+  maxBodySize?: number;
 }
 
 /**
@@ -146,6 +147,7 @@ export function documentOf(spec: FunctionSpec): Record<string, unknown> {
     hookTimeout: spec.adapter.hookTimeoutMs,
     eventsPath: spec.adapter.eventsPath,
     maxEventSize: spec.adapter.maxEventBytes,
+    maxBodySize: spec.adapter.maxBodyBytes,
   };
   const document: Record<string, unknown> = {};
   for (const field of FIELDS as readonly Field[]) {

@@ -293,6 +293,15 @@ export const FIELDS = [
     max: GiB,
     doc: 'largest event `/_/invoke` accepts; a larger one is answered 413',
   },
+  {
+    key: 'maxBodySize',
+    flag: 'max-body-size',
+    kind: 'size',
+    defaultFrom: 'no limit',
+    min: 1024,
+    max: 1024 * GiB,
+    doc: 'largest request body passed to the app; a larger one is answered 413 without reaching it',
+  },
 ] as const satisfies readonly Field[];
 
 export type FieldKey = (typeof FIELDS)[number]['key'];
