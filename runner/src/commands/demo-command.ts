@@ -59,10 +59,6 @@ export async function runDemo(options: {
       {
         image: sampleImageRef('express'),
         name: 'shop',
-        cpus: '1',
-        memory: '512m',
-        reservedCpus: '0.05',
-        reservedMemory: '128m',
         reserveAfter: 3,
         freezeAfter: 3600,
       },

@@ -1,4 +1,6 @@
 import { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
+import { defaultConfig } from '../autoscaler/kpa.js';
+import { defaultLifecycleConfig } from '../autoscaler/plan-instances.js';
 import { FUNCTION_NAME_PATTERN } from './function-spec.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
@@ -32,6 +34,10 @@ export interface Field {
   /** The field must be given (the image). */
   required?: boolean;
 }
+
+/** The autoscaler's and the lifecycle planner's own defaults: the schema names them, never repeats them. */
+const AUTOSCALER = defaultConfig();
+const LIFECYCLE = defaultLifecycleConfig();
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -107,7 +113,7 @@ export const FIELDS = [
     key: 'concurrency',
     flag: 'concurrency',
     kind: 'integer',
-    default: 10,
+    default: AUTOSCALER.targetConcurrency,
     min: 1,
     max: 1000,
     unit: 'requests',
@@ -117,7 +123,7 @@ export const FIELDS = [
     key: 'min',
     flag: 'min',
     kind: 'integer',
-    default: 1,
+    default: LIFECYCLE.minScale,
     min: 0,
     max: 100,
     unit: 'instances',
@@ -127,7 +133,7 @@ export const FIELDS = [
     key: 'max',
     flag: 'max',
     kind: 'integer',
-    default: 10,
+    default: AUTOSCALER.maxScale,
     min: 1,
     max: 100,
     unit: 'instances',
@@ -169,7 +175,7 @@ export const FIELDS = [
     key: 'reserveAfter',
     flag: 'reserve-after',
     kind: 'duration',
-    default: 30 * SECOND,
+    default: LIFECYCLE.reserveAfterMs,
     min: 0,
     max: 24 * HOUR,
     doc: 'no request for this long, the instances above `min` go and the last ones (up to `min`, at least one) are shrunk to the reserved spec, whatever the autoscaler windows still remember',
@@ -178,7 +184,7 @@ export const FIELDS = [
     key: 'freezeAfter',
     flag: 'freeze-after',
     kind: 'duration',
-    default: 2 * MINUTE,
+    default: LIFECYCLE.freezeAfterMs,
     min: 0,
     max: 24 * HOUR,
     doc: 'reserved this long, an instance is frozen (paused)',
@@ -187,7 +193,7 @@ export const FIELDS = [
     key: 'zeroAfter',
     flag: 'zero-after',
     kind: 'duration',
-    default: 5 * MINUTE,
+    default: LIFECYCLE.zeroAfterMs,
     min: 0,
     max: 24 * HOUR,
     doc: 'with `min` 0, no request for this long, the last instances go (counted from the end of the last request; the autoscaler windows do not delay it)',
@@ -196,7 +202,7 @@ export const FIELDS = [
     key: 'stableWindow',
     flag: 'stable-window',
     kind: 'duration',
-    default: MINUTE,
+    default: AUTOSCALER.stableWindowMs,
     min: SECOND,
     max: HOUR,
     doc: 'the autoscaler averages concurrency over this window to decide a count under load (the idle graces act on their own)',
@@ -214,7 +220,7 @@ export const FIELDS = [
     key: 'scaleDownDelay',
     flag: 'scale-down-delay',
     kind: 'duration',
-    default: 30 * SECOND,
+    default: AUTOSCALER.scaleDownDelayMs,
     min: 0,
     max: HOUR,
     doc: 'under load, a lower count must hold this long before instances are drained (a function with no request at all follows `reserveAfter`)',
