@@ -5,12 +5,15 @@
 export class PilotlightError extends Error {
   readonly code: string;
   readonly status: number;
+  /** More for machines, beside the message: it goes into the error envelope as it is. */
+  readonly detail: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, status = 500) {
+  constructor(code: string, message: string, status = 500, detail?: Record<string, unknown>) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.status = status;
+    this.detail = detail;
   }
 }
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { LABEL_FUNCTION, LABEL_RUNNER } from '../../engine/labels.js';
 import { sampleImageRef } from '../../images/catalog.js';
+import { readRunnerInfo } from '../../runner/src/control/runner-files.js';
 import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { execIn, testDocker } from '../helpers/test-docker.js';
 
@@ -174,6 +175,25 @@ describe('one function spec: a file, flags on top, and the deployed spec printed
     expect(bad.stderr).toContain('memory: lots is not a size');
     expect(bad.stderr).toContain('zeroAfter: soon is not a duration');
     expect(bad.stderr).toContain('max: 2 is below min 4');
+
+    // The control API answers 400 with every problem, as text and as a list, before anything starts.
+    const { control, token } = readRunnerInfo(runner.dataDir);
+    const api = await fetch(`${control}/v1/functions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ image: express, name: 'api', cpus: 0, memroy: '1g' }),
+    });
+    expect(api.status).toBe(400);
+    expect(((await api.json()) as { error: { code: string; problems: unknown[] } }).error).toMatchObject({
+      code: 'BAD_DEPLOY',
+      problems: [
+        {
+          field: 'memroy',
+          problem: 'no such field (did you mean memory?); `runner deploy --help` lists them',
+        },
+        { field: 'cpus', problem: '0 is out of range: allowed 0.01–64 CPUs' },
+      ],
+    });
 
     const file = join(dir, 'typo.yaml');
     await writeFile(file, `image: ${express}\nname: typo\nmemroy: 1g\n`);

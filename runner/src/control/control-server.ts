@@ -107,6 +107,8 @@ export function createControlServer(
     if (typeof body.image !== 'string' || !body.image) {
       throw new PilotlightError('BAD_DEPLOY', 'the deploy request names no image', 400);
     }
+    // Bad fields are a 400 with all of them, before the progress stream begins.
+    deployer.check(body);
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const line = (value: unknown): boolean => res.write(`${JSON.stringify(value)}\n`);
     try {

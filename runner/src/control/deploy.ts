@@ -37,6 +37,11 @@ export interface DeployerDeps {
 export class Deployer {
   constructor(private readonly deps: DeployerDeps) {}
 
+  /** Checks a deploy request without doing anything: BAD_DEPLOY (400) with every problem, or nothing. */
+  check(request: DeployRequest): void {
+    checkDeploy(request, this.deps.host);
+  }
+
   /**
    * Pulls the image and starts the first instance; only once it is ready is the revision stored and put in
    * front of traffic, and the previous revision drained. A failed deploy leaves nothing behind.

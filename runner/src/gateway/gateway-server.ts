@@ -23,7 +23,7 @@ export function createGatewayServer(handle: FunctionHandler): Server {
 }
 
 export function sendError(res: ServerResponse, error: PilotlightError): void {
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const body = JSON.stringify({ error: { ...error.detail, code: error.code, message: error.message } });
   res.writeHead(error.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

@@ -49,9 +49,15 @@ export interface CheckedDeploy {
   warnings: string[];
 }
 
+/** Every problem of a deploy at once: in the message, and as a list (field, problem) for machines. */
 export class BadDeployError extends PilotlightError {
   constructor(problems: string[]) {
-    super('BAD_DEPLOY', problems.join('; '), 400);
+    super('BAD_DEPLOY', problems.join('; '), 400, {
+      problems: problems.map((problem) => ({
+        field: problem.slice(0, problem.indexOf(':')),
+        problem: problem.slice(problem.indexOf(':') + 1).trim(),
+      })),
+    });
   }
 }
 
