@@ -5,7 +5,7 @@ import {
   ensureAdapterRuntime,
 } from '../runner/src/adapter-runtime/adapter-runtime.js';
 import { defaultLifecycleConfig } from '../runner/src/autoscaler/plan-instances.js';
-import { defaultAdapterSettings } from '../runner/src/spec/deploy-request.js';
+import { defaultAdapterSettings, defaultAsyncSettings } from '../runner/src/spec/deploy-request.js';
 import { createEngine, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
 import type { FunctionSpec } from '../runner/src/spec/function-spec.js';
 import { httpAdapterClient } from '../runner/src/instances/adapter-client.js';
@@ -34,6 +34,7 @@ const fn: FunctionSpec = {
   scaling: { minScale: 0, maxScale: 1 },
   lifecycle: defaultLifecycleConfig(),
   adapter: defaultAdapterSettings(),
+  async: defaultAsyncSettings(),
 };
 for (let i = 0; i < 5; i++) {
   const t0 = performance.now();

@@ -36,6 +36,10 @@ export const HEADERS = {
   instance: 'x-pilotlight-instance',
   /** From /_/invoke: the app's status, when it is a function error. */
   functionError: 'x-pilotlight-function-error',
+  /** To the runner's gateway or invoke API: `Event` makes the call async (202, stored, retried). */
+  invocationType: 'x-pilotlight-invocation-type',
+  /** A caller's own id for an async event (at most 128 characters): the same id is executed once. */
+  invocationId: 'x-pilotlight-invocation-id',
 } as const;
 
 /** The environment the runner gives an instance and the adapter reads (the adapter's other settings aside). */

@@ -4,6 +4,8 @@ import { hideBin } from 'yargs/helpers';
 import {
   runDeploy,
   runInvoke,
+  runInvocation,
+  runInvocations,
   runEvents,
   runDescribe,
   runGet,
@@ -190,6 +192,15 @@ async function main(argv: string[]): Promise<void> {
       (args) =>
         withName(args)
           .option('data', { type: 'string', describe: 'the event, as text' })
+          .option('async', {
+            type: 'boolean',
+            default: false,
+            describe: 'store the event and run it later, with retries; prints its invocation id',
+          })
+          .option('invocation-id', {
+            type: 'string',
+            describe: 'with --async: your own id (at most 128 characters); the same id runs once',
+          })
           .option('file', { type: 'string', describe: 'read the event from a file' })
           .option('content-type', {
             type: 'string',
@@ -203,10 +214,43 @@ async function main(argv: string[]): Promise<void> {
         exitCode = await runInvoke(
           resolveDataDir(args['data-dir'], process.env),
           args.name,
-          { data, file: args.file, contentType: args['content-type'] },
+          {
+            data,
+            file: args.file,
+            contentType: args['content-type'],
+            async: args.async,
+            ...(args['invocation-id'] ? { invocationId: args['invocation-id'] } : {}),
+          },
           output(args.json),
         );
       },
+    )
+    .command(
+      'invocations <name>',
+      "a function's async events and their states",
+      (args) =>
+        withName(args)
+          .option('state', {
+            choices: ['queued', 'running', 'retrying', 'succeeded', 'failed', 'expired'] as const,
+            describe: 'only events in this state',
+          })
+          .example('$0 invocations shop --state failed', ''),
+      (args) =>
+        runInvocations(
+          resolveDataDir(args['data-dir'], process.env),
+          args.name,
+          args.state,
+          output(args.json),
+        ),
+    )
+    .command(
+      'invocation <id>',
+      'one async event: its state and every attempt (status, duration, instance)',
+      (args) =>
+        args
+          .positional('id', { type: 'string', demandOption: true, describe: 'the invocation id' })
+          .example('$0 invocation 3f6c…', ''),
+      (args) => runInvocation(resolveDataDir(args['data-dir'], process.env), args.id, output(args.json)),
     )
     .command(
       'logs <name>',

@@ -6,7 +6,7 @@ import type { FunctionRuntime } from '../../runner/src/control/function-runtime.
 import { Reconciler } from '../../runner/src/control/reconciler.js';
 import type { AdapterClient } from '../../runner/src/instances/adapter-client.js';
 import type { Instance } from '../../runner/src/instances/instance.js';
-import { defaultAdapterSettings } from '../../runner/src/spec/deploy-request.js';
+import { defaultAdapterSettings, defaultAsyncSettings } from '../../runner/src/spec/deploy-request.js';
 import type { FunctionSpec } from '../../runner/src/spec/function-spec.js';
 import { StateStore } from '../../runner/src/store/state-store.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
@@ -31,6 +31,7 @@ function spec(overrides: Partial<FunctionSpec> = {}): Omit<FunctionSpec, 'revisi
     scaling: { minScale: 1, maxScale: 3 },
     lifecycle: { ...defaultLifecycleConfig(), minScale: 1 },
     adapter: defaultAdapterSettings(),
+    async: defaultAsyncSettings(),
     ...overrides,
   };
 }

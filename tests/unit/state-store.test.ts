@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { defaultLifecycleConfig } from '../../runner/src/autoscaler/plan-instances.js';
-import { defaultAdapterSettings } from '../../runner/src/spec/deploy-request.js';
+import { defaultAdapterSettings, defaultAsyncSettings } from '../../runner/src/spec/deploy-request.js';
 import type { FunctionSpec } from '../../runner/src/spec/function-spec.js';
 import { StateStore } from '../../runner/src/store/state-store.js';
 
@@ -30,6 +30,7 @@ function spec(name: string, image = 'shop:1'): Omit<FunctionSpec, 'revision'> {
     scaling: { minScale: 1, maxScale: 5 },
     lifecycle: defaultLifecycleConfig(),
     adapter: defaultAdapterSettings(),
+    async: defaultAsyncSettings(),
   };
 }
 

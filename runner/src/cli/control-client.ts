@@ -18,7 +18,7 @@ export class ControlClient {
     method: string,
     path: string,
     body?: unknown,
-    raw?: { data: Buffer; contentType: string },
+    raw?: { data: Buffer; contentType: string; headers?: Record<string, string> },
   ): Promise<Response> {
     let response: Response;
     try {
@@ -27,7 +27,7 @@ export class ControlClient {
         headers: {
           authorization: `Bearer ${this.token}`,
           ...(raw
-            ? { 'content-type': raw.contentType }
+            ? { 'content-type': raw.contentType, ...raw.headers }
             : body !== undefined
               ? { 'content-type': 'application/json' }
               : {}),

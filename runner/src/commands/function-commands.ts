@@ -117,10 +117,11 @@ export async function runGet(
 export async function runInvoke(
   dataDir: string,
   name: string,
-  payload: { data?: string; file?: string; contentType?: string },
+  payload: { data?: string; file?: string; contentType?: string; async?: boolean; invocationId?: string },
   output: Output,
 ): Promise<number> {
   const data = payload.file ? readFileSync(payload.file) : Buffer.from(payload.data ?? '');
+  if (payload.async) return runInvokeAsync(dataDir, name, data, payload, output);
   const response = await new ControlClient(dataDir).call(
     'POST',
     `/v1/functions/${encodeURIComponent(name)}/invoke`,
@@ -306,3 +307,122 @@ export async function runDescribe(dataDir: string, name: string, output: Output)
 
 /** Events that are failures: a death, an initializer that failed. */
 const ERROR_ACTIONS = new Set(['die', 'initializer-failed']);
+
+/** Stores the event for an async run: prints its invocation id once it is durably stored. */
+async function runInvokeAsync(
+  dataDir: string,
+  name: string,
+  data: Buffer,
+  payload: { contentType?: string; invocationId?: string },
+  output: Output,
+): Promise<number> {
+  const response = await new ControlClient(dataDir).call(
+    'POST',
+    `/v1/functions/${encodeURIComponent(name)}/invoke`,
+    undefined,
+    {
+      data,
+      contentType: payload.contentType ?? 'application/json',
+      headers: {
+        [HEADERS.invocationType]: 'Event',
+        ...(payload.invocationId ? { [HEADERS.invocationId]: payload.invocationId } : {}),
+      },
+    },
+  );
+  const answer = (await response.json()) as {
+    invocationId?: string;
+    duplicate?: boolean;
+    error?: { code: string; message: string };
+  };
+  if (!response.ok && answer.error)
+    throw new PilotlightError(answer.error.code, answer.error.message, response.status);
+  if (output.json) output.out(`${JSON.stringify(answer)}\n`);
+  else {
+    if (answer.duplicate) output.log(`already accepted as ${answer.invocationId}: it runs once`);
+    output.out(`${answer.invocationId}\n`);
+  }
+  return 0;
+}
+
+interface InvocationView {
+  id: string;
+  function: string;
+  state: string;
+  acceptedAt: number;
+  updatedAt: number;
+  attempts: Array<{
+    at: number;
+    durationMs: number;
+    instance: string | null;
+    status: number | string;
+    outcome: string;
+    error?: string;
+  }>;
+  lastError: string | null;
+  result: string | null;
+  payloadBytes: number;
+}
+
+/** A function's async events, oldest first, optionally in one state. */
+export async function runInvocations(
+  dataDir: string,
+  name: string,
+  state: string | undefined,
+  output: Output,
+): Promise<void> {
+  const query = state ? `?state=${encodeURIComponent(state)}` : '';
+  const list = await new ControlClient(dataDir).json<InvocationView[]>(
+    'GET',
+    `/v1/functions/${encodeURIComponent(name)}/invocations${query}`,
+  );
+  if (output.json) return output.out(`${JSON.stringify(list, null, 2)}\n`);
+  if (list.length === 0)
+    return output.out(`no async events${state ? ` in state ${state}` : ''} for ${name}\n`);
+  output.out(
+    formatTable(
+      ['INVOCATION', 'STATE', 'ATTEMPTS', 'ACCEPTED', 'LAST ERROR'],
+      list.map((item) => [
+        item.id,
+        item.state,
+        String(item.attempts.length),
+        new Date(item.acceptedAt).toISOString(),
+        (item.lastError ?? '').split('\n')[0]!.slice(0, 80),
+      ]),
+    ),
+  );
+}
+
+/** One async event: its state, and each attempt with its status, duration and instance. */
+export async function runInvocation(dataDir: string, id: string, output: Output): Promise<void> {
+  const item = await new ControlClient(dataDir).json<InvocationView>(
+    'GET',
+    `/v1/invocations/${encodeURIComponent(id)}`,
+  );
+  if (output.json) return output.out(`${JSON.stringify(item, null, 2)}\n`);
+  output.out(
+    [
+      `Invocation: ${item.id}`,
+      `Function:   ${item.function}`,
+      `State:      ${item.state}`,
+      `Accepted:   ${new Date(item.acceptedAt).toISOString()}`,
+      `Payload:    ${item.payloadBytes} bytes`,
+      ...(item.lastError ? [`Last error: ${item.lastError}`] : []),
+      ...(item.result !== null ? [`Result:     ${item.result.slice(0, 500)}`] : []),
+      '',
+    ].join('\n'),
+  );
+  if (item.attempts.length === 0) return output.out('Attempts: none yet\n');
+  output.out(
+    formatTable(
+      ['ATTEMPT', 'AT', 'MS', 'INSTANCE', 'STATUS', 'OUTCOME'],
+      item.attempts.map((attempt, index) => [
+        String(index + 1),
+        new Date(attempt.at).toISOString(),
+        String(attempt.durationMs),
+        attempt.instance ?? '-',
+        String(attempt.status),
+        attempt.outcome,
+      ]),
+    ),
+  );
+}

@@ -1,7 +1,12 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
+import { Dispatcher } from '../async/dispatcher.js';
+import { EventIntake, isAsyncCall } from '../async/accept-event.js';
+import { GroupCommit } from '../async/group-commit.js';
+import { InvocationStore } from '../async/invocation-store.js';
+import { invokeInstance } from '../async/invoke-instance.js';
 import { Deployer } from '../control/deploy.js';
 import { FunctionRegistry } from '../control/function-registry.js';
 import { Reconciler } from '../control/reconciler.js';
@@ -14,10 +19,10 @@ import {
   writeRunnerInfo,
 } from '../control/runner-files.js';
 import { createEngine, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
-import { PilotlightError } from '../../../common/pilotlight-error.js';
+import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import { EngineUnavailableError } from '../../../engine/engine-errors.js';
 import { forwardToInstance } from '../gateway/forward-to-instance.js';
-import { createGatewayServer } from '../gateway/gateway-server.js';
+import { createGatewayServer, sendError } from '../gateway/gateway-server.js';
 import { execaProcessRunner } from '../../../host/process-runner.js';
 import { StateStore } from '../store/state-store.js';
 import { join } from 'node:path';
@@ -90,10 +95,24 @@ export async function runUp(options: UpOptions): Promise<void> {
     });
   process.on('unhandledRejection', onUnhandled);
   await reconciler.start();
+  const invocations = new InvocationStore(join(options.dataDir, 'invocations.db'));
+  const dispatcher = new Dispatcher({
+    store: invocations,
+    registry,
+    clock: systemClock,
+    log,
+    attempt: invokeInstance,
+  });
+  const intake = new EventIntake({ commit: new GroupCommit(invocations, systemClock), dispatcher });
+  dispatcher.start();
 
   const gateway = createGatewayServer((route, req, res) => {
     const fn = registry.find(route.name);
     if (!fn) return false;
+    if (isAsyncCall(req)) {
+      intake.fromRequest(fn, route.path, req, res).catch((error: unknown) => answerFailure(res, error, log));
+      return true;
+    }
     forwardToInstance(fn, route.path, req, res, (owner, instance, answer, message) =>
       reconciler.suspect(owner, instance, answer, message),
     ).catch((error: Error) => {
@@ -107,7 +126,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   gateway.keepAliveTimeout = 65_000;
   const gatewayPort = await listen(gateway, options.gatewayPort, options.host, '--port');
   const gatewayUrl = `http://${options.host}:${gatewayPort}`;
-  const control = createControlServer({ registry, deployer, engine }, token, gatewayUrl);
+  const control = createControlServer({ registry, deployer, engine, intake, invocations }, token, gatewayUrl);
   const controlPort = await listen(control, options.controlPort, '127.0.0.1', '--control-port');
   writeRunnerInfo(options.dataDir, {
     pid: process.pid,
@@ -123,6 +142,8 @@ export async function runUp(options: UpOptions): Promise<void> {
   options.log('runner stopping: finishing requests in flight');
   gateway.close();
   control.close();
+  // Async events under way finish and are recorded; those not started stay queued for the next run.
+  await dispatcher.stop();
   await reconciler.stop();
   await waitForQuiet(registry, 30_000);
   if (!options.keepInstances) {
@@ -132,8 +153,20 @@ export async function runUp(options: UpOptions): Promise<void> {
   control.closeAllConnections();
   removeRunnerInfo(options.dataDir);
   store.close();
+  invocations.close();
   process.off('unhandledRejection', onUnhandled);
   options.log('runner stopped');
+}
+
+/** A known failure as its error answer; anything else is logged and the connection cut. */
+function answerFailure(
+  res: ServerResponse,
+  error: unknown,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): void {
+  if (isPilotlightError(error) && !res.headersSent) return sendError(res, error);
+  log('gateway failure', { error: (error as Error).stack ?? String(error) });
+  res.destroy();
 }
 
 /** Listens, or says in one line which port is taken and which flag moves it. */

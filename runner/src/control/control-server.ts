@@ -8,6 +8,8 @@ import { sendError } from '../gateway/gateway-server.js';
 import { endpointOf, instanceHeaders } from '../gateway/forward-to-instance.js';
 import type { Deployer } from './deploy.js';
 import type { FunctionRegistry } from './function-registry.js';
+import { isAsyncCall, type EventIntake } from '../async/accept-event.js';
+import type { Invocation, InvocationState, InvocationStore } from '../async/invocation-store.js';
 import type { DeployRequest } from '../spec/deploy-request.js';
 import { documentOf } from '../spec/function-document.js';
 import { CONTROL_PATHS } from '../../../adapter/contract/contract.js';
@@ -28,11 +30,17 @@ const MAX_CONTROL_BODY = 1024 * 1024;
 
 /** The token-protected API the CLI talks to. Deploy answers with a stream of NDJSON progress lines. */
 export function createControlServer(
-  parts: { registry: FunctionRegistry; deployer: Deployer; engine: ContainerEngine },
+  parts: {
+    registry: FunctionRegistry;
+    deployer: Deployer;
+    engine: ContainerEngine;
+    intake: EventIntake;
+    invocations: InvocationStore;
+  },
   token: string,
   gatewayUrl: string,
 ): Server {
-  const { registry, deployer, engine } = parts;
+  const { registry, deployer, engine, intake, invocations } = parts;
   const expected = Buffer.from(`Bearer ${token}`);
   return createServer((req, res) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -49,6 +57,9 @@ export function createControlServer(
     const url = new URL(req.url ?? '/', 'http://control');
     const parts = url.pathname.split('/').filter(Boolean); // v1, functions, NAME, action
     const method = req.method ?? 'GET';
+    if (parts[0] === 'v1' && parts[1] === 'invocations' && parts[2] && method === 'GET') {
+      return json(res, 200, invocationView(invocationOrNotFound(decodeURIComponent(parts[2]))));
+    }
     if (parts[0] !== 'v1' || parts[1] !== 'functions') throw new NotFoundError(method, url.pathname);
     const name = parts[2];
     const action = parts[3];
@@ -65,11 +76,36 @@ export function createControlServer(
       const spec = deployer.scale(name, body.min, body.max);
       return json(res, 200, { name, minScale: spec.scaling.minScale, maxScale: spec.scaling.maxScale });
     }
-    if (action === 'invoke' && method === 'POST') return invoke(name, req, res);
+    if (action === 'invoke' && method === 'POST') {
+      return isAsyncCall(req) ? intake.fromEvent(registry.get(name), req, res) : invoke(name, req, res);
+    }
+    if (action === 'invocations' && method === 'GET') {
+      registry.get(name);
+      const state = url.searchParams.get('state') ?? undefined;
+      if (state !== undefined && !STATES.has(state)) {
+        throw new PilotlightError(
+          'BAD_STATE',
+          `--state ${state} is not one of ${[...STATES].join(', ')}`,
+          400,
+        );
+      }
+      const limit = Number(url.searchParams.get('limit') ?? 100);
+      return json(
+        res,
+        200,
+        invocations.list(name, state as InvocationState | undefined, limit).map(invocationView),
+      );
+    }
     if (action === 'logs' && method === 'GET') return logs(name, url, res);
     if (action === 'events' && method === 'GET') return json(res, 200, deployer.events(name));
     if (action === 'spec' && method === 'GET') return json(res, 200, documentOf(registry.get(name).spec));
     throw new NotFoundError(method, url.pathname);
+  }
+
+  function invocationOrNotFound(id: string): Invocation {
+    const found = invocations.get(id);
+    if (!found) throw new PilotlightError('UNKNOWN_INVOCATION', `no invocation with id ${id}`, 404);
+    return found;
   }
 
   function listFunctions(): unknown {
@@ -199,4 +235,19 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
       400,
     );
   }
+}
+
+const STATES: ReadonlySet<string> = new Set([
+  'queued',
+  'running',
+  'retrying',
+  'succeeded',
+  'failed',
+  'expired',
+]);
+
+/** An invocation as the API shows it: the payload's size, not its bytes. */
+function invocationView(invocation: Invocation): Record<string, unknown> {
+  const { payload, ...rest } = invocation;
+  return { ...rest, payloadBytes: payload.length };
 }

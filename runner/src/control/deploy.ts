@@ -82,6 +82,7 @@ export class Deployer {
       scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
       lifecycle: checked.lifecycle,
       adapter: checked.adapter,
+      async: checked.async,
       ...(checked.pull ? { pull: checked.pull } : {}),
     };
 

@@ -29,6 +29,14 @@ export interface AdapterSettings {
   maxBodyBytes?: number;
 }
 
+/** How the function's async events are run. */
+export interface AsyncSettings {
+  concurrency: number;
+  maxRetries: number;
+  maxEventAgeMs: number;
+  maxPayloadBytes: number;
+}
+
 export interface CheckedDeploy {
   name: string;
   image: string;
@@ -45,6 +53,7 @@ export interface CheckedDeploy {
   lifecycle: LifecycleConfig;
   autoscaler: { stableWindowMs: number; panicWindowMs: number; scaleDownDelayMs: number };
   adapter: AdapterSettings;
+  async: AsyncSettings;
   pull: PullPolicy | undefined;
   warnings: string[];
 }
@@ -113,6 +122,7 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
       scaleDownDelayMs: document.scaleDownDelay,
     },
     adapter: adapterSettingsOf(document),
+    async: asyncSettingsOf(document),
     pull: document.pull,
     warnings,
   };
@@ -136,4 +146,18 @@ export function adapterSettingsOf(document: FunctionDocument): AdapterSettings {
 /** The adapter settings every field's default gives. */
 export function defaultAdapterSettings(): AdapterSettings {
   return adapterSettingsOf(readDocument({ image: 'default' }).document!);
+}
+
+export function asyncSettingsOf(document: FunctionDocument): AsyncSettings {
+  return {
+    concurrency: document.asyncConcurrency,
+    maxRetries: document.maxRetries,
+    maxEventAgeMs: document.maxEventAge,
+    maxPayloadBytes: document.maxAsyncPayload,
+  };
+}
+
+/** The async settings every field's default gives. */
+export function defaultAsyncSettings(): AsyncSettings {
+  return asyncSettingsOf(readDocument({ image: 'default' }).document!);
 }

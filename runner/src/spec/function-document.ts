@@ -45,6 +45,10 @@ export interface FunctionDocument {
   eventsPath: string;
   maxEventSize: number;
   maxBodySize?: number;
+  asyncConcurrency: number;
+  maxRetries: number;
+  maxEventAge: number;
+  maxAsyncPayload: number;
 }
 
 /**
@@ -148,6 +152,10 @@ export function documentOf(spec: FunctionSpec): Record<string, unknown> {
     eventsPath: spec.adapter.eventsPath,
     maxEventSize: spec.adapter.maxEventBytes,
     maxBodySize: spec.adapter.maxBodyBytes,
+    asyncConcurrency: spec.async.concurrency,
+    maxRetries: spec.async.maxRetries,
+    maxEventAge: spec.async.maxEventAgeMs,
+    maxAsyncPayload: spec.async.maxPayloadBytes,
   };
   const document: Record<string, unknown> = {};
   for (const field of FIELDS as readonly Field[]) {

@@ -308,6 +308,43 @@ export const FIELDS = [
     max: 1024 * GiB,
     doc: 'largest request body passed to the app; a larger one is answered 413 without reaching it',
   },
+  {
+    key: 'asyncConcurrency',
+    flag: 'async-concurrency',
+    kind: 'integer',
+    default: 10,
+    min: 1,
+    max: 1000,
+    unit: 'events',
+    doc: 'async events of the function running at once (they share instances and the autoscaler with requests)',
+  },
+  {
+    key: 'maxRetries',
+    flag: 'max-retries',
+    kind: 'integer',
+    default: 3,
+    min: 0,
+    max: 8,
+    doc: 'times an async event is tried again after a function error (system errors are retried until maxEventAge)',
+  },
+  {
+    key: 'maxEventAge',
+    flag: 'max-event-age',
+    kind: 'duration',
+    default: 6 * HOUR,
+    min: MINUTE,
+    max: 7 * 24 * HOUR,
+    doc: 'past this age an async event is not tried again: it expires',
+  },
+  {
+    key: 'maxAsyncPayload',
+    flag: 'max-async-payload',
+    kind: 'size',
+    default: MiB,
+    min: 1024,
+    max: 32 * MiB,
+    doc: 'largest async event accepted; a larger one is answered 413 before it is stored',
+  },
 ] as const satisfies readonly Field[];
 
 export type FieldKey = (typeof FIELDS)[number]['key'];

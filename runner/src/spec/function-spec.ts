@@ -2,7 +2,7 @@ import type { AutoscalerConfig } from '../autoscaler/kpa.js';
 import type { LifecycleConfig } from '../autoscaler/plan-instances.js';
 import type { ResourceSpec } from '../instances/resource-spec.js';
 import type { PullPolicy } from '../registry/pull-image.js';
-import type { AdapterSettings } from './deploy-request.js';
+import type { AdapterSettings, AsyncSettings } from './deploy-request.js';
 
 /** Everything the runner keeps about a deployed function; one revision per deploy. */
 export interface FunctionSpec {
@@ -28,6 +28,8 @@ export interface FunctionSpec {
   lifecycle: LifecycleConfig;
   /** Readiness, initializer, hooks and limits of the adapter in each instance. */
   adapter: AdapterSettings;
+  /** How its async events are run: concurrency, retries, maximum age, payload limit. */
+  async: AsyncSettings;
   /** The pull policy the user asked for, if any (each deploy pulls by it). */
   pull?: PullPolicy;
 }

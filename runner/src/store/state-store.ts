@@ -1,5 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
-import { defaultAdapterSettings } from '../spec/deploy-request.js';
+import { defaultAdapterSettings, defaultAsyncSettings } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 
 export interface InstanceEvent {
@@ -112,8 +112,12 @@ export class StateStore {
   }
 }
 
-/** A stored spec; one stored before the adapter settings were part of it gets their defaults. */
+/** A stored spec; one stored before the adapter or async settings were part of it gets their defaults. */
 function specFrom(json: string): FunctionSpec {
-  const spec = JSON.parse(json) as FunctionSpec;
-  return spec.adapter ? spec : { ...spec, adapter: defaultAdapterSettings() };
+  const spec = JSON.parse(json) as Partial<FunctionSpec> & Omit<FunctionSpec, 'adapter' | 'async'>;
+  return {
+    ...spec,
+    adapter: spec.adapter ?? defaultAdapterSettings(),
+    async: spec.async ?? defaultAsyncSettings(),
+  };
 }

@@ -1,0 +1,120 @@
+import type { FunctionRegistry } from '../control/function-registry.js';
+import type { FunctionRuntime } from '../control/function-runtime.js';
+import type { Log } from '../control/reconciler.js';
+import type { Clock } from '../instances/clock.js';
+import type { AttemptResult } from './invoke-instance.js';
+import type { Invocation, InvocationStore } from './invocation-store.js';
+import { nextStep } from './retry-policy.js';
+
+export interface DispatcherDeps {
+  store: InvocationStore;
+  registry: FunctionRegistry;
+  clock: Clock;
+  log: Log;
+  /** One attempt of an event on one of the function's instances. */
+  attempt: (fn: FunctionRuntime, invocation: Invocation) => Promise<AttemptResult>;
+}
+
+/**
+ * Takes due async events from the store, oldest first, up to each function's async concurrency, and records
+ * how each attempt went: succeeded, retried later (function errors up to maxRetries, system errors until the
+ * event's maximum age), failed or expired.
+ */
+export class Dispatcher {
+  private readonly running = new Map<string, number>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly underway = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Puts back what a previous run left running, and starts on every function's backlog. */
+  start(): void {
+    const requeued = this.deps.store.requeueRunning(this.deps.clock.now());
+    if (requeued > 0) this.deps.log('async events back in the queue', { count: requeued });
+    for (const name of this.deps.registry.names()) this.kick(name);
+  }
+
+  /** No new attempts; resolves when those under way have been recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    while (this.underway.size > 0) await Promise.allSettled([...this.underway]);
+  }
+
+  /** Starts whatever of the function's events is due and fits its concurrency; plans a wake for the rest. */
+  kick(name: string): void {
+    if (this.stopped) return;
+    const fn = this.deps.registry.find(name);
+    if (!fn) return;
+    const now = this.deps.clock.now();
+    const busy = this.running.get(name) ?? 0;
+    for (const invocation of this.deps.store.claimDue(name, now, fn.spec.async.concurrency - busy)) {
+      const run = this.run(fn, invocation);
+      this.underway.add(run);
+      void run.finally(() => this.underway.delete(run));
+    }
+    this.wakeAtNextDue(name);
+  }
+
+  private async run(fn: FunctionRuntime, invocation: Invocation): Promise<void> {
+    const name = fn.spec.name;
+    this.running.set(name, (this.running.get(name) ?? 0) + 1);
+    const started = this.deps.clock.now();
+    try {
+      const result = await this.deps.attempt(fn, invocation);
+      const now = this.deps.clock.now();
+      const attempts = [...invocation.attempts, { outcome: result.outcome }];
+      const step = nextStep({
+        outcome: result.outcome,
+        attempts: attempts.length,
+        functionErrors: attempts.filter((attempt) => attempt.outcome === 'function-error').length,
+        acceptedAt: invocation.acceptedAt,
+        now,
+        config: { maxRetries: fn.spec.async.maxRetries, maxEventAgeMs: fn.spec.async.maxEventAgeMs },
+      });
+      this.deps.store.finishAttempt(
+        invocation.id,
+        {
+          at: started,
+          durationMs: now - started,
+          instance: result.instance,
+          status: result.status,
+          outcome: result.outcome,
+          ...(result.error ? { error: result.error } : {}),
+        },
+        {
+          state: step.state,
+          ...(step.state === 'retrying' ? { at: step.at } : {}),
+          error: result.outcome === 'succeeded' ? null : (result.error ?? String(result.status)),
+          result: result.result ?? null,
+        },
+        now,
+      );
+    } catch (error) {
+      this.deps.log('async attempt failed', { invocation: invocation.id, error: (error as Error).message });
+    } finally {
+      this.running.set(name, (this.running.get(name) ?? 1) - 1);
+      this.kick(name);
+    }
+  }
+
+  /** One timer per function, set for its earliest due event. */
+  private wakeAtNextDue(name: string): void {
+    const due = this.deps.store.nextDue(name);
+    const planned = this.timers.get(name);
+    // An event due now that was not started waits for a running one to end, which kicks again.
+    if (due === undefined || due <= this.deps.clock.now() || (planned && planned.at <= due)) return;
+    if (planned) clearTimeout(planned.timer);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(name);
+        this.kick(name);
+      },
+      Math.max(0, due - this.deps.clock.now()),
+    );
+    timer.unref();
+    this.timers.set(name, { at: due, timer });
+  }
+}

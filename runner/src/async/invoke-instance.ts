@@ -1,0 +1,94 @@
+import { HEADERS, CONTROL_PATHS } from '../../../adapter/contract/contract.js';
+import { isPilotlightError } from '../../../common/pilotlight-error.js';
+import type { FunctionRuntime } from '../control/function-runtime.js';
+import { identity } from '../instances/adapter-client.js';
+import type { Instance } from '../instances/instance.js';
+import type { Invocation } from './invocation-store.js';
+import type { AttemptOutcome } from './retry-policy.js';
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  instance: string | null;
+  status: number | string;
+  error?: string;
+  /** The app's answer, cut to 64 KiB, when the attempt succeeded. */
+  result?: string;
+}
+
+/** Adapter answers that say the event itself is wrong: trying it again cannot help. */
+const REJECTED = new Set(['MALFORMED_EVENT', 'BODY_TOO_LARGE']);
+const RESULT_LIMIT = 64 * 1024;
+
+/**
+ * One attempt of an async event: an instance from the function's pool (the same instances and autoscaler
+ * as synchronous traffic; a reserved or frozen one is woken), then the adapter's /_/invoke.
+ */
+export async function invokeInstance(fn: FunctionRuntime, invocation: Invocation): Promise<AttemptResult> {
+  let instance: Instance;
+  try {
+    instance = await fn.pool.acquire();
+  } catch (error) {
+    const code = isPilotlightError(error) ? error.code : 'NO_INSTANCE';
+    return { outcome: 'system-error', instance: null, status: code, error: (error as Error).message };
+  }
+  try {
+    const response = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
+      method: 'POST',
+      headers: {
+        ...identity(instance),
+        'content-type': invocation.contentType,
+        [HEADERS.requestId]: invocation.id,
+      },
+      body: invocation.payload,
+      signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
+    });
+    const body = await response.text();
+    const adapterError = response.headers.get(HEADERS.error);
+    const functionError = response.headers.get(HEADERS.functionError);
+    if (functionError) {
+      return {
+        outcome: 'function-error',
+        instance: instance.name,
+        status: Number(functionError),
+        error: body.slice(0, 2048),
+      };
+    }
+    if (response.ok)
+      return {
+        outcome: 'succeeded',
+        instance: instance.name,
+        status: response.status,
+        result: body.slice(0, RESULT_LIMIT),
+      };
+    const message = errorMessage(body) ?? `status ${response.status}`;
+    if (adapterError && REJECTED.has(adapterError)) {
+      return { outcome: 'rejected', instance: instance.name, status: adapterError, error: message };
+    }
+    // The function ran out of time: its own failure, as Lambda counts it.
+    if (adapterError === 'TIMEOUT')
+      return { outcome: 'function-error', instance: instance.name, status: adapterError, error: message };
+    return {
+      outcome: 'system-error',
+      instance: instance.name,
+      status: adapterError ?? response.status,
+      error: message,
+    };
+  } catch (error) {
+    return {
+      outcome: 'system-error',
+      instance: instance.name,
+      status: 'UNREACHABLE',
+      error: (error as Error).message,
+    };
+  } finally {
+    fn.pool.release(instance);
+  }
+}
+
+function errorMessage(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { error?: { message?: string } }).error?.message;
+  } catch {
+    return undefined;
+  }
+}
