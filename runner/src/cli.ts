@@ -324,8 +324,28 @@ async function main(argv: string[]): Promise<void> {
     .command(
       'rm <name>',
       'drain and remove a function',
-      (args) => withName(args).example('$0 rm shop', ''),
-      (args) => runRemove(resolveDataDir(args['data-dir'], process.env), args.name, output(args.json)),
+      (args) =>
+        withName(args)
+          .option('drain', {
+            type: 'boolean',
+            default: false,
+            describe: 'wait for its async events to be done first',
+          })
+          .option('discard', {
+            type: 'boolean',
+            describe: 'drop its async events that have not started (the count is printed)',
+          })
+          .example('$0 rm shop', '')
+          .example('$0 rm shop --discard', 'even with async events still queued'),
+      (args) => {
+        if (args.drain && args.discard) throw new UsageError('--drain and --discard are exclusive: pick one');
+        return runRemove(
+          resolveDataDir(args['data-dir'], process.env),
+          args.name,
+          args.drain ? 'drain' : args.discard ? 'discard' : undefined,
+          output(args.json),
+        );
+      },
     )
     .command(
       'wrap <image>',

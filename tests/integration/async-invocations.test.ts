@@ -111,6 +111,26 @@ describe('async invocations: accepted durably, run through the adapter, retried,
     expect(unknown.stderr).toContain('[UNKNOWN_INVOCATION]');
   });
 
+  test('rm refuses while async events are not done, and --discard drops those not started', async () => {
+    expect(
+      (await runner.cli(['deploy', express, '--name', 'stuck', '--async-concurrency', '1'])).exitCode,
+    ).toBe(0);
+    for (let n = 0; n < 3; n++) {
+      const accepted = await fetch(`${runner.gateway}/fn/stuck/slow?ms=1500`, {
+        headers: { 'x-pilotlight-invocation-type': 'Event' },
+      });
+      expect(accepted.status).toBe(202);
+    }
+    const refused = await runner.cli(['rm', 'stuck']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(
+      /function stuck has 3 async events not done yet: pass --drain .* or --discard .*\[PENDING_EVENTS\]/,
+    );
+    const removed = await runner.cli(['rm', 'stuck', '--discard']);
+    expect(removed.exitCode).toBe(0);
+    expect(removed.stdout.trim()).toBe('removed stuck (2 async events not started were discarded)');
+  });
+
   test('events still queued when the runner is killed with -9 run after it comes back', async () => {
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) {

@@ -218,6 +218,15 @@ export class InvocationStore {
     return row.n;
   }
 
+  /** Drops a function's events that have not started; returns how many. */
+  discardWaiting(fn: string): number {
+    return Number(
+      this.db
+        .prepare("DELETE FROM invocations WHERE function = ? AND state IN ('queued', 'retrying')")
+        .run(fn).changes,
+    );
+  }
+
   close(): void {
     this.db.close();
   }

@@ -197,12 +197,20 @@ export async function runScale(
   );
 }
 
-export async function runRemove(dataDir: string, name: string, output: Output): Promise<void> {
-  const result = await new ControlClient(dataDir).json<{ removed: string }>(
+export async function runRemove(
+  dataDir: string,
+  name: string,
+  pending: 'drain' | 'discard' | undefined,
+  output: Output,
+): Promise<void> {
+  const result = await new ControlClient(dataDir).json<{ removed: string; discarded: number }>(
     'DELETE',
-    `/v1/functions/${encodeURIComponent(name)}`,
+    `/v1/functions/${encodeURIComponent(name)}${pending ? `?pending=${pending}` : ''}`,
   );
-  output.out(output.json ? `${JSON.stringify(result)}\n` : `removed ${result.removed}\n`);
+  if (output.json) return output.out(`${JSON.stringify(result)}\n`);
+  const dropped =
+    result.discarded > 0 ? ` (${result.discarded} async events not started were discarded)` : '';
+  output.out(`removed ${result.removed}${dropped}\n`);
 }
 
 interface InstanceEventView {

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { sleep } from '../../../common/sleep.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
@@ -67,10 +68,7 @@ export function createControlServer(
     if (!name && method === 'GET') return json(res, 200, listFunctions());
     if (!name && method === 'POST') return deploy(req, res);
     if (!name) throw new NotFoundError(method, url.pathname);
-    if (!action && method === 'DELETE') {
-      await deployer.remove(name);
-      return json(res, 200, { removed: name });
-    }
+    if (!action && method === 'DELETE') return remove(res, name, url.searchParams.get('pending'));
     if (action === 'scale' && method === 'POST') {
       const body = (await readJson(req)) as { min?: number; max?: number };
       const spec = deployer.scale(name, body.min, body.max);
@@ -100,6 +98,26 @@ export function createControlServer(
     if (action === 'events' && method === 'GET') return json(res, 200, deployer.events(name));
     if (action === 'spec' && method === 'GET') return json(res, 200, documentOf(registry.get(name).spec));
     throw new NotFoundError(method, url.pathname);
+  }
+
+  /**
+   * A function with async events not yet done is only removed when told what to do with them: wait for them
+   * (`drain`) or drop those not started (`discard`).
+   */
+  async function remove(res: ServerResponse, name: string, pending: string | null): Promise<void> {
+    registry.get(name);
+    const waiting = invocations.pending(name);
+    if (waiting > 0 && pending !== 'drain' && pending !== 'discard') {
+      throw new PilotlightError(
+        'PENDING_EVENTS',
+        `function ${name} has ${waiting} async events not done yet: pass --drain to wait for them or --discard to drop them`,
+        409,
+      );
+    }
+    const discarded = pending === 'discard' ? invocations.discardWaiting(name) : 0;
+    while (invocations.pending(name) > 0) await sleep(100);
+    await deployer.remove(name);
+    return json(res, 200, { removed: name, discarded });
   }
 
   function invocationOrNotFound(id: string): Invocation {
