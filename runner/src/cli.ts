@@ -24,6 +24,7 @@ import { isPilotlightError } from '../../common/pilotlight-error.js';
 import { withFunctionFlags } from './cli/deploy-flags.js';
 import { deployRequests, readStdin, registryCredentials } from './cli/deploy-input.js';
 import { UsageError } from './cli/usage-error.js';
+import { parseDuration } from './spec/units.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, functionError: 1, knownError: 2, usage: 64, crash: 70 } as const;
@@ -105,6 +106,16 @@ async function main(argv: string[]): Promise<void> {
             default: 2000,
             describe: 'ms between full checks of every instance on the engine (besides its events)',
           })
+          .option('keep-invocations', {
+            type: 'number',
+            default: 10_000,
+            describe: 'finished async events kept (the oldest go first)',
+          })
+          .option('keep-invocations-for', {
+            type: 'string',
+            default: '7d',
+            describe: 'how long finished async events are kept (30m, 7d, …)',
+          })
           .example('$0 up --port 8080', '')
           .example(
             'PILOTLIGHT_HOME=/srv/pilotlight $0 up --host 0.0.0.0',
@@ -120,6 +131,10 @@ async function main(argv: string[]): Promise<void> {
           keepInstances: args['keep-instances'],
           tickMs: args.tick,
           sweepMs: args.sweep,
+          retention: {
+            keep: args['keep-invocations'],
+            maxAgeMs: durationFlag(args['keep-invocations-for'], '--keep-invocations-for'),
+          },
           log,
           stopSignal: stopSignal(),
         }),
@@ -389,6 +404,14 @@ function report(error: unknown, json: boolean): number {
     known.code === 'USAGE' ? `runner: ${known.message}\n` : `runner: ${known.message} [${known.code}]\n`,
   );
   return known.exit;
+}
+
+/** A duration flag (`30s`, `7d`, or seconds) in ms, or a usage error naming the flag. */
+function durationFlag(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new UsageError(`${flag} ${text} is not a duration: write 30m, 7d or a number of seconds`);
+  return ms;
 }
 
 const argv = hideBin(process.argv);

@@ -95,4 +95,28 @@ describe('the durable queue', () => {
     });
     expect(queue.claimDue('shop', 2000, 5).map((item) => item.id)).toEqual(['r', 's']);
   });
+
+  test('finished events are pruned by age and by count; events not finished never are', async () => {
+    const queue = await store();
+    queue.enqueue([event('old'), event('a'), event('b'), event('c'), event('waiting')], 0);
+    const finish = (id: string, at: number) => {
+      queue.claimDue('shop', at, 0);
+      queue.finishAttempt(
+        id,
+        { at, durationMs: 1, instance: 'i', status: 200, outcome: 'succeeded' },
+        { state: 'succeeded' },
+        at,
+      );
+    };
+    finish('old', 10);
+    for (const id of ['a', 'b', 'c']) finish(id, 5_000);
+    expect(queue.prune(6_000, { maxAgeMs: 2_000, keep: 2 })).toBe(2); // 'old' by age, 'a' beyond the newest 2
+    expect(['old', 'a', 'b', 'c', 'waiting'].map((id) => queue.get(id)?.state ?? 'gone')).toEqual([
+      'gone',
+      'gone',
+      'succeeded',
+      'succeeded',
+      'queued',
+    ]);
+  });
 });

@@ -8,11 +8,18 @@ import { nextStep } from './retry-policy.js';
 
 export interface DispatcherDeps {
   store: InvocationStore;
+  /** Finished events kept: at most this many, none older than this. */
+  retention?: { keep: number; maxAgeMs: number };
   registry: FunctionRegistry;
   clock: Clock;
   log: Log;
   /** One attempt of an event on one of the function's instances. */
   attempt: (fn: FunctionRuntime, invocation: Invocation) => Promise<AttemptResult>;
+}
+
+/** Finished events are kept a week, and no more than 10,000 of them. */
+export function defaultRetention(): { keep: number; maxAgeMs: number } {
+  return { keep: 10_000, maxAgeMs: 7 * 24 * 3_600_000 };
 }
 
 /**
@@ -25,6 +32,7 @@ export class Dispatcher {
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly underway = new Set<Promise<void>>();
   private stopped = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -33,11 +41,21 @@ export class Dispatcher {
     const requeued = this.deps.store.requeueRunning(this.deps.clock.now());
     if (requeued > 0) this.deps.log('async events back in the queue', { count: requeued });
     for (const name of this.deps.registry.names()) this.kick(name);
+    this.prune();
+    this.pruneTimer = setInterval(() => this.prune(), 60_000);
+    this.pruneTimer.unref();
+  }
+
+  private prune(): void {
+    const retention = this.deps.retention ?? defaultRetention();
+    const pruned = this.deps.store.prune(this.deps.clock.now(), retention);
+    if (pruned > 0) this.deps.log('finished async events pruned', { count: pruned });
   }
 
   /** No new attempts; resolves when those under way have been recorded. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.pruneTimer);
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     while (this.underway.size > 0) await Promise.allSettled([...this.underway]);

@@ -218,6 +218,27 @@ export class InvocationStore {
     return row.n;
   }
 
+  /**
+   * Forgets finished events: those older than `maxAgeMs`, and beyond the newest `keep` of them. Events not
+   * finished are never touched.
+   */
+  prune(now: number, limits: { maxAgeMs: number; keep: number }): number {
+    return this.transaction(() => {
+      const old = this.db
+        .prepare(
+          `DELETE FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') AND updated_at < ?`,
+        )
+        .run(now - limits.maxAgeMs).changes;
+      const beyond = this.db
+        .prepare(
+          `DELETE FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') AND seq NOT IN (
+             SELECT seq FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') ORDER BY seq DESC LIMIT ?)`,
+        )
+        .run(limits.keep).changes;
+      return Number(old) + Number(beyond);
+    });
+  }
+
   /** Drops a function's events that have not started; returns how many. */
   discardWaiting(fn: string): number {
     return Number(

@@ -36,6 +36,8 @@ export interface UpOptions {
   keepInstances: boolean;
   tickMs?: number;
   sweepMs?: number;
+  /** Finished async events kept: at most this many, none older than this. */
+  retention?: { keep: number; maxAgeMs: number };
   log: (line: string) => void;
   /** Resolves when the runner should stop (SIGINT/SIGTERM in the CLI). */
   stopSignal: Promise<void>;
@@ -102,6 +104,7 @@ export async function runUp(options: UpOptions): Promise<void> {
     clock: systemClock,
     log,
     attempt: invokeInstance,
+    ...(options.retention ? { retention: options.retention } : {}),
   });
   const intake = new EventIntake({ commit: new GroupCommit(invocations, systemClock), dispatcher });
   dispatcher.start();
