@@ -264,8 +264,20 @@ async function main(argv: string[]): Promise<void> {
       (args) =>
         args
           .positional('id', { type: 'string', demandOption: true, describe: 'the invocation id' })
-          .example('$0 invocation 3f6c…', ''),
-      (args) => runInvocation(resolveDataDir(args['data-dir'], process.env), args.id, output(args.json)),
+          .option('redeliver', {
+            type: 'boolean',
+            default: false,
+            describe: 'deliver its destination record again (after a dead letter)',
+          })
+          .example('$0 invocation 3f6c…', '')
+          .example('$0 invocation 3f6c… --redeliver', ''),
+      (args) =>
+        runInvocation(
+          resolveDataDir(args['data-dir'], process.env),
+          args.id,
+          args.redeliver,
+          output(args.json),
+        ),
     )
     .command(
       'logs <name>',

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sampleImageRef } from '../../images/catalog.js';
 import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
@@ -92,7 +95,7 @@ describe('async invocations: accepted durably, run through the adapter, retried,
       ['function-error', 404],
     ]);
     const listed = await runner.cli(['invocations', 'orders', '--state', 'failed']);
-    expect(listed.stdout).toMatch(/^INVOCATION +STATE +ATTEMPTS +ACCEPTED +LAST ERROR$/m);
+    expect(listed.stdout).toMatch(/^INVOCATION +STATE +ATTEMPTS +DESTINATION +ACCEPTED +LAST ERROR$/m);
     expect(listed.stdout).toContain(invocationId);
   });
 
@@ -129,6 +132,67 @@ describe('async invocations: accepted durably, run through the adapter, retried,
     const removed = await runner.cli(['rm', 'stuck', '--discard']);
     expect(removed.exitCode).toBe(0);
     expect(removed.stdout.trim()).toBe('removed stuck (2 async events not started were discarded)');
+  });
+
+  test('destinations: a success is POSTed to a URL; a failure becomes an event of another function', async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+        res.end();
+      });
+    });
+    hook.listen(0, '127.0.0.1');
+    await once(hook, 'listening');
+    try {
+      const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+      expect((await runner.cli(['deploy', express, '--name', 'sink'])).exitCode).toBe(0);
+      const deployed = await runner.cli([
+        'deploy',
+        express,
+        '--name',
+        'notify',
+        '--error-statuses',
+        '400-599',
+        '--max-retries',
+        '0',
+        '--on-success',
+        hookUrl,
+        '--on-failure',
+        'function:sink',
+      ]);
+      expect(deployed.exitCode).toBe(0);
+      const send = async (path: string) =>
+        (
+          JSON.parse(
+            (
+              await runner.cli(
+                ['invoke', 'notify', '--async', '--json'],
+                {},
+                JSON.stringify({ httpMethod: 'GET', path }),
+              )
+            ).stdout,
+          ) as { invocationId: string }
+        ).invocationId;
+
+      const ok = await send('/');
+      await until('the success record POSTed', async () => (received.length > 0 ? true : undefined));
+      expect(received[0]).toMatchObject({ invocationId: ok, function: 'notify', state: 'succeeded' });
+      expect(String(received[0]!['response'])).toContain('statusCode');
+      expect((await settled(runner, ok, 'succeeded')) as unknown).toMatchObject({ delivery: 'delivered' });
+
+      const bad = await send('/missing');
+      const forwarded = await settled(runner, `${bad}.failed`, 'succeeded');
+      expect(forwarded.attempts).toHaveLength(1);
+      expect(await invocation(runner, bad)).toMatchObject({
+        state: 'failed',
+        delivery: 'delivered',
+      } as object);
+    } finally {
+      hook.close();
+    }
   });
 
   test('events still queued when the runner is killed with -9 run after it comes back', async () => {

@@ -33,8 +33,14 @@ export class Dispatcher {
   private readonly underway = new Set<Promise<void>>();
   private stopped = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private finished: () => void = () => {};
 
   constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Called after each attempt is recorded (a destination record may now be owed). */
+  onFinished(listener: () => void): void {
+    this.finished = listener;
+  }
 
   /** Puts back what a previous run left running, and starts on every function's backlog. */
   start(): void {
@@ -107,9 +113,11 @@ export class Dispatcher {
           ...(step.state === 'retrying' ? { at: step.at } : {}),
           error: result.outcome === 'succeeded' ? null : (result.error ?? String(result.status)),
           result: result.result ?? null,
+          ...destinationFor(fn, step.state),
         },
         now,
       );
+      this.finished();
     } catch (error) {
       this.deps.log('async attempt failed', { invocation: invocation.id, error: (error as Error).message });
     } finally {
@@ -135,4 +143,15 @@ export class Dispatcher {
     timer.unref();
     this.timers.set(name, { at: due, timer });
   }
+}
+
+/** The function's destination for how an event ended, if it has one. */
+function destinationFor(fn: FunctionRuntime, state: string): { destination?: string } {
+  const target =
+    state === 'succeeded'
+      ? fn.spec.async.onSuccess
+      : state === 'failed' || state === 'expired'
+        ? fn.spec.async.onFailure
+        : undefined;
+  return target ? { destination: target } : {};
 }

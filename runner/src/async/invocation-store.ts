@@ -27,7 +27,15 @@ export interface Invocation {
   lastError: string | null;
   /** The app's answer when it succeeded (up to 64 KiB). */
   result: string | null;
+  /** Where the record of its end goes (a URL, or function:NAME), when the function has a destination. */
+  destination: string | null;
+  delivery: DeliveryState | null;
+  deliveryAttempts: number;
+  deliveryError: string | null;
 }
+
+/** A destination record: owed until delivered; past its retries it is dead-lettered (and can be redelivered). */
+export type DeliveryState = 'owed' | 'delivered' | 'dead-letter';
 
 export interface NewInvocation {
   id: string;
@@ -49,9 +57,15 @@ const SCHEMA = `
     next_attempt_at INTEGER NOT NULL,
     attempts TEXT NOT NULL DEFAULT '[]',
     last_error TEXT,
-    result TEXT
+    result TEXT,
+    destination TEXT,
+    delivery TEXT,
+    delivery_attempts INTEGER NOT NULL DEFAULT 0,
+    delivery_next_at INTEGER,
+    delivery_error TEXT
   );
   CREATE INDEX IF NOT EXISTS invocations_due ON invocations (function, state, next_attempt_at, seq);
+  CREATE INDEX IF NOT EXISTS invocations_deliveries ON invocations (delivery, delivery_next_at);
 `;
 
 interface Row {
@@ -66,6 +80,10 @@ interface Row {
   attempts: string;
   last_error: string | null;
   result: string | null;
+  destination: string | null;
+  delivery: DeliveryState | null;
+  delivery_attempts: number;
+  delivery_error: string | null;
 }
 
 function fromRow(row: Row): Invocation {
@@ -81,6 +99,10 @@ function fromRow(row: Row): Invocation {
     attempts: JSON.parse(row.attempts) as Attempt[],
     lastError: row.last_error,
     result: row.result,
+    destination: row.destination,
+    delivery: row.delivery,
+    deliveryAttempts: row.delivery_attempts,
+    deliveryError: row.delivery_error,
   };
 }
 
@@ -95,6 +117,24 @@ export class InvocationStore {
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.db.exec(SCHEMA);
+    this.addMissingColumns();
+  }
+
+  /** A file made before destinations existed gets their columns. */
+  private addMissingColumns(): void {
+    const columns = new Set(
+      (this.db.prepare('PRAGMA table_info(invocations)').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    const wanted: Array<[string, string]> = [
+      ['destination', 'TEXT'],
+      ['delivery', 'TEXT'],
+      ['delivery_attempts', 'INTEGER NOT NULL DEFAULT 0'],
+      ['delivery_next_at', 'INTEGER'],
+      ['delivery_error', 'TEXT'],
+    ];
+    for (const [name, type] of wanted) {
+      if (!columns.has(name)) this.db.exec(`ALTER TABLE invocations ADD COLUMN ${name} ${type}`);
+    }
   }
 
   /**
@@ -160,14 +200,23 @@ export class InvocationStore {
   finishAttempt(
     id: string,
     attempt: Attempt,
-    next: { state: InvocationState; at?: number; error?: string | null; result?: string | null },
+    next: {
+      state: InvocationState;
+      at?: number;
+      error?: string | null;
+      result?: string | null;
+      /** Set when the event ends and the function has a destination for how it ended: the record is owed. */
+      destination?: string;
+    },
     now: number,
   ): void {
     const current = this.get(id);
     if (!current) return;
     this.db
       .prepare(
-        `UPDATE invocations SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, result = ?, updated_at = ?
+        `UPDATE invocations SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, result = ?, updated_at = ?,
+           destination = COALESCE(?, destination), delivery = CASE WHEN ? IS NULL THEN delivery ELSE 'owed' END,
+           delivery_next_at = CASE WHEN ? IS NULL THEN delivery_next_at ELSE ? END
          WHERE id = ?`,
       )
       .run(
@@ -176,6 +225,10 @@ export class InvocationStore {
         next.at ?? current.nextAttemptAt,
         next.error === undefined ? current.lastError : next.error,
         next.result ?? null,
+        now,
+        next.destination ?? null,
+        next.destination ?? null,
+        next.destination ?? null,
         now,
         id,
       );
@@ -226,17 +279,63 @@ export class InvocationStore {
     return this.transaction(() => {
       const old = this.db
         .prepare(
-          `DELETE FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') AND updated_at < ?`,
+          `DELETE FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') AND updated_at < ?
+           AND (delivery IS NULL OR delivery = 'delivered')`,
         )
         .run(now - limits.maxAgeMs).changes;
       const beyond = this.db
         .prepare(
-          `DELETE FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') AND seq NOT IN (
+          `DELETE FROM invocations WHERE state IN ('succeeded', 'failed', 'expired')
+           AND (delivery IS NULL OR delivery = 'delivered') AND seq NOT IN (
              SELECT seq FROM invocations WHERE state IN ('succeeded', 'failed', 'expired') ORDER BY seq DESC LIMIT ?)`,
         )
         .run(limits.keep).changes;
       return Number(old) + Number(beyond);
     });
+  }
+
+  /** Owed destination records due now, oldest first. */
+  deliveriesDue(now: number, limit: number): Invocation[] {
+    const rows = this.db
+      .prepare(
+        "SELECT * FROM invocations WHERE delivery = 'owed' AND delivery_next_at <= ? ORDER BY delivery_next_at, seq LIMIT ?",
+      )
+      .all(now, limit) as unknown as Row[];
+    return rows.map(fromRow);
+  }
+
+  /** When the next owed record is due, if any is owed. */
+  nextDeliveryDue(): number | undefined {
+    const row = this.db
+      .prepare("SELECT MIN(delivery_next_at) AS at FROM invocations WHERE delivery = 'owed'")
+      .get() as { at: number | null };
+    return row.at ?? undefined;
+  }
+
+  /** Records a delivery attempt: delivered, tried again at `retryAt`, or dead-lettered. */
+  deliveryAttempted(
+    id: string,
+    result: { state: DeliveryState; retryAt?: number; error?: string },
+    now: number,
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE invocations SET delivery = ?, delivery_attempts = delivery_attempts + 1, delivery_next_at = ?,
+           delivery_error = ?, updated_at = ? WHERE id = ?`,
+      )
+      .run(result.state, result.retryAt ?? null, result.error ?? null, now, id);
+  }
+
+  /** Owes a dead-lettered (or delivered) record again, from a fresh count of attempts. */
+  redeliver(id: string, now: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE invocations SET delivery = 'owed', delivery_attempts = 0, delivery_next_at = ?, delivery_error = NULL
+           WHERE id = ? AND destination IS NOT NULL`,
+        )
+        .run(now, id).changes > 0
+    );
   }
 
   /** Drops a function's events that have not started; returns how many. */

@@ -53,13 +53,16 @@ export async function invokeInstance(fn: FunctionRuntime, invocation: Invocation
         error: body.slice(0, 2048),
       };
     }
-    if (response.ok)
+    // Without the adapter's own error mark, the answer is the app's: a status outside the function's error
+    // ranges (a 404 from the events path, say) is the function's result, not a failure to run it.
+    if (response.ok || !adapterError) {
       return {
         outcome: 'succeeded',
         instance: instance.name,
         status: response.status,
         result: body.slice(0, RESULT_LIMIT),
       };
+    }
     const message = errorMessage(body) ?? `status ${response.status}`;
     if (adapterError && REJECTED.has(adapterError)) {
       return { outcome: 'rejected', instance: instance.name, status: adapterError, error: message };

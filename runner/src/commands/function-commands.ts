@@ -369,6 +369,10 @@ interface InvocationView {
   lastError: string | null;
   result: string | null;
   payloadBytes: number;
+  destination: string | null;
+  delivery: string | null;
+  deliveryAttempts: number;
+  deliveryError: string | null;
 }
 
 /** A function's async events, oldest first, optionally in one state. */
@@ -388,11 +392,12 @@ export async function runInvocations(
     return output.out(`no async events${state ? ` in state ${state}` : ''} for ${name}\n`);
   output.out(
     formatTable(
-      ['INVOCATION', 'STATE', 'ATTEMPTS', 'ACCEPTED', 'LAST ERROR'],
+      ['INVOCATION', 'STATE', 'ATTEMPTS', 'DESTINATION', 'ACCEPTED', 'LAST ERROR'],
       list.map((item) => [
         item.id,
         item.state,
         String(item.attempts.length),
+        item.delivery ?? '-',
         new Date(item.acceptedAt).toISOString(),
         (item.lastError ?? '').split('\n')[0]!.slice(0, 80),
       ]),
@@ -401,10 +406,15 @@ export async function runInvocations(
 }
 
 /** One async event: its state, and each attempt with its status, duration and instance. */
-export async function runInvocation(dataDir: string, id: string, output: Output): Promise<void> {
+export async function runInvocation(
+  dataDir: string,
+  id: string,
+  redeliver: boolean,
+  output: Output,
+): Promise<void> {
   const item = await new ControlClient(dataDir).json<InvocationView>(
-    'GET',
-    `/v1/invocations/${encodeURIComponent(id)}`,
+    redeliver ? 'POST' : 'GET',
+    `/v1/invocations/${encodeURIComponent(id)}${redeliver ? '/redeliver' : ''}`,
   );
   if (output.json) return output.out(`${JSON.stringify(item, null, 2)}\n`);
   output.out(
@@ -415,6 +425,11 @@ export async function runInvocation(dataDir: string, id: string, output: Output)
       `Accepted:   ${new Date(item.acceptedAt).toISOString()}`,
       `Payload:    ${item.payloadBytes} bytes`,
       ...(item.lastError ? [`Last error: ${item.lastError}`] : []),
+      ...(item.destination
+        ? [
+            `Destination: ${item.destination}: ${item.delivery} after ${item.deliveryAttempts} attempts${item.deliveryError ? ` (${item.deliveryError})` : ''}`,
+          ]
+        : []),
       ...(item.result !== null ? [`Result:     ${item.result.slice(0, 500)}`] : []),
       '',
     ].join('\n'),

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
+import { Deliverer } from '../async/deliverer.js';
 import { Dispatcher } from '../async/dispatcher.js';
 import { EventIntake, isAsyncCall } from '../async/accept-event.js';
 import { GroupCommit } from '../async/group-commit.js';
@@ -106,8 +107,18 @@ export async function runUp(options: UpOptions): Promise<void> {
     attempt: invokeInstance,
     ...(options.retention ? { retention: options.retention } : {}),
   });
-  const intake = new EventIntake({ commit: new GroupCommit(invocations, systemClock), dispatcher });
+  const commit = new GroupCommit(invocations, systemClock);
+  const intake = new EventIntake({ commit, dispatcher });
+  const deliverer = new Deliverer({
+    store: invocations,
+    commit,
+    clock: systemClock,
+    log,
+    kick: (fn) => dispatcher.kick(fn),
+  });
+  dispatcher.onFinished(() => deliverer.kick());
   dispatcher.start();
+  deliverer.start();
 
   const gateway = createGatewayServer((route, req, res) => {
     const fn = registry.find(route.name);
@@ -129,7 +140,11 @@ export async function runUp(options: UpOptions): Promise<void> {
   gateway.keepAliveTimeout = 65_000;
   const gatewayPort = await listen(gateway, options.gatewayPort, options.host, '--port');
   const gatewayUrl = `http://${options.host}:${gatewayPort}`;
-  const control = createControlServer({ registry, deployer, engine, intake, invocations }, token, gatewayUrl);
+  const control = createControlServer(
+    { registry, deployer, engine, intake, invocations, deliverer },
+    token,
+    gatewayUrl,
+  );
   const controlPort = await listen(control, options.controlPort, '127.0.0.1', '--control-port');
   writeRunnerInfo(options.dataDir, {
     pid: process.pid,
@@ -147,6 +162,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   control.close();
   // Async events under way finish and are recorded; those not started stay queued for the next run.
   await dispatcher.stop();
+  deliverer.stop();
   await reconciler.stop();
   await waitForQuiet(registry, 30_000);
   if (!options.keepInstances) {

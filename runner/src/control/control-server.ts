@@ -10,6 +10,7 @@ import { endpointOf, instanceHeaders } from '../gateway/forward-to-instance.js';
 import type { Deployer } from './deploy.js';
 import type { FunctionRegistry } from './function-registry.js';
 import { isAsyncCall, type EventIntake } from '../async/accept-event.js';
+import type { Deliverer } from '../async/deliverer.js';
 import type { Invocation, InvocationState, InvocationStore } from '../async/invocation-store.js';
 import type { DeployRequest } from '../spec/deploy-request.js';
 import { documentOf } from '../spec/function-document.js';
@@ -37,11 +38,12 @@ export function createControlServer(
     engine: ContainerEngine;
     intake: EventIntake;
     invocations: InvocationStore;
+    deliverer: Deliverer;
   },
   token: string,
   gatewayUrl: string,
 ): Server {
-  const { registry, deployer, engine, intake, invocations } = parts;
+  const { registry, deployer, engine, intake, invocations, deliverer } = parts;
   const expected = Buffer.from(`Bearer ${token}`);
   return createServer((req, res) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -58,8 +60,21 @@ export function createControlServer(
     const url = new URL(req.url ?? '/', 'http://control');
     const parts = url.pathname.split('/').filter(Boolean); // v1, functions, NAME, action
     const method = req.method ?? 'GET';
-    if (parts[0] === 'v1' && parts[1] === 'invocations' && parts[2] && method === 'GET') {
-      return json(res, 200, invocationView(invocationOrNotFound(decodeURIComponent(parts[2]))));
+    if (parts[0] === 'v1' && parts[1] === 'invocations' && parts[2]) {
+      const id = decodeURIComponent(parts[2]);
+      if (!parts[3] && method === 'GET') return json(res, 200, invocationView(invocationOrNotFound(id)));
+      if (parts[3] === 'redeliver' && method === 'POST') {
+        invocationOrNotFound(id);
+        if (!invocations.redeliver(id, Date.now())) {
+          throw new PilotlightError(
+            'NO_DESTINATION',
+            `invocation ${id} has no destination to deliver to`,
+            409,
+          );
+        }
+        deliverer.kick();
+        return json(res, 200, invocationView(invocationOrNotFound(id)));
+      }
     }
     if (parts[0] !== 'v1' || parts[1] !== 'functions') throw new NotFoundError(method, url.pathname);
     const name = parts[2];

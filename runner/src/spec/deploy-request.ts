@@ -35,6 +35,9 @@ export interface AsyncSettings {
   maxRetries: number;
   maxEventAgeMs: number;
   maxPayloadBytes: number;
+  /** Destinations of the record of an event's end: a URL or function:NAME. */
+  onSuccess?: string;
+  onFailure?: string;
 }
 
 export interface CheckedDeploy {
@@ -154,6 +157,8 @@ export function asyncSettingsOf(document: FunctionDocument): AsyncSettings {
     maxRetries: document.maxRetries,
     maxEventAgeMs: document.maxEventAge,
     maxPayloadBytes: document.maxAsyncPayload,
+    ...(document.onSuccess ? { onSuccess: document.onSuccess } : {}),
+    ...(document.onFailure ? { onFailure: document.onFailure } : {}),
   };
 }
 

@@ -49,6 +49,8 @@ export interface FunctionDocument {
   maxRetries: number;
   maxEventAge: number;
   maxAsyncPayload: number;
+  onSuccess?: string;
+  onFailure?: string;
 }
 
 /**
@@ -156,6 +158,8 @@ export function documentOf(spec: FunctionSpec): Record<string, unknown> {
     maxRetries: spec.async.maxRetries,
     maxEventAge: spec.async.maxEventAgeMs,
     maxAsyncPayload: spec.async.maxPayloadBytes,
+    onSuccess: spec.async.onSuccess,
+    onFailure: spec.async.onFailure,
   };
   const document: Record<string, unknown> = {};
   for (const field of FIELDS as readonly Field[]) {

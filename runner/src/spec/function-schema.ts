@@ -11,7 +11,17 @@ import { formatDuration, formatSize, parseDuration, parseSize } from './units.js
  */
 
 export type FieldKind =
-  'string' | 'integer' | 'number' | 'duration' | 'size' | 'choice' | 'env' | 'statuses' | 'hook' | 'path';
+  | 'string'
+  | 'integer'
+  | 'number'
+  | 'duration'
+  | 'size'
+  | 'choice'
+  | 'env'
+  | 'statuses'
+  | 'hook'
+  | 'path'
+  | 'destination';
 
 export interface Field {
   /** The key in a spec file and in the control API. */
@@ -345,6 +355,18 @@ export const FIELDS = [
     max: 32 * MiB,
     doc: 'largest async event accepted; a larger one is answered 413 before it is stored',
   },
+  {
+    key: 'onSuccess',
+    flag: 'on-success',
+    kind: 'destination',
+    doc: 'where the record of an async event that succeeded goes: an http(s) URL (POSTed JSON) or function:NAME',
+  },
+  {
+    key: 'onFailure',
+    flag: 'on-failure',
+    kind: 'destination',
+    doc: 'where the record of an async event that failed or expired goes: an http(s) URL or function:NAME',
+  },
 ] as const satisfies readonly Field[];
 
 export type FieldKey = (typeof FIELDS)[number]['key'];
@@ -437,6 +459,10 @@ export function parseField(field: Field, raw: unknown): { value: unknown } | { p
       return typeof raw === 'string' && raw.startsWith('/')
         ? { value: raw }
         : say('must be a path starting with /');
+    case 'destination':
+      return typeof raw === 'string' && isDestination(raw)
+        ? { value: raw }
+        : say('must be an http:// or https:// URL, or function:NAME');
     case 'env':
       return parseEnv(field, raw);
     case 'string':
@@ -450,6 +476,16 @@ export function parseField(field: Field, raw: unknown): { value: unknown } | { p
         return say('must be an HTTP path starting with / or tcp');
       }
       return { value: raw };
+  }
+}
+
+function isDestination(text: string): boolean {
+  if (text.startsWith('function:')) return NAME.test(text.slice('function:'.length));
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
   }
 }
 
