@@ -8,7 +8,7 @@ describe('one schema for every field of a function', () => {
   test('every field has a doc, and a default or a word on where its value comes from', () => {
     for (const field of FIELDS as readonly Field[]) {
       expect(field.doc.length).toBeGreaterThan(10);
-      if (!field.required && field.kind !== 'env' && field.kind !== 'hook') {
+      if (!field.required && !['env', 'hook', 'destination'].includes(field.kind)) {
         expect(describeDefault(field)).not.toBe('none');
       }
     }
