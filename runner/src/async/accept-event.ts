@@ -54,10 +54,15 @@ export class EventIntake {
     await this.accept(fn, req, res, 'application/json', Buffer.from(JSON.stringify(event)));
   }
 
-  /** From the control API: the body is the event, with its content type. */
-  async fromEvent(fn: FunctionRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** From the control API or Lambda's Invoke API: the body is the event, with its content type. */
+  async fromEvent(
+    fn: FunctionRuntime,
+    req: IncomingMessage,
+    res: ServerResponse,
+    options: { lambda?: boolean } = {},
+  ): Promise<void> {
     const body = await readLimited(req, fn);
-    await this.accept(fn, req, res, String(req.headers['content-type'] ?? 'application/json'), body);
+    await this.accept(fn, req, res, String(req.headers['content-type'] ?? 'application/json'), body, options);
   }
 
   private async accept(
@@ -66,6 +71,7 @@ export class EventIntake {
     res: ServerResponse,
     contentType: string,
     payload: Buffer,
+    options: { lambda?: boolean } = {},
   ): Promise<void> {
     const given = req.headers[HEADERS.invocationId];
     if (given !== undefined && (typeof given !== 'string' || !INVOCATION_ID.test(given))) {
@@ -82,6 +88,11 @@ export class EventIntake {
       payload,
     });
     if (!duplicate) this.deps.dispatcher.kick(fn.spec.name);
+    if (options.lambda) {
+      // Lambda answers an Event invocation 202 with no body; its request id is the invocation id.
+      res.writeHead(202, { 'x-amzn-requestid': invocation.id, [HEADERS.invocationId]: invocation.id }).end();
+      return;
+    }
     const answer = JSON.stringify({ invocationId: invocation.id, state: invocation.state, duplicate });
     res.writeHead(202, {
       'content-type': 'application/json',

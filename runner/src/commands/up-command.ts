@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { Deliverer } from '../async/deliverer.js';
 import { Dispatcher } from '../async/dispatcher.js';
@@ -9,6 +9,7 @@ import { GroupCommit } from '../async/group-commit.js';
 import { InvocationStore } from '../async/invocation-store.js';
 import { invokeInstance } from '../async/invoke-instance.js';
 import { Deployer } from '../control/deploy.js';
+import { lambdaFunctionName, lambdaInvoke, sendLambdaError } from '../lambda/lambda-invoke.js';
 import { FunctionRegistry } from '../control/function-registry.js';
 import { Reconciler } from '../control/reconciler.js';
 import { systemClock } from '../instances/clock.js';
@@ -120,6 +121,17 @@ export async function runUp(options: UpOptions): Promise<void> {
   dispatcher.start();
   deliverer.start();
 
+  const invokeLambda = lambdaInvoke({ registry, intake });
+  const lambda = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const name = lambdaFunctionName(req.url ?? '');
+    if (name === undefined || req.method !== 'POST') return false;
+    invokeLambda(name, req, res).catch((error: unknown) =>
+      res.headersSent
+        ? res.destroy()
+        : sendLambdaError(res, 500, 'ServiceException', (error as Error).message),
+    );
+    return true;
+  };
   const gateway = createGatewayServer((route, req, res) => {
     const fn = registry.find(route.name);
     if (!fn) return false;
@@ -134,7 +146,7 @@ export async function runUp(options: UpOptions): Promise<void> {
       res.destroy();
     });
     return true;
-  });
+  }, lambda);
   // Requests may run as long as a function's timeout (up to 2 h): no proxy-side idle or request cut.
   gateway.requestTimeout = 0;
   gateway.keepAliveTimeout = 65_000;

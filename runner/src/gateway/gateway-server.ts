@@ -8,13 +8,17 @@ import { CONTROL_PREFIX } from '../../../adapter/contract/contract.js';
 /** Forwards a routed request to the function's instances; returns false when the function is unknown. */
 export type FunctionHandler = (route: FunctionRoute, req: IncomingMessage, res: ServerResponse) => boolean;
 
-/** The one HTTP endpoint in front of every function. */
-export function createGatewayServer(handle: FunctionHandler): Server {
+/** The one HTTP endpoint in front of every function (and, when given, Lambda's Invoke API). */
+export function createGatewayServer(
+  handle: FunctionHandler,
+  lambda?: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Server {
   return createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
     }
+    if (lambda?.(req, res)) return;
     const route = routeRequest(req.url ?? '/', req.headers.host);
     if (!route) return sendError(res, new NotRoutedError(req.url ?? '/'));
     if (route.path.startsWith(CONTROL_PREFIX)) return sendError(res, new ReservedPathError(route.path));

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CONTROL_PATHS, HEADERS } from '../../../adapter/contract/contract.js';
+import { isPilotlightError } from '../../../common/pilotlight-error.js';
+import type { EventIntake } from '../async/accept-event.js';
+import type { FunctionRegistry } from '../control/function-registry.js';
+import { identity } from '../instances/adapter-client.js';
+
+/** `/2015-03-31/functions/NAME/invocations`, NAME being a name or a function ARN (a qualifier is ignored). */
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
+
+/** The function a Lambda Invoke call names, or undefined when the path is not Lambda's Invoke. */
+export function lambdaFunctionName(url: string): string | undefined {
+  const match = INVOKE_PATH.exec(url);
+  if (!match) return undefined;
+  const named = decodeURIComponent(match[1]!);
+  // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+  const arn = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(named);
+  return (arn ? arn[1]! : named.split(':')[0]!) || undefined;
+}
+
+/** An error in Lambda's shape: the type in `x-amzn-ErrorType` and in the body, as the AWS SDKs read it. */
+export function sendLambdaError(res: ServerResponse, status: number, type: string, message: string): void {
+  const body = JSON.stringify({ Type: status < 500 ? 'User' : 'Service', __type: type, message });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-amzn-errortype': type,
+    'x-amzn-requestid': randomUUID(),
+  });
+  res.end(body);
+}
+
+/**
+ * Lambda's Invoke API on the gateway, so the AWS SDK's Lambda client can call functions: RequestResponse runs
+ * the payload through the adapter's /_/invoke and answers the function's result (a function error is
+ * `X-Amz-Function-Error: Unhandled`), Event stores it as an async event (202), DryRun only checks (204).
+ */
+export function lambdaInvoke(deps: { registry: FunctionRegistry; intake: EventIntake }) {
+  return async (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const fn = deps.registry.find(name);
+    if (!fn) {
+      req.resume();
+      return sendLambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
+    }
+    const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+    if (type === 'DryRun') {
+      req.resume();
+      res.writeHead(204, { 'x-amzn-requestid': randomUUID() }).end();
+      return;
+    }
+    if (type === 'Event') {
+      req.headers['content-type'] = 'application/json';
+      try {
+        return await deps.intake.fromEvent(fn, req, res, { lambda: true });
+      } catch (error) {
+        if (isPilotlightError(error) && error.status === 413) {
+          return sendLambdaError(res, 413, 'RequestTooLargeException', error.message);
+        }
+        throw error;
+      }
+    }
+    if (type !== 'RequestResponse') {
+      req.resume();
+      return sendLambdaError(res, 400, 'InvalidParameterValueException', `unknown invocation type ${type}`);
+    }
+    const limit = fn.spec.adapter.maxEventBytes;
+    const payload = await readAll(req, limit);
+    if (!payload) {
+      return sendLambdaError(
+        res,
+        413,
+        'RequestTooLargeException',
+        `the payload is larger than function ${name}'s limit of ${limit} bytes (maxEventSize)`,
+      );
+    }
+    let instance;
+    try {
+      instance = await fn.pool.acquire();
+    } catch (error) {
+      const message = (error as Error).message;
+      const code = isPilotlightError(error) ? error.code : '';
+      return code === 'NO_CAPACITY'
+        ? sendLambdaError(res, 429, 'TooManyRequestsException', message)
+        : sendLambdaError(res, 503, 'ServiceException', message);
+    }
+    const requestId = randomUUID();
+    try {
+      const answer = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
+        method: 'POST',
+        headers: {
+          ...identity(instance),
+          'content-type': 'application/json',
+          [HEADERS.requestId]: requestId,
+        },
+        body: payload,
+        signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
+      });
+      const body = Buffer.from(await answer.arrayBuffer());
+      const adapterError = answer.headers.get(HEADERS.error);
+      const functionError = answer.headers.get(HEADERS.functionError) || adapterError === 'TIMEOUT';
+      if (adapterError && !functionError && answer.status >= 500) {
+        return sendLambdaError(res, 502, 'ServiceException', body.toString('utf8'));
+      }
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': body.length,
+        'x-amz-executed-version': '$LATEST',
+        'x-amzn-requestid': requestId,
+        ...(functionError ? { 'x-amz-function-error': 'Unhandled' } : {}),
+      });
+      res.end(body);
+    } catch (error) {
+      sendLambdaError(res, 502, 'ServiceException', (error as Error).message);
+    } finally {
+      fn.pool.release(instance);
+    }
+  };
+}
+
+/** The body, or undefined as soon as it is known to be larger than `limit` (the rest is read and dropped). */
+async function readAll(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) {
+    req.resume();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
