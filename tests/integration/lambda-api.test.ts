@@ -6,12 +6,19 @@ import { testDocker } from '../helpers/test-docker.js';
 
 const docker = testDocker();
 
-describe("the AWS SDK's unmodified Lambda client calls functions on the gateway", () => {
+const KEY_ID = 'AKIDPILOTLIGHTTEST';
+const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+
+describe("the AWS SDK's unmodified Lambda client calls functions on the gateway, signed with SigV4", () => {
   let runner: RunnerProcess;
   let lambda: LambdaClient;
+  const client = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+    new LambdaClient({ endpoint: runner.gateway, region: 'us-east-1', credentials, maxAttempts: 1 });
 
   beforeAll(async () => {
-    runner = await startRunner(docker);
+    runner = await startRunner(docker, {
+      env: { PILOTLIGHT_AWS_ACCESS_KEY_ID: KEY_ID, PILOTLIGHT_AWS_SECRET_ACCESS_KEY: SECRET },
+    });
     const deployed = await runner.cli([
       'deploy',
       sampleImageRef('express'),
@@ -21,15 +28,7 @@ describe("the AWS SDK's unmodified Lambda client calls functions on the gateway"
       '400-599',
     ]);
     expect(deployed.exitCode).toBe(0);
-    lambda = new LambdaClient({
-      endpoint: runner.gateway,
-      region: 'us-east-1',
-      credentials: {
-        accessKeyId: 'AKIDEXAMPLE',
-        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-      },
-      maxAttempts: 1,
-    });
+    lambda = client({ accessKeyId: KEY_ID, secretAccessKey: SECRET });
   });
   afterAll(async () => {
     lambda.destroy();
@@ -81,5 +80,29 @@ describe("the AWS SDK's unmodified Lambda client calls functions on the gateway"
       }),
     );
     expect(byArn.StatusCode).toBe(200);
+  });
+
+  test("a wrong secret or an unknown key is refused 403 in Lambda's shape, before anything runs", async () => {
+    const wrong = client({ accessKeyId: KEY_ID, secretAccessKey: 'not-the-secret' });
+    await expect(
+      wrong.send(new InvokeCommand({ FunctionName: 'shop', Payload: event('/') })),
+    ).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+      $metadata: { httpStatusCode: 403 },
+    });
+    const stranger = client({ accessKeyId: 'AKIDSOMEONEELSE', secretAccessKey: SECRET });
+    await expect(
+      stranger.send(
+        new InvokeCommand({ FunctionName: 'shop', InvocationType: 'Event', Payload: event('/') }),
+      ),
+    ).rejects.toMatchObject({ name: 'UnrecognizedClientException', $metadata: { httpStatusCode: 403 } });
+    wrong.destroy();
+    stranger.destroy();
+    const unsigned = await fetch(`${runner.gateway}/2015-03-31/functions/shop/invocations`, {
+      method: 'POST',
+      body: JSON.stringify({ httpMethod: 'GET', path: '/' }),
+    });
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
   });
 });

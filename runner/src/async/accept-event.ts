@@ -65,7 +65,8 @@ export class EventIntake {
     await this.accept(fn, req, res, String(req.headers['content-type'] ?? 'application/json'), body, options);
   }
 
-  private async accept(
+  /** An event whose body was read already (within the function's limit): stored, then answered 202. */
+  async accept(
     fn: FunctionRuntime,
     req: IncomingMessage,
     res: ServerResponse,

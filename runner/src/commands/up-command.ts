@@ -121,7 +121,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   dispatcher.start();
   deliverer.start();
 
-  const invokeLambda = lambdaInvoke({ registry, intake });
+  const invokeLambda = lambdaInvoke({ registry, intake, ...lambdaKeys(options.env) });
   const lambda = (req: IncomingMessage, res: ServerResponse): boolean => {
     const name = lambdaFunctionName(req.url ?? '');
     if (name === undefined || req.method !== 'POST') return false;
@@ -187,6 +187,16 @@ export async function runUp(options: UpOptions): Promise<void> {
   invocations.close();
   process.off('unhandledRejection', onUnhandled);
   options.log('runner stopped');
+}
+
+/**
+ * Access keys for Lambda's Invoke API, from PILOTLIGHT_AWS_ACCESS_KEY_ID and PILOTLIGHT_AWS_SECRET_ACCESS_KEY:
+ * with them every call must be signed; without them unsigned calls are accepted.
+ */
+function lambdaKeys(env: Record<string, string | undefined>): { keys?: Map<string, string> } {
+  const id = env['PILOTLIGHT_AWS_ACCESS_KEY_ID'];
+  const secret = env['PILOTLIGHT_AWS_SECRET_ACCESS_KEY'];
+  return id && secret ? { keys: new Map([[id, secret]]) } : {};
 }
 
 /** A known failure as its error answer; anything else is logged and the connection cut. */

@@ -4,7 +4,10 @@ import { CONTROL_PATHS, HEADERS } from '../../../adapter/contract/contract.js';
 import { isPilotlightError } from '../../../common/pilotlight-error.js';
 import type { EventIntake } from '../async/accept-event.js';
 import type { FunctionRegistry } from '../control/function-registry.js';
+import type { FunctionRuntime } from '../control/function-runtime.js';
 import { identity } from '../instances/adapter-client.js';
+import { systemClock, type Clock } from '../instances/clock.js';
+import { verifySigV4, type AccessKeys } from './sigv4.js';
 
 /** `/2015-03-31/functions/NAME/invocations`, NAME being a name or a function ARN (a qualifier is ignored). */
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
@@ -36,86 +39,96 @@ export function sendLambdaError(res: ServerResponse, status: number, type: strin
  * the payload through the adapter's /_/invoke and answers the function's result (a function error is
  * `X-Amz-Function-Error: Unhandled`), Event stores it as an async event (202), DryRun only checks (204).
  */
-export function lambdaInvoke(deps: { registry: FunctionRegistry; intake: EventIntake }) {
+export function lambdaInvoke(deps: {
+  registry: FunctionRegistry;
+  intake: EventIntake;
+  /** When given, every call must be signed (SigV4) with one of these keys. */
+  keys?: AccessKeys;
+  clock?: Clock;
+}) {
+  const clock = deps.clock ?? systemClock;
   return async (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const fn = deps.registry.find(name);
-    if (!fn) {
-      req.resume();
-      return sendLambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
-    }
     const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-    if (type === 'DryRun') {
-      req.resume();
-      res.writeHead(204, { 'x-amzn-requestid': randomUUID() }).end();
-      return;
-    }
-    if (type === 'Event') {
-      req.headers['content-type'] = 'application/json';
-      try {
-        return await deps.intake.fromEvent(fn, req, res, { lambda: true });
-      } catch (error) {
-        if (isPilotlightError(error) && error.status === 413) {
-          return sendLambdaError(res, 413, 'RequestTooLargeException', error.message);
-        }
-        throw error;
-      }
-    }
-    if (type !== 'RequestResponse') {
-      req.resume();
-      return sendLambdaError(res, 400, 'InvalidParameterValueException', `unknown invocation type ${type}`);
-    }
-    const limit = fn.spec.adapter.maxEventBytes;
+    const limit = !fn
+      ? SYNC_PAYLOAD_LIMIT
+      : type === 'Event'
+        ? fn.spec.async.maxPayloadBytes
+        : fn.spec.adapter.maxEventBytes;
     const payload = await readAll(req, limit);
     if (!payload) {
       return sendLambdaError(
         res,
         413,
         'RequestTooLargeException',
-        `the payload is larger than function ${name}'s limit of ${limit} bytes (maxEventSize)`,
+        `the payload is larger than the limit of ${limit} bytes`,
       );
     }
-    let instance;
-    try {
-      instance = await fn.pool.acquire();
-    } catch (error) {
-      const message = (error as Error).message;
-      const code = isPilotlightError(error) ? error.code : '';
-      return code === 'NO_CAPACITY'
-        ? sendLambdaError(res, 429, 'TooManyRequestsException', message)
-        : sendLambdaError(res, 503, 'ServiceException', message);
+    if (deps.keys) {
+      const check = verifySigV4(
+        { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers },
+        payload,
+        deps.keys,
+        clock.now(),
+      );
+      if (!check.ok) return sendLambdaError(res, 403, check.type, check.message);
     }
-    const requestId = randomUUID();
-    try {
-      const answer = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
-        method: 'POST',
-        headers: {
-          ...identity(instance),
-          'content-type': 'application/json',
-          [HEADERS.requestId]: requestId,
-        },
-        body: payload,
-        signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
-      });
-      const body = Buffer.from(await answer.arrayBuffer());
-      const adapterError = answer.headers.get(HEADERS.error);
-      const functionError = answer.headers.get(HEADERS.functionError) || adapterError === 'TIMEOUT';
-      if (adapterError && !functionError && answer.status >= 500) {
-        return sendLambdaError(res, 502, 'ServiceException', body.toString('utf8'));
-      }
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        'content-length': body.length,
-        'x-amz-executed-version': '$LATEST',
-        'x-amzn-requestid': requestId,
-        ...(functionError ? { 'x-amz-function-error': 'Unhandled' } : {}),
-      });
-      res.end(body);
-    } catch (error) {
-      sendLambdaError(res, 502, 'ServiceException', (error as Error).message);
-    } finally {
-      fn.pool.release(instance);
+    if (!fn) return sendLambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
+    if (type === 'DryRun') {
+      res.writeHead(204, { 'x-amzn-requestid': randomUUID() }).end();
+      return;
     }
+    if (type === 'Event')
+      return deps.intake.accept(fn, req, res, 'application/json', payload, { lambda: true });
+    if (type !== 'RequestResponse') {
+      return sendLambdaError(res, 400, 'InvalidParameterValueException', `unknown invocation type ${type}`);
+    }
+    await invokeNow(fn, payload, res);
   };
+}
+
+/** Lambda's largest synchronous payload. */
+const SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024;
+
+/** A RequestResponse invocation: the payload through the adapter's /_/invoke, the function's result back. */
+async function invokeNow(fn: FunctionRuntime, payload: Buffer, res: ServerResponse): Promise<void> {
+  let instance;
+  try {
+    instance = await fn.pool.acquire();
+  } catch (error) {
+    const message = (error as Error).message;
+    const code = isPilotlightError(error) ? error.code : '';
+    return code === 'NO_CAPACITY'
+      ? sendLambdaError(res, 429, 'TooManyRequestsException', message)
+      : sendLambdaError(res, 503, 'ServiceException', message);
+  }
+  const requestId = randomUUID();
+  try {
+    const answer = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
+      method: 'POST',
+      headers: { ...identity(instance), 'content-type': 'application/json', [HEADERS.requestId]: requestId },
+      body: payload,
+      signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
+    });
+    const body = Buffer.from(await answer.arrayBuffer());
+    const adapterError = answer.headers.get(HEADERS.error);
+    const functionError = answer.headers.get(HEADERS.functionError) || adapterError === 'TIMEOUT';
+    if (adapterError && !functionError && answer.status >= 500) {
+      return sendLambdaError(res, 502, 'ServiceException', body.toString('utf8'));
+    }
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': body.length,
+      'x-amz-executed-version': '$LATEST',
+      'x-amzn-requestid': requestId,
+      ...(functionError ? { 'x-amz-function-error': 'Unhandled' } : {}),
+    });
+    res.end(body);
+  } catch (error) {
+    sendLambdaError(res, 502, 'ServiceException', (error as Error).message);
+  } finally {
+    fn.pool.release(instance);
+  }
 }
 
 /** The body, or undefined as soon as it is known to be larger than `limit` (the rest is read and dropped). */
