@@ -59,8 +59,18 @@ export function verifySigV4(
       message: 'Signature expired or X-Amz-Date is missing or malformed.',
     };
   }
+  // The body is signed through its hash: a hash header that does not match the body that came is a forgery.
+  const bodyHash = sha256(body);
+  const declaredHash = request.headers['x-amz-content-sha256'];
+  if (declaredHash !== undefined && declaredHash !== bodyHash) {
+    return {
+      ok: false,
+      type: 'InvalidSignatureException',
+      message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    };
+  }
   const scope = `${date}/${region}/${service}/aws4_request`;
-  const canonical = canonicalRequest(request, signedHeaders!, body);
+  const canonical = canonicalRequest(request, signedHeaders!, bodyHash);
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
   let key = hmac(`AWS4${secret}`, date!);
   for (const part of [region!, service!, 'aws4_request']) key = hmac(key, part);
@@ -79,7 +89,7 @@ export function verifySigV4(
 function canonicalRequest(
   request: { method: string; url: string; headers: IncomingHttpHeaders },
   signedHeaders: string,
-  body: Buffer,
+  bodyHash: string,
 ): string {
   const at = request.url.indexOf('?');
   const path = at === -1 ? request.url : request.url.slice(0, at);
@@ -88,15 +98,9 @@ function canonicalRequest(
     .split(';')
     .map((name) => `${name}:${headerValue(request.headers[name])}\n`)
     .join('');
-  const payloadHash = String(request.headers['x-amz-content-sha256'] ?? '') || sha256(body);
-  return [
-    request.method,
-    canonicalPath(path),
-    canonicalQuery(query),
-    headers,
-    signedHeaders,
-    payloadHash,
-  ].join('\n');
+  return [request.method, canonicalPath(path), canonicalQuery(query), headers, signedHeaders, bodyHash].join(
+    '\n',
+  );
 }
 
 /** Each segment of the path as it arrived, encoded once more (every service but S3 signs it so). */
