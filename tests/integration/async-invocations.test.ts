@@ -195,6 +195,28 @@ describe('async invocations: accepted durably, run through the adapter, retried,
     }
   });
 
+  test('a clean stop lets running events finish once: after the restart none has run twice', async () => {
+    const ids = Array.from({ length: 4 }, (_, n) => `clean-${n}`);
+    for (const id of ids) {
+      const accepted = await fetch(`${runner.gateway}/fn/orders/slow?ms=600`, {
+        headers: { 'x-pilotlight-invocation-type': 'Event', 'x-pilotlight-invocation-id': id },
+      });
+      expect(accepted.status).toBe(202);
+    }
+    await until('an event running', async () =>
+      (await Promise.all(ids.map((id) => invocation(runner, id)))).some((item) => item.state === 'running')
+        ? true
+        : undefined,
+    );
+    runner.process.kill('SIGTERM');
+    await runner.process;
+    runner = await startRunner(docker, { dataDir: runner.dataDir });
+    for (const id of ids) {
+      const done = await settled(runner, id, 'succeeded');
+      expect(done.attempts).toEqual([expect.objectContaining({ outcome: 'succeeded' })]);
+    }
+  });
+
   test('events still queued when the runner is killed with -9 run after it comes back', async () => {
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) {
