@@ -1,4 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
+import { inTransaction } from '../store/sqlite-transaction.js';
 
 export type InvocationState = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'expired';
 
@@ -352,14 +353,6 @@ export class InvocationStore {
   }
 
   private transaction<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
-    }
+    return inTransaction(this.db, work);
   }
 }

@@ -32,19 +32,9 @@ export async function invokeInstance(fn: FunctionRuntime, invocation: Invocation
     return { outcome: 'system-error', instance: null, status: code, error: (error as Error).message };
   }
   try {
-    const response = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
-      method: 'POST',
-      headers: {
-        ...identity(instance),
-        'content-type': invocation.contentType,
-        [HEADERS.requestId]: invocation.id,
-      },
-      body: invocation.payload,
-      signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
-    });
-    const body = await response.text();
-    const adapterError = response.headers.get(HEADERS.error);
-    const functionError = response.headers.get(HEADERS.functionError);
+    const answer = await callInvoke(fn, instance, invocation.payload, invocation.contentType, invocation.id);
+    const { status, adapterError, functionError } = answer;
+    const body = answer.body.toString('utf8');
     if (functionError) {
       return {
         outcome: 'function-error',
@@ -55,16 +45,16 @@ export async function invokeInstance(fn: FunctionRuntime, invocation: Invocation
     }
     // Without the adapter's own error mark, the answer is the app's: a status outside the function's error
     // ranges (a 404 from the events path, say) is the function's result, not a failure to run it.
-    if (response.ok || !adapterError) {
+    if (!adapterError) {
       return {
         outcome: 'succeeded',
         instance: instance.name,
-        status: response.status,
+        status,
         result: body.slice(0, RESULT_LIMIT),
       };
     }
-    const message = errorMessage(body) ?? `status ${response.status}`;
-    if (adapterError && REJECTED.has(adapterError)) {
+    const message = errorMessage(body) ?? `status ${status}`;
+    if (REJECTED.has(adapterError)) {
       return { outcome: 'rejected', instance: instance.name, status: adapterError, error: message };
     }
     // The function ran out of time: its own failure, as Lambda counts it.
@@ -73,7 +63,7 @@ export async function invokeInstance(fn: FunctionRuntime, invocation: Invocation
     return {
       outcome: 'system-error',
       instance: instance.name,
-      status: adapterError ?? response.status,
+      status: adapterError,
       error: message,
     };
   } catch (error) {
@@ -86,6 +76,37 @@ export async function invokeInstance(fn: FunctionRuntime, invocation: Invocation
   } finally {
     fn.pool.release(instance);
   }
+}
+
+export interface InvokeAnswer {
+  status: number;
+  body: Buffer;
+  /** The adapter's own error code, when it answered instead of the app. */
+  adapterError: string | null;
+  /** The app's status, when it counts as a function error. */
+  functionError: string | null;
+}
+
+/** One call of an instance's /_/invoke, named to it, bounded by the function's timeout. */
+export async function callInvoke(
+  fn: FunctionRuntime,
+  instance: Instance,
+  payload: Buffer,
+  contentType: string,
+  requestId: string,
+): Promise<InvokeAnswer> {
+  const response = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
+    method: 'POST',
+    headers: { ...identity(instance), 'content-type': contentType, [HEADERS.requestId]: requestId },
+    body: payload,
+    signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
+  });
+  return {
+    status: response.status,
+    body: Buffer.from(await response.arrayBuffer()),
+    adapterError: response.headers.get(HEADERS.error),
+    functionError: response.headers.get(HEADERS.functionError),
+  };
 }
 
 function errorMessage(body: string): string | undefined {

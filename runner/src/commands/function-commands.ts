@@ -8,6 +8,7 @@ import { formatBytes } from '../instances/resource-spec.js';
 import { formatTable } from '../cli/table.js';
 import { parseDuration } from '../spec/units.js';
 import { HEADERS } from '../../../adapter/contract/contract.js';
+import type { Invocation } from '../async/invocation-store.js';
 
 export interface Output {
   json: boolean;
@@ -352,28 +353,8 @@ async function runInvokeAsync(
   return 0;
 }
 
-interface InvocationView {
-  id: string;
-  function: string;
-  state: string;
-  acceptedAt: number;
-  updatedAt: number;
-  attempts: Array<{
-    at: number;
-    durationMs: number;
-    instance: string | null;
-    status: number | string;
-    outcome: string;
-    error?: string;
-  }>;
-  lastError: string | null;
-  result: string | null;
-  payloadBytes: number;
-  destination: string | null;
-  delivery: string | null;
-  deliveryAttempts: number;
-  deliveryError: string | null;
-}
+/** An invocation as the control API shows it: the payload's size instead of its bytes. */
+type InvocationView = Omit<Invocation, 'payload'> & { payloadBytes: number };
 
 /** A function's async events, oldest first, optionally in one state. */
 export async function runInvocations(

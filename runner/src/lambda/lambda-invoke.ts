@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONTROL_PATHS, HEADERS } from '../../../adapter/contract/contract.js';
 import { isPilotlightError } from '../../../common/pilotlight-error.js';
 import type { EventIntake } from '../async/accept-event.js';
+import { callInvoke } from '../async/invoke-instance.js';
 import type { FunctionRegistry } from '../control/function-registry.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
-import { identity } from '../instances/adapter-client.js';
 import { systemClock, type Clock } from '../instances/clock.js';
 import { verifySigV4, type AccessKeys } from './sigv4.js';
 
@@ -104,15 +103,9 @@ async function invokeNow(fn: FunctionRuntime, payload: Buffer, res: ServerRespon
   }
   const requestId = randomUUID();
   try {
-    const answer = await fetch(`${instance.address}${CONTROL_PATHS.invoke}`, {
-      method: 'POST',
-      headers: { ...identity(instance), 'content-type': 'application/json', [HEADERS.requestId]: requestId },
-      body: payload,
-      signal: AbortSignal.timeout(fn.spec.timeoutMs + 5_000),
-    });
-    const body = Buffer.from(await answer.arrayBuffer());
-    const adapterError = answer.headers.get(HEADERS.error);
-    const functionError = answer.headers.get(HEADERS.functionError) || adapterError === 'TIMEOUT';
+    const answer = await callInvoke(fn, instance, payload, 'application/json', requestId);
+    const { body, adapterError } = answer;
+    const functionError = answer.functionError || adapterError === 'TIMEOUT';
     if (adapterError && !functionError && answer.status >= 500) {
       return sendLambdaError(res, 502, 'ServiceException', body.toString('utf8'));
     }

@@ -1,4 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
+import { inTransaction } from './sqlite-transaction.js';
 import { defaultAdapterSettings, defaultAsyncSettings } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 
@@ -96,15 +97,7 @@ export class StateStore {
   }
 
   private transaction<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
-    }
+    return inTransaction(this.db, work);
   }
 
   close(): void {
