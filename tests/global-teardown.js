@@ -1,9 +1,17 @@
 // A safety net after every test file has cleaned up after itself: removes whatever this run still left on
 // the engine (a test that timed out halfway, say), found by the run's label or tag.
 import Docker from 'dockerode';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+
+/** Edges (HAProxy) that test runners left running in their temporary data directories. */
+function stopTestEdges() {
+  spawnSync('pkill', ['-f', `haproxy -W -D -f ${tmpdir()}/pilotlight-`]);
+}
 
 export default async function globalTeardown() {
   const run = process.env.PILOTLIGHT_TEST_RUN;
+  stopTestEdges();
   if (!run) return;
   const docker = new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' });
   try {

@@ -5,6 +5,8 @@ export interface AppEndpoint {
   port: number;
   /** Keep-alive pool to the app: the hop must not pay a TCP handshake per request. */
   agent: Agent;
+  /** A Unix socket to connect to instead of host:port. */
+  socketPath?: string;
 }
 
 export function createAppEndpoint(host: string, port: number): AppEndpoint {

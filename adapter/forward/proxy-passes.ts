@@ -51,6 +51,7 @@ export function streamPass(
     const upstream = request({
       host: app.host,
       port: app.port,
+      ...(app.socketPath === undefined ? {} : { socketPath: app.socketPath }),
       agent: app.agent,
       method: req.method,
       path: options.path,

@@ -1,3 +1,4 @@
+import { reachableDirectly } from './app-reach.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once as onceEvent } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -46,6 +47,8 @@ export class Adapter {
   private ready!: Promise<void>;
   private failure: string | undefined;
   private lastProbe: string | undefined;
+  /** Whether the app answers on the container's own address too, not only on loopback. */
+  private direct = false;
   private readonly initialize: () => Promise<unknown>;
   private readonly preStop: () => Promise<unknown>;
   private readonly oomKillsAtStart: number | undefined;
@@ -76,7 +79,8 @@ export class Adapter {
       () => this.appProcess?.exitReason(),
       (reason) => (this.lastProbe = reason),
     ).then(
-      (ms) => {
+      async (ms) => {
+        this.direct = await reachableDirectly(this.deps.config.appPort);
         if (this.state === 'starting') this.state = 'ready';
         this.deps.logger.info('app ready', { readyAfterMs: ms, appPort: this.deps.config.appPort });
       },
@@ -230,7 +234,7 @@ export class Adapter {
           // ?wait=MS holds the answer until the app is ready (or MS pass): no polling delay on a cold start.
           if (this.state === 'starting' && url.includes('wait=')) await this.readyWithin(waitParam(url));
           return this.state === 'ready'
-            ? sendJson(res, 200, { ready: true })
+            ? sendJson(res, 200, { ready: true, direct: this.direct })
             : sendJson(res, 503, {
                 ready: false,
                 state: this.state,

@@ -48,9 +48,25 @@ app.post('/echo', (req, res) => {
   });
 });
 
+// Requests in /slow at once, and the most there ever were (GET /peak; POST /peak resets it).
+const slow = { inflight: 0, peak: 0 };
 app.get('/slow', (req, res) => {
   const ms = Number(req.query.ms || 1000);
-  setTimeout(() => res.type('text/plain').send(`slept ${ms} ms\n`), ms);
+  slow.inflight += 1;
+  slow.peak = Math.max(slow.peak, slow.inflight);
+  setTimeout(() => {
+    slow.inflight -= 1;
+    res.type('text/plain').send(`slept ${ms} ms\n`);
+  }, ms);
+});
+app.get('/peak', (req, res) => res.json(slow));
+app.post('/peak', (req, res) => {
+  slow.peak = slow.inflight;
+  res.json(slow);
+});
+
+app.get('/headers', (req, res) => {
+  res.json({ url: req.originalUrl, headers: req.headers });
 });
 
 app.get('/stream', (req, res) => {
@@ -89,6 +105,20 @@ app.get('/oom', (req, res) => {
   grow();
 });
 
+// A WebSocket echo at /ws: every message comes back prefixed with "echo: ".
+function acceptWebSockets(server) {
+  const { WebSocketServer } = require('ws');
+  const sockets = new WebSocketServer({ server, path: '/ws' });
+  sockets.on('connection', (socket) => {
+    socket.on('message', (data) => socket.send(`echo: ${data}`));
+  });
+}
+
+// HOST=127.0.0.1 makes it listen on loopback only, as some apps do.
 setTimeout(() => {
-  app.listen(port, () => console.log(`express sample listening on ${port}`));
+  const host = process.env.HOST || undefined;
+  const server = app.listen(port, host, () =>
+    console.log(`express sample listening on ${host ? `${host}:` : ''}${port}`),
+  );
+  acceptWebSockets(server);
 }, startupDelayMs);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,7 @@ export async function startRunner(
   });
   const runnerId = (await readFile(join(dataDir, 'runner-id'), 'utf8')).trim();
   const removeLeftovers = async () => {
+    stopEdge(dataDir);
     const left = await docker.listContainers({
       all: true,
       filters: { label: [`${LABEL_RUNNER}=${runnerId}`] },
@@ -90,6 +92,16 @@ export async function startRunner(
       await child;
     },
   };
+}
+
+/** Stops the edge (HAProxy) a runner left running in its data directory, as after a kill -9. */
+export function stopEdge(dataDir: string): void {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'edge', 'haproxy.pid'), 'utf8').trim());
+    if (pid > 0) process.kill(pid, 'SIGTERM');
+  } catch {
+    // no edge, or already gone
+  }
 }
 
 export async function instancesOf(

@@ -54,7 +54,15 @@ const servers: Array<{ close(): void }> = [];
 afterEach(() => servers.splice(0).forEach((server) => server.close()));
 
 function instanceAt(name: string, address: string): Instance {
-  const at = { state: 'active' as const, startedAt: 0, stateSince: 0, lastActiveAt: 0, inflight: 0 };
+  const at = {
+    state: 'active' as const,
+    startedAt: 0,
+    stateSince: 0,
+    lastActiveAt: 0,
+    inflight: 0,
+    edgeSessions: 0,
+    edgeTotal: 0,
+  };
   return { id: name, name, fn: 'shop', revision: 1, address, spec: { cpus: 1, memory: 1 }, ...at };
 }
 

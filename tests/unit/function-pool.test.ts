@@ -14,6 +14,8 @@ function instance(id: string, overrides: Partial<Instance> = {}): Instance {
     stateSince: 0,
     lastActiveAt: 0,
     inflight: 0,
+    edgeSessions: 0,
+    edgeTotal: 0,
     spec: { cpus: 1, memory: 1 },
     ...overrides,
   };

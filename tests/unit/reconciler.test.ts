@@ -71,7 +71,7 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
   /** Initializer failures to come, one per call. */
   const initFailures: string[] = [];
   const adapter: AdapterClient = {
-    waitReady: async () => ({ ready: true, ms: 5 }),
+    waitReady: async () => ({ ready: true, ms: 5, direct: true }),
     initialize: async () => {
       const reason = initFailures.shift();
       return reason ? { ok: false, code: 'INITIALIZER_FAILED', reason } : { ok: true, ms: 1 };

@@ -7,6 +7,7 @@ import {
   dockerEndpointFromEnv,
 } from '../../../engine/docker-endpoint.js';
 import { ensureEngine } from '../../../host/ensure-engine.js';
+import { ensureCommands } from '../../../host/install-debian-packages.js';
 import { readHostFacts } from '../../../host/host-facts.js';
 import { execaProcessRunner } from '../../../host/process-runner.js';
 import { sleep } from '../../../common/sleep.js';
@@ -19,7 +20,7 @@ export interface SetupOptions {
   log: (line: string) => void;
 }
 
-/** Everything both README commands need: a Docker engine that answers, and the project's images. */
+/** Everything both README commands need: a Docker engine that answers, the edge, and the project's images. */
 export async function runSetup(options: SetupOptions): Promise<void> {
   const started = Date.now();
   const endpoint = dockerEndpointFromEnv(options.env);
@@ -38,6 +39,12 @@ export async function runSetup(options: SetupOptions): Promise<void> {
     daemonLogFile: '/var/log/pilotlight-dockerd.log',
   });
   if (outcome !== 'already-running') options.log(`Docker engine ${outcome} at ${describeEndpoint(endpoint)}`);
+  await ensureCommands(
+    [{ command: 'haproxy', debianPackage: 'haproxy', purpose: 'the edge every request comes through' }],
+    host,
+    processes,
+    options.log,
+  );
 
   await ensureImages({
     engine,

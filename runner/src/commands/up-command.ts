@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { Deliverer } from '../async/deliverer.js';
 import { Dispatcher } from '../async/dispatcher.js';
-import { EventIntake, isAsyncCall } from '../async/accept-event.js';
+import { EventIntake } from '../async/accept-event.js';
 import { GroupCommit } from '../async/group-commit.js';
 import { InvocationStore } from '../async/invocation-store.js';
 import { invokeInstance } from '../async/invoke-instance.js';
@@ -23,8 +23,12 @@ import {
 import { createEngine, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
 import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import { EngineUnavailableError } from '../../../engine/engine-errors.js';
-import { forwardToInstance } from '../gateway/forward-to-instance.js';
-import { createGatewayServer, sendError } from '../gateway/gateway-server.js';
+import { sendError } from '../gateway/gateway-server.js';
+import { Activator } from '../gateway/activator.js';
+import { createRunnerServer } from '../gateway/runner-server.js';
+import { Edge } from '../edge/edge.js';
+import { edgePaths } from '../edge/edge-paths.js';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { execaProcessRunner } from '../../../host/process-runner.js';
 import { StateStore } from '../store/state-store.js';
 import { join } from 'node:path';
@@ -70,7 +74,11 @@ export async function runUp(options: UpOptions): Promise<void> {
   const token = readOrCreateSecret(options.dataDir, 'token', 32);
   const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());
   const registry = new FunctionRegistry();
+  const paths = edgePaths(options.dataDir);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  const edge = new Edge(paths, { host: options.host, port: options.gatewayPort }, log);
   const reconciler = new Reconciler({
+    routing: edge,
     engine,
     runtime,
     runnerId,
@@ -132,26 +140,28 @@ export async function runUp(options: UpOptions): Promise<void> {
     );
     return true;
   };
-  const gateway = createGatewayServer((route, req, res) => {
-    const fn = registry.find(route.name);
-    if (!fn) return false;
-    if (isAsyncCall(req)) {
-      intake.fromRequest(fn, route.path, req, res).catch((error: unknown) => answerFailure(res, error, log));
-      return true;
-    }
-    forwardToInstance(fn, route.path, req, res, (owner, instance, answer, message) =>
-      reconciler.suspect(owner, instance, answer, message),
-    ).catch((error: Error) => {
-      log('gateway failure', { fn: route.name, error: error.message });
-      res.destroy();
-    });
-    return true;
-  }, lambda);
-  // Requests may run as long as a function's timeout (up to 2 h): no proxy-side idle or request cut.
-  gateway.requestTimeout = 0;
-  gateway.keepAliveTimeout = 65_000;
-  const gatewayPort = await listen(gateway, options.gatewayPort, options.host, '--port');
-  const gatewayUrl = `http://${options.host}:${gatewayPort}`;
+  const runnerServer = createRunnerServer({
+    registry,
+    intake,
+    activator: new Activator(paths.activated),
+    lambda,
+    log,
+  });
+  rmSync(paths.runner, { force: true });
+  runnerServer.listen(paths.runner);
+  await once(runnerServer, 'listening');
+  chmodSync(paths.runner, 0o600);
+  const opened = await edge.open();
+  edge.supervise();
+  log(
+    opened === 'adopted'
+      ? "edge (haproxy) adopted, reloaded with this runner's view"
+      : 'edge (haproxy) started',
+    {
+      config: paths.config,
+    },
+  );
+  const gatewayUrl = `http://${options.host}:${edge.port}`;
   const control = createControlServer(
     { registry, deployer, engine, intake, invocations, deliverer },
     token,
@@ -170,17 +180,18 @@ export async function runUp(options: UpOptions): Promise<void> {
 
   await options.stopSignal;
   options.log('runner stopping: finishing requests in flight');
-  gateway.close();
+  runnerServer.close();
   control.close();
   // Async events under way finish and are recorded; those not started stay queued for the next run.
   await dispatcher.stop();
   deliverer.stop();
   await reconciler.stop();
-  await waitForQuiet(registry, 30_000);
+  await waitForQuiet(registry, reconciler, 30_000);
   if (!options.keepInstances) {
     await Promise.all(registry.names().map((name) => deployer.stopInstances(name)));
   }
-  gateway.closeAllConnections();
+  await edge.close(!options.keepInstances);
+  runnerServer.closeAllConnections();
   control.closeAllConnections();
   removeRunnerInfo(options.dataDir);
   store.close();
@@ -229,8 +240,15 @@ async function listen(server: Server, port: number, host: string, flag: string):
   return (server.address() as AddressInfo).port;
 }
 
-async function waitForQuiet(registry: FunctionRegistry, timeoutMs: number): Promise<void> {
+async function waitForQuiet(
+  registry: FunctionRegistry,
+  reconciler: Reconciler,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (registry.demand() > 0 && Date.now() < deadline)
+  for (;;) {
+    await reconciler.sample();
+    if (registry.demand() === 0 || Date.now() >= deadline) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,3 +1,4 @@
+import { inUse } from '../instances/instance.js';
 import { timingSafeEqual } from 'node:crypto';
 import { sleep } from '../../../common/sleep.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -163,7 +164,7 @@ export function createControlServer(
         name: instance.name,
         id: instance.id,
         state: instance.state,
-        inflight: instance.inflight,
+        inflight: inUse(instance),
         cpus: instance.spec.cpus,
         memory: instance.spec.memory,
         address: instance.address,

@@ -76,6 +76,7 @@ export class Deployer {
       reserved: checked.reserved,
       concurrency: checked.concurrency,
       timeoutMs: checked.timeoutMs,
+      tunnelTimeoutMs: checked.tunnelTimeoutMs,
       startupTimeoutMs: checked.startupTimeoutMs,
       env: checked.env,
       errorStatuses: checked.errorStatuses,

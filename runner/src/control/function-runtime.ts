@@ -13,7 +13,7 @@ import { planInstances, type InstanceAction } from '../autoscaler/plan-instances
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import { FunctionPool } from '../gateway/function-pool.js';
-import type { Instance } from '../instances/instance.js';
+import { inUse, type Instance } from '../instances/instance.js';
 
 export class CrashLoopError extends PilotlightError {
   constructor(fn: string, crash: CrashState, now: number) {
@@ -135,9 +135,16 @@ export class FunctionRuntime {
     this.autoscaler = decision.state;
     this.lastDecision = { desired: decision.desired, mode: decision.mode };
     return planInstances({
-      instances: this.pool.instances,
+      // The planner sees every request in use, at the edge as well as the runner's own.
+      instances: this.pool.instances.map((instance) => ({
+        id: instance.id,
+        state: instance.state,
+        stateSince: instance.stateSince,
+        lastActiveAt: instance.lastActiveAt,
+        inflight: inUse(instance),
+      })),
       pendingStarts: this.pendingStarts,
-      waiting: this.pool.waitingCount,
+      waiting: this.pool.waitingCount + this.pool.edgeQueued,
       desired: decision.desired,
       now,
       config: this.spec.lifecycle,

@@ -8,7 +8,9 @@ import type { Clock } from '../instances/clock.js';
 import { ContainerWatch, type WatchSource } from '../instances/container-watch.js';
 import { InstanceContainers } from '../instances/instance-containers.js';
 import { AppNeverReadyError, InitializerFailedError } from '../instances/instance-errors.js';
-import { isIn, moveTo, type Instance } from '../instances/instance.js';
+import { inUse, isIn, moveTo, type Instance } from '../instances/instance.js';
+import { noRouting, type Routing } from '../edge/routing.js';
+import { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
 import { shrinkTarget } from '../instances/shrink-target.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import type { StateStore } from '../store/state-store.js';
@@ -30,6 +32,8 @@ export interface ReconcilerDeps {
   /** CPUs an instance may use while it starts, before its active spec applies. */
   bootCpus: number;
   adapter?: AdapterClient;
+  /** The edge: which instances take requests straight from it (none in unit tests). */
+  routing?: Routing;
   /** How often every function is reconciled; 0: only when asked (tests tick by hand). */
   tickMs?: number;
   /** How often every instance is checked against the engine's list, whatever its events said. */
@@ -44,6 +48,7 @@ export interface ReconcilerDeps {
 export class Reconciler {
   readonly containers: InstanceContainers;
   private readonly adapter: AdapterClient;
+  private readonly routing: Routing;
   private readonly locks = new InstanceLocks();
   private readonly watch: ContainerWatch;
   private timer: NodeJS.Timeout | undefined;
@@ -71,6 +76,7 @@ export class Reconciler {
       deps.bootCpus,
     );
     this.adapter = deps.adapter ?? httpAdapterClient(deps.clock);
+    this.routing = deps.routing ?? noRouting;
     this.watch = new ContainerWatch({
       source: this.watchSource(),
       tracked: () => deps.registry.trackedIds(),
@@ -85,18 +91,55 @@ export class Reconciler {
 
   /** Loads functions from the store, adopts their running instances, removes orphans, starts ticking. */
   async start(): Promise<void> {
-    for (const spec of this.deps.store.listFunctions()) this.deps.registry.set(this.runtimeFor(spec));
+    for (const spec of this.deps.store.listFunctions()) {
+      this.deps.registry.set(this.runtimeFor(spec));
+      await this.routing.declare(spec);
+    }
     await this.adopt();
     await this.watch.start();
     const tickMs = this.deps.tickMs ?? 1000;
-    if (tickMs > 0) this.timer = setInterval(() => this.tick(), tickMs);
+    if (tickMs > 0) this.scheduleTick(tickMs);
+  }
+
+  /** Every tickMs: the edge's sessions and queues are sampled, then the tick runs on them. */
+  private scheduleTick(tickMs: number): void {
+    this.timer = setTimeout(() => {
+      void this.sample()
+        .then(() => this.tick())
+        .finally(() => {
+          if (!this.stopping) this.scheduleTick(tickMs);
+        });
+    }, tickMs);
+  }
+
+  /** Reads what the edge has open and queued for each instance into the pools. */
+  async sample(): Promise<void> {
+    let stats;
+    try {
+      stats = await this.routing.sample();
+    } catch (error) {
+      this.deps.log('edge sample failed', { error: (error as Error).message });
+      return;
+    }
+    const now = this.deps.clock.now();
+    for (const fn of this.deps.registry.all()) {
+      const backend = stats.get(fn.spec.name);
+      fn.pool.edgeQueued = backend?.queued ?? 0;
+      for (const instance of fn.pool.instances) {
+        const server = backend?.servers.get(instance.name);
+        if (!server) continue;
+        instance.edgeSessions = server.sessions + server.queued;
+        if (instance.edgeSessions > 0 || server.total !== instance.edgeTotal) instance.lastActiveAt = now;
+        instance.edgeTotal = server.total;
+      }
+    }
   }
 
   /** No more ticks, starts or watching; requests still waiting for capacity get 503. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.watch.stop();
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     await this.startsSettled();
     for (const fn of this.deps.registry.all()) {
       fn.pool.rejectAllWaiting(
@@ -157,7 +200,7 @@ export class Reconciler {
   async startReady(spec: FunctionSpec): Promise<{ instance: Instance; readyMs: number; initMs?: number }> {
     const instance = await this.containers.start(spec);
     try {
-      const readyMs = await this.waitReady(instance, spec.startupTimeoutMs);
+      const readyMs = await this.waitReady(instance, spec);
       const initMs = await this.initialize(instance, spec);
       return { instance, readyMs, ...(initMs === undefined ? {} : { initMs }) };
     } catch (error) {
@@ -170,6 +213,8 @@ export class Reconciler {
   async activate(fn: FunctionRuntime, instance: Instance): Promise<void> {
     instance.revision = fn.spec.revision;
     await this.settle(instance, fn.spec);
+    await this.routing.declare(fn.spec);
+    await this.routing.serve(instance, fn.spec.concurrency);
     const now = this.deps.clock.now();
     moveTo(instance, 'active', now);
     instance.readyAt = now;
@@ -218,11 +263,23 @@ export class Reconciler {
     else void this.track(this.guard(instance, () => this.freeze(fn, instance)));
   }
 
-  private async waitReady(instance: Instance, timeoutMs: number): Promise<number> {
+  /**
+   * Waits until the adapter says the app is ready, and learns from it where the edge may send requests: the
+   * app's own port, or the adapter's when the app listens on loopback only.
+   */
+  private async waitReady(
+    instance: Instance,
+    spec: FunctionSpec,
+    timeoutMs = spec.startupTimeoutMs,
+  ): Promise<number> {
     const readiness = await this.adapter.waitReady(instance, timeoutMs, () =>
       this.containers.isRunning(instance.id),
     );
-    if (readiness.ready) return readiness.ms;
+    if (readiness.ready) {
+      const ip = new URL(instance.address).hostname;
+      instance.target = `${ip}:${readiness.direct ? spec.appPort : ADAPTER_PORT}`;
+      return readiness.ms;
+    }
     throw new AppNeverReadyError(instance.fn, readiness.reason, await this.containers.logTail(instance.id));
   }
 
@@ -257,10 +314,14 @@ export class Reconciler {
     fn.pool.add(instance);
     const ready = instance;
     try {
-      const readyMs = await this.waitReady(ready, fn.spec.startupTimeoutMs);
+      const readyMs = await this.waitReady(ready, fn.spec);
       const initMs = await this.initialize(ready, fn.spec);
       // It died, or the planner drained it while it started (the surplus goes from those not ready first).
       if (this.dead.has(ready.id) || !fn.pool.has(ready) || !isIn(ready, 'starting')) return;
+      await this.routing.serve(ready, fn.spec.concurrency);
+      if (this.dead.has(ready.id) || !fn.pool.has(ready) || !isIn(ready, 'starting')) {
+        return void (await this.routing.remove(ready));
+      }
       const now = this.deps.clock.now();
       moveTo(ready, 'active', now);
       ready.readyAt = now;
@@ -301,6 +362,9 @@ export class Reconciler {
     if (instance.state === 'draining' && cause.via !== 'start-failed') return;
     this.dead.add(id);
     fn.pool.remove(instance);
+    void this.track(this.routing.remove(instance)).catch((error: Error) =>
+      this.deps.log('edge: server not removed', { instance: instance.name, error: error.message }),
+    );
     const now = this.deps.clock.now();
     const reason = firstAccount(cause, this.oomKilled.has(id), instance.spec.memory);
     const account = this.track(this.recordDeath(fn, instance, cause, now));
@@ -362,6 +426,7 @@ export class Reconciler {
     const { fn, instance } = found;
     if (instance.state !== 'active' && instance.state !== 'reserved') return;
     moveTo(instance, 'frozen', this.deps.clock.now());
+    void this.routing.hold(instance).catch(() => undefined);
     this.record(fn.spec.name, instance.name, 'paused', { by: 'someone else: woken on its next request' });
   }
 
@@ -382,20 +447,35 @@ export class Reconciler {
   private async drain(fn: FunctionRuntime, instance: Instance): Promise<void> {
     if (instance.state === 'draining') return;
     moveTo(instance, 'draining', this.deps.clock.now());
+    await this.routing
+      .drain(instance)
+      .catch((error: Error) =>
+        this.deps.log('edge: drain not set', { instance: instance.name, error: error.message }),
+      );
     const deadline = this.deps.clock.now() + fn.spec.timeoutMs;
-    while (instance.inflight > 0 && this.deps.clock.now() < deadline) {
+    while (this.deps.clock.now() < deadline) {
+      const atEdge = await this.routing.sessions(instance).catch(() => 0);
+      if (instance.inflight === 0 && atEdge === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     fn.pool.remove(instance);
+    await this.routing.remove(instance).catch(() => undefined);
     await this.containers.stop(instance.id);
     this.record(fn.spec.name, instance.name, 'stop', {});
   }
 
   /** Resizes an idle instance down in place; it is `reserved` only once the engine has applied the spec. */
   private async shrink(fn: FunctionRuntime, instance: Instance): Promise<void> {
-    if (instance.inflight > 0 || instance.state !== 'active') return;
+    if (inUse(instance) > 0 || instance.state !== 'active') return;
     const { spec: before, stateSince } = instance;
     moveTo(instance, 'shrinking', this.deps.clock.now());
+    // Out of the edge first; a request it took meanwhile keeps it active.
+    await this.routing.hold(instance);
+    if ((await this.routing.sessions(instance)) > 0 || instance.inflight > 0) {
+      await this.routing.serve(instance, fn.spec.concurrency);
+      if (isIn(instance, 'shrinking')) moveTo(instance, 'active', stateSince, before);
+      return;
+    }
     try {
       const usage =
         (await this.adapter.memoryInUse(instance)) ?? (await this.containers.memoryUsage(instance.id));
@@ -405,21 +485,24 @@ export class Reconciler {
       moveTo(instance, 'reserved', this.deps.clock.now(), target.applied);
       this.record(fn.spec.name, instance.name, 'shrink', { ...target });
     } catch (error) {
-      if (isIn(instance, 'shrinking')) moveTo(instance, 'active', stateSince, before);
+      if (isIn(instance, 'shrinking')) {
+        await this.routing.serve(instance, fn.spec.concurrency).catch(() => undefined);
+        moveTo(instance, 'active', stateSince, before);
+      }
       throw error;
     }
   }
 
   /** Pauses a reserved instance after its pre-freeze hook; one that got a request meanwhile stays reserved. */
   private async freeze(fn: FunctionRuntime, instance: Instance): Promise<void> {
-    if (instance.inflight > 0 || instance.state !== 'reserved') return;
+    if (inUse(instance) > 0 || instance.state !== 'reserved') return;
     const { stateSince } = instance;
     moveTo(instance, 'freezing', this.deps.clock.now());
     const undo = (): void => {
       if (isIn(instance, 'freezing')) moveTo(instance, 'reserved', stateSince);
     };
     await this.adapter.preFreeze(instance);
-    if (instance.inflight > 0 || !isIn(instance, 'freezing')) return undo();
+    if (inUse(instance) > 0 || !isIn(instance, 'freezing')) return undo();
     // Its pause event may arrive after a wake: it must not be taken for someone else's pause.
     this.ownPauses.add(instance.id);
     try {
@@ -444,6 +527,9 @@ export class Reconciler {
         throw new PilotlightError('INSTANCE_GONE', `instance ${instance.name} is ${from}: retry`, 503);
       }
       await this.containers.wake(instance.id, fn.spec.active, from === 'frozen');
+      // An instance adopted while frozen has not said yet where the edge may reach it.
+      if (!instance.target) await this.waitReady(instance, fn.spec, 5_000);
+      await this.routing.serve(instance, fn.spec.concurrency);
       const now = this.deps.clock.now();
       moveTo(instance, 'active', now, fn.spec.active);
       instance.lastActiveAt = now;
@@ -477,6 +563,12 @@ export class Reconciler {
         this.deps.log('removed orphan instance', { container: summary.name, state: summary.state });
         continue;
       }
+      if (instance.state !== 'frozen') await this.waitReady(instance, fn.spec, 5_000).catch(() => undefined);
+      // Through its adapter, if the app could not say: the adapter reaches the app wherever it listens.
+      if (instance.state === 'active' && !instance.target) {
+        instance.target = `${new URL(instance.address).hostname}:${ADAPTER_PORT}`;
+      }
+      if (instance.state === 'active') await this.routing.serve(instance, fn.spec.concurrency);
       fn.pool.add(instance);
       this.deps.log('adopted instance', { fn: fn.spec.name, instance: instance.name, state: instance.state });
     }

@@ -1,5 +1,5 @@
 import { PilotlightError } from '../../../common/pilotlight-error.js';
-import type { Instance } from '../instances/instance.js';
+import { inUse, type Instance } from '../instances/instance.js';
 
 export class NoCapacityError extends PilotlightError {
   constructor(fn: string, waiting: number) {
@@ -53,6 +53,8 @@ export class FunctionPool {
   readonly instances: Instance[] = [];
   private readonly waiting: Waiter[] = [];
   private readonly waking = new Map<string, Promise<void>>();
+  /** Requests waiting in the edge's queue for this function's instances, at the last sample. */
+  edgeQueued = 0;
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -60,9 +62,22 @@ export class FunctionPool {
     return this.waiting.length;
   }
 
-  /** In flight plus waiting: the concurrency the autoscaler sees. */
+  /** In flight (at the edge and from the runner) plus waiting: the concurrency the autoscaler sees. */
   get demand(): number {
-    return this.instances.reduce((sum, instance) => sum + instance.inflight, 0) + this.waiting.length;
+    return (
+      this.instances.reduce((sum, instance) => sum + inUse(instance), 0) +
+      this.waiting.length +
+      this.edgeQueued
+    );
+  }
+
+  /**
+   * The activator's wait: resolves once an instance takes requests from the edge, waking a shrunk or frozen
+   * one, or holding the request (bounded) until one is started.
+   */
+  async activate(): Promise<void> {
+    if (this.instances.some((instance) => instance.state === 'active')) return;
+    this.release(await this.acquire());
   }
 
   add(instance: Instance): void {
@@ -137,11 +152,11 @@ export class FunctionPool {
     let best: Instance | undefined;
     for (const instance of this.instances) {
       if (instance.state === 'starting' || instance.state === 'draining') continue;
-      if (instance.inflight >= this.options.concurrency) continue;
+      if (inUse(instance) >= this.options.concurrency) continue;
       if (
         !best ||
-        instance.inflight < best.inflight ||
-        (instance.inflight === best.inflight && best.state !== 'active' && instance.state === 'active')
+        inUse(instance) < inUse(best) ||
+        (inUse(instance) === inUse(best) && best.state !== 'active' && instance.state === 'active')
       ) {
         best = instance;
       }

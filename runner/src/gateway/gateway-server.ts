@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { NotRoutedError, ReservedPathError, UnknownFunctionError } from '../errors.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { routeRequest, type FunctionRoute } from './route-request.js';
-import { CONTROL_PREFIX } from '../../../adapter/contract/contract.js';
+import { CONTROL_PREFIX, HEADERS } from '../../../adapter/contract/contract.js';
 
 /** Forwards a routed request to the function's instances; returns false when the function is unknown. */
 export type FunctionHandler = (route: FunctionRoute, req: IncomingMessage, res: ServerResponse) => boolean;
@@ -26,12 +26,15 @@ export function createGatewayServer(
   });
 }
 
-export function sendError(res: ServerResponse, error: PilotlightError): void {
-  const body = JSON.stringify({ error: { ...error.detail, code: error.code, message: error.message } });
+export function sendError(res: ServerResponse, error: PilotlightError, requestId?: string): void {
+  const body = JSON.stringify({
+    error: { ...error.detail, code: error.code, message: error.message, ...(requestId ? { requestId } : {}) },
+  });
   res.writeHead(error.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     [ERROR_HEADER]: error.code,
+    ...(requestId ? { [HEADERS.requestId]: requestId } : {}),
   });
   res.end(body);
 }

@@ -2,7 +2,11 @@ import { CONTROL_PATHS, HEADERS } from '../../../adapter/contract/contract.js';
 import type { Clock } from './clock.js';
 import type { Instance } from './instance.js';
 
-export type Readiness = { ready: true; ms: number } | { ready: false; reason: string };
+/**
+ * A ready app, and whether it can be reached straight at its port on the container's address (`direct`), or
+ * only through the adapter (it listens on loopback only).
+ */
+export type Readiness = { ready: true; ms: number; direct: boolean } | { ready: false; reason: string };
 
 export type Initialization = { ok: true; ms: number } | { ok: false; code: string; reason: string };
 
@@ -41,11 +45,16 @@ export function httpAdapterClient(clock: Clock): AdapterClient {
         }).then(
           async (response) => ({
             status: response.status,
-            body: (await response.json()) as { reason?: string },
+            body: (await response.json()) as { reason?: string; direct?: boolean },
           }),
-          (error: Error) => ({ status: 0, body: { reason: error.message } }),
+          (error: Error) => ({
+            status: 0,
+            body: { reason: error.message } as { reason?: string; direct?: boolean },
+          }),
         );
-        if (answer.status === 200) return { ready: true, ms: clock.now() - started };
+        if (answer.status === 200) {
+          return { ready: true, ms: clock.now() - started, direct: answer.body.direct === true };
+        }
         // The adapter's own reason (the last probe of the app) says more than a failed call to the adapter.
         if (answer.status === 503 && answer.body.reason) reason = answer.body.reason;
         else if (answer.status === 0 && reason === 'no answer yet')

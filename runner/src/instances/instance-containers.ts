@@ -119,6 +119,8 @@ export class InstanceContainers {
       stateSince: now,
       lastActiveAt: now,
       inflight: 0,
+      edgeSessions: 0,
+      edgeTotal: 0,
       spec: boot,
     };
   }
@@ -161,6 +163,8 @@ export class InstanceContainers {
       startedAt: now,
       readyAt: now,
       inflight: 0,
+      edgeSessions: 0,
+      edgeTotal: 0,
       spec: details.resources,
     };
   }

@@ -19,8 +19,14 @@ export interface Instance {
   readonly startedAt: number;
   /** When it first became ready (or was adopted); undefined while it starts. */
   readyAt?: number;
-  /** Requests the gateway has sent and not yet seen answered. */
+  /** Requests the runner itself has sent (async events, invokes) and not yet seen answered. */
   inflight: number;
+  /** IP:PORT the edge sends requests to: the app's port, or the adapter's when the app listens on loopback. */
+  target?: string;
+  /** Requests the edge had open or queued for it at the last sample. */
+  edgeSessions: number;
+  /** Requests the edge had sent it in all, at the last sample (a change means it was used since). */
+  edgeTotal: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -36,4 +42,9 @@ export function moveTo(instance: Instance, state: InstanceState, now: number, sp
 /** Whether it is (still) in `state`: read after an await, when another action may have moved it. */
 export function isIn(instance: Instance, state: InstanceState): boolean {
   return instance.state === state;
+}
+
+/** Requests it is serving or has queued, from the edge and from the runner: while any, it is in use. */
+export function inUse(instance: Instance): number {
+  return instance.inflight + instance.edgeSessions;
 }

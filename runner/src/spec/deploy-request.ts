@@ -50,6 +50,7 @@ export interface CheckedDeploy {
   minScale: number;
   maxScale: number;
   timeoutMs: number;
+  tunnelTimeoutMs: number;
   startupTimeoutMs: number;
   env: Record<string, string>;
   errorStatuses: string | undefined;
@@ -110,6 +111,7 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
     minScale: document.min,
     maxScale: document.max,
     timeoutMs: document.timeout,
+    tunnelTimeoutMs: document.tunnelTimeout,
     startupTimeoutMs: document.startupTimeout,
     env: document.env ?? {},
     errorStatuses: document.errorStatuses,

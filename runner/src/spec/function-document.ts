@@ -25,6 +25,7 @@ export interface FunctionDocument {
   min: number;
   max: number;
   timeout: number;
+  tunnelTimeout: number;
   startupTimeout: number;
   env: Record<string, string>;
   errorStatuses: string;
@@ -134,6 +135,7 @@ export function documentOf(spec: FunctionSpec): Record<string, unknown> {
     min: spec.scaling.minScale,
     max: spec.scaling.maxScale,
     timeout: spec.timeoutMs,
+    tunnelTimeout: spec.tunnelTimeoutMs ?? 3600_000,
     startupTimeout: spec.startupTimeoutMs,
     env: spec.env,
     errorStatuses: spec.errorStatuses ?? fieldByKey('errorStatuses')!.default,

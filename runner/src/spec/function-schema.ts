@@ -159,6 +159,15 @@ export const FIELDS = [
     doc: 'longest a request may take before it is answered 504',
   },
   {
+    key: 'tunnelTimeout',
+    flag: 'tunnel-timeout',
+    kind: 'duration',
+    default: HOUR,
+    min: SECOND,
+    max: 24 * HOUR,
+    doc: 'longest a WebSocket (or other upgraded connection) may stay idle before the edge closes it',
+  },
+  {
     key: 'startupTimeout',
     flag: 'startup-timeout',
     kind: 'duration',

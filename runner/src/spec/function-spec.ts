@@ -21,6 +21,8 @@ export interface FunctionSpec {
   /** Requests one instance holds at once. */
   concurrency: number;
   timeoutMs: number;
+  /** How long an upgraded connection (a WebSocket) may stay idle at the edge. */
+  tunnelTimeoutMs?: number;
   env: Record<string, string>;
   /** App statuses that count as function errors on invoke (the adapter's PILOTLIGHT_ERROR_STATUSES). */
   errorStatuses?: string;

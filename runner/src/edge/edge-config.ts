@@ -1,0 +1,218 @@
+import { HEADERS, OWN_HEADER_PREFIX } from '../../../adapter/contract/contract.js';
+import type { EdgePaths } from './edge-paths.js';
+
+/** Where a server stands at the edge: taking requests, finishing its own (drain), or taking none (maint). */
+export type ServerState = 'ready' | 'drain' | 'maint';
+
+export interface EdgeServer {
+  /** The instance's name. */
+  name: string;
+  /** IP:PORT the edge connects to: the app's port, or the adapter's when the app listens on loopback only. */
+  address: string;
+  maxconn: number;
+  state: ServerState;
+}
+
+/** One function as the edge serves it: its backend's settings and its instances. */
+export interface EdgeBackend {
+  fn: string;
+  revision: number;
+  timeoutMs: number;
+  tunnelTimeoutMs: number;
+  /** How long a request may wait for a free slot in the backend's queue. */
+  queueTimeoutMs: number;
+  maxBodyBytes?: number | undefined;
+  servers: Map<string, EdgeServer>;
+}
+
+export interface EdgeListen {
+  host: string;
+  port: number;
+}
+
+/** Requests whose header block is larger get 431, as Node's own server answers (16 KiB). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** A client must have sent its request line and headers within this: a slow client gets 408. */
+export const REQUEST_HEADERS_TIMEOUT_MS = 10_000;
+/** Idle keep-alive connections from clients close after this (longer than common clients' pools). */
+const CLIENT_IDLE_MS = 65_000;
+/** Old workers after a reload finish their requests for at most this long (the longest function timeout). */
+const HARD_STOP_AFTER_MS = 2 * 3600_000 + 60_000;
+
+export const ACTIVATOR_SERVER = '_activator';
+export const FUNCTION_HEADER = `${OWN_HEADER_PREFIX}function`;
+
+export function backendName(fn: string): string {
+  return `fn_${fn}`;
+}
+
+/** The error envelope of the contract, made by the edge with the request id. */
+function errorBody(code: string, message: string): string {
+  if (/['"\\]/.test(message)) throw new Error(`an edge error message may not quote: ${message}`);
+  return `'{"error":{"code":"${code}","message":"${message}","requestId":"%[var(txn.rid)]"}}'`;
+}
+
+function errorAnswer(status: number, code: string, message: string): string {
+  return `status ${status} content-type application/json hdr ${HEADERS.error} ${code} lf-string ${errorBody(code, message)}`;
+}
+
+/** The whole HAProxy configuration: the edge frontend, the activated frontend, and a backend per function. */
+export function renderEdgeConfig(paths: EdgePaths, listen: EdgeListen, backends: EdgeBackend[]): string {
+  return [
+    ...globalSection(paths),
+    ...defaultsSection(paths),
+    ...edgeFrontend(listen),
+    ...activatedFrontend(paths),
+    ...runnerBackends(paths),
+    ...backends.flatMap((backend) => functionBackend(paths, backend)),
+    '',
+  ].join('\n');
+}
+
+function globalSection(paths: EdgePaths): string[] {
+  return [
+    'global',
+    '  master-worker',
+    `  stats socket ${paths.admin} mode 600 level admin expose-fd listeners`,
+    '  stats timeout 10s',
+    `  hard-stop-after ${HARD_STOP_AFTER_MS}`,
+    // Large enough for a 16 KiB header block plus rewrites; larger blocks are refused before any rule.
+    '  tune.bufsize 32768',
+    '',
+  ];
+}
+
+function defaultsSection(paths: EdgePaths): string[] {
+  return [
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    // Streamed answers go out chunk by chunk as the app writes them, not merged into fuller packets.
+    '  option http-no-delay',
+    '  timeout connect 3000',
+    `  timeout client ${CLIENT_IDLE_MS}`,
+    `  timeout http-keep-alive ${CLIENT_IDLE_MS}`,
+    `  timeout http-request ${REQUEST_HEADERS_TIMEOUT_MS}`,
+    '  timeout server 30000',
+    '  timeout tunnel 3600000',
+    '  timeout queue 30000',
+    `  errorfile 400 ${paths.badRequest}`,
+    `  http-error ${errorAnswer(408, 'REQUEST_TIMEOUT', 'the request line and headers did not arrive within 10 s')}`,
+    `  http-error ${errorAnswer(502, 'APP_UNREACHABLE', 'the app closed the connection without a valid HTTP answer (it may have crashed)')}`,
+    `  http-error ${errorAnswer(503, 'NO_CAPACITY', 'no instance had room in time: retry shortly')}`,
+    `  http-error ${errorAnswer(504, 'TIMEOUT', 'the function did not answer within its timeout')}`,
+    '',
+  ];
+}
+
+function edgeFrontend(listen: EdgeListen): string[] {
+  const ownName = `${OWN_HEADER_PREFIX}`;
+  return [
+    'frontend edge',
+    `  bind ${listen.host}:${listen.port}`,
+    '  option forwardfor',
+    `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId}) if { req.hdr(${HEADERS.requestId}) -m reg ^[-A-Za-z0-9_.:@/+=]{1,200}$ }`,
+    '  http-request set-var(txn.rid) uuid if !{ var(txn.rid) -m found }',
+    `  http-request set-header ${HEADERS.requestId} %[var(txn.rid)]`,
+    `  http-after-response set-header ${HEADERS.requestId} %[var(txn.rid)] if !{ res.hdr(${HEADERS.requestId}) -m found }`,
+    `  http-request return ${errorAnswer(431, 'HEADERS_TOO_LARGE', `the request headers exceed ${MAX_HEADER_BYTES} bytes`)} if { req.hdrs,length gt ${MAX_HEADER_BYTES} }`,
+    '  http-request return status 200 content-type text/plain string "ok\\n" if { path /healthz }',
+    '  http-request set-var(txn.lambda) bool(1) if { method POST } { path_beg /2015-03-31/functions/ }',
+    // Host: NAME.localhost[:PORT] first, then /fn/NAME/… with the prefix stripped.
+    '  http-request set-var(txn.fn) req.hdr(host),lower,field(1,:),regsub(\\.localhost$,) if !{ var(txn.lambda) -m found } { req.hdr(host),lower,field(1,:) -m end .localhost }',
+    '  http-request set-var(txn.fn) path,field(3,/) if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found } { path_beg /fn/ }',
+    '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !{ req.hdr(host),lower,field(1,:) -m end .localhost } { path_beg /fn/ }',
+    `  http-request return ${errorAnswer(404, 'NOT_ROUTED', 'send requests to /fn/NAME/… or with Host: NAME.localhost')} if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found }`,
+    `  http-request return ${errorAnswer(404, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if { path_beg /_/ } !{ var(txn.lambda) -m found }`,
+    `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
+    `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found }`,
+    `  http-request del-header ${FUNCTION_HEADER}`,
+    `  http-request set-header ${FUNCTION_HEADER} %[var(txn.fn)] if { var(txn.fn) -m found }`,
+    '  use_backend runner if { var(txn.lambda) -m found }',
+    `  use_backend runner if { req.hdr(${HEADERS.invocationType}) -i event }`,
+    '  use_backend fn_%[var(txn.fn)]',
+    '  default_backend unknown',
+    `  # caller headers named ${ownName}* are removed in each function's backend`,
+    '',
+  ];
+}
+
+/** Requests the activator held, sent back in once an instance is ready: the backend's maxconn applies. */
+function activatedFrontend(paths: EdgePaths): string[] {
+  return [
+    'frontend activated',
+    `  bind ${paths.activated} mode 600`,
+    `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId})`,
+    `  use_backend fn_%[req.hdr(${FUNCTION_HEADER})]`,
+    '  default_backend removed',
+    '',
+  ];
+}
+
+function runnerBackends(paths: EdgePaths): string[] {
+  return [
+    'backend runner',
+    `  timeout server ${HARD_STOP_AFTER_MS}`,
+    `  http-error ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running: async events and Lambda calls are taken again once it is back')}`,
+    `  server _runner ${paths.runner}`,
+    '',
+    // A name this configuration does not know may be a function deployed since (a client kept its
+    // connection to the worker of an older configuration): the runner knows every function.
+    'backend unknown',
+    `  timeout server ${HARD_STOP_AFTER_MS}`,
+    `  http-error ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running, and this edge does not know the function')}`,
+    `  server _runner ${paths.runner}`,
+    '',
+    'backend removed',
+    `  http-request return ${errorAnswer(404, 'UNKNOWN_FUNCTION', 'no function is deployed under this name: see runner ls')}`,
+    '',
+  ];
+}
+
+function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
+  const context =
+    `'{"function":"${backend.fn}","revision":"${backend.revision}","requestId":"%[var(txn.rid)]",` +
+    `"deadline":%[date(0,ms),add(${backend.timeoutMs})]}'`;
+  return [
+    `backend ${backendName(backend.fn)}`,
+    '  balance leastconn',
+    `  timeout server ${backend.timeoutMs}`,
+    `  timeout tunnel ${backend.tunnelTimeoutMs}`,
+    `  timeout queue ${backend.queueTimeoutMs}`,
+    // A connection refused reached no app: another instance (or the activator) gets the request.
+    '  retries 3',
+    '  option redispatch 1',
+    '  retry-on conn-failure',
+    ...(backend.maxBodyBytes === undefined
+      ? []
+      : [
+          `  http-request return ${errorAnswer(413, 'BODY_TOO_LARGE', `the request body exceeds the maxBodySize of the function, ${backend.maxBodyBytes} bytes`)} if { req.hdr_val(content-length) gt ${backend.maxBodyBytes} }`,
+        ]),
+    `  http-request del-header ^${OWN_HEADER_PREFIX} -m reg`,
+    `  http-request set-header ${HEADERS.context} ${context}`,
+    `  http-send-name-header ${HEADERS.instance}`,
+    ...[...backend.servers.values()].map(serverLine),
+    `  server ${ACTIVATOR_SERVER} ${paths.runner} backup`,
+    '',
+  ];
+}
+
+function serverLine(server: EdgeServer): string {
+  const state = server.state === 'maint' ? ' disabled' : server.state === 'drain' ? ' weight 0' : '';
+  return `  server ${server.name} ${server.address} maxconn ${server.maxconn}${state}`;
+}
+
+/** The fixed answer to a request HAProxy could not parse (CRLF line ends, as the file format wants). */
+export function badRequestFile(): string {
+  const body =
+    '{"error":{"code":"BAD_REQUEST","message":"the request is not valid HTTP/1.1 (framing, header syntax or encoding)"}}';
+  return [
+    'HTTP/1.1 400 Bad Request',
+    'content-type: application/json',
+    `${HEADERS.error}: BAD_REQUEST`,
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}

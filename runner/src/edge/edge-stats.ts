@@ -1,0 +1,36 @@
+/** What the edge says of one server: the sessions it has open, those queued for it, and all it has had. */
+export interface ServerStats {
+  sessions: number;
+  queued: number;
+  total: number;
+}
+
+export interface BackendStats {
+  /** Requests waiting in the backend's queue for any server with room. */
+  queued: number;
+  servers: Map<string, ServerStats>;
+}
+
+/** Parses `show stat` (CSV with a `# ` header line) into backends by name; frontends are left out. */
+export function parseShowStat(csv: string): Map<string, BackendStats> {
+  const lines = csv.split('\n').filter((line) => line.trim() !== '');
+  const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
+  const at = (name: string): number => header.indexOf(name);
+  const [px, sv, qcur, scur, stot] = ['pxname', 'svname', 'qcur', 'scur', 'stot'].map(at);
+  const backends = new Map<string, BackendStats>();
+  for (const line of lines) {
+    const fields = line.split(',');
+    const proxy = fields[px!] ?? '';
+    const server = fields[sv!] ?? '';
+    if (server === 'FRONTEND') continue;
+    let backend = backends.get(proxy);
+    if (!backend) {
+      backend = { queued: 0, servers: new Map() };
+      backends.set(proxy, backend);
+    }
+    const number = (index: number | undefined): number => Number(fields[index!] || 0);
+    if (server === 'BACKEND') backend.queued = number(qcur);
+    else backend.servers.set(server, { sessions: number(scur), queued: number(qcur), total: number(stot) });
+  }
+  return backends;
+}

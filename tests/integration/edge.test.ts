@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { sampleImageRef } from '../../images/catalog.js';
+import { startProber } from '../../bench/load.js';
+import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
+import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import { testDocker } from '../helpers/test-docker.js';
+
+const docker = testDocker();
+
+async function deploy(runner: RunnerProcess, fn: string, flags: string[] = []): Promise<void> {
+  const result = await runner.cli(['deploy', sampleImageRef('express'), '--name', fn, ...flags]);
+  if (result.exitCode !== 0) throw new Error(`deploy of ${fn} failed:\n${result.all}`);
+}
+
+/** What the edge's Runtime API says of a function's servers: name, address and port. */
+async function edgeServers(
+  runner: RunnerProcess,
+  fn: string,
+): Promise<Array<{ name: string; port: number }>> {
+  const answer = await edgeCommand(join(runner.dataDir, 'edge', 'admin.sock'), `show servers state fn_${fn}`);
+  return answer
+    .split('\n')
+    .filter((line) => /^\d+ /.test(line))
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[3] !== '_activator')
+    .map((fields) => ({ name: fields[3]!, port: Number(fields[18]) }));
+}
+
+/** One raw request on its own connection; the whole answer as text. */
+function rawRequest(port: number, bytes: string, waitMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', () => resolve(answer));
+    socket.write(bytes);
+    setTimeout(() => socket.end(), waitMs);
+  });
+}
+
+describe('the edge (HAProxy) in front of every function', () => {
+  let runner: RunnerProcess;
+  let port: number;
+
+  beforeAll(async () => {
+    runner = await startRunner(docker);
+    port = Number(new URL(runner.gateway).port);
+    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--max-body-size', '1k']);
+    await deploy(runner, 'local', ['--env', 'HOST=127.0.0.1']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await runner?.stop();
+  }, 60_000);
+
+  test('routes /fn/NAME/… with the prefix stripped and Host: NAME.localhost; the edge sets the request id and context', async () => {
+    const byPath = await fetch(`${runner.gateway}/fn/plain/headers?x=1`, {
+      headers: { 'x-request-id': 'caller-id-1', 'x-pilotlight-context': 'forged' },
+    });
+    expect(byPath.status).toBe(200);
+    expect(byPath.headers.get('x-request-id')).toBe('caller-id-1');
+    const seen = (await byPath.json()) as { url: string; headers: Record<string, string> };
+    expect(seen.url).toBe('/headers?x=1');
+    expect(seen.headers['x-request-id']).toBe('caller-id-1');
+    const context = JSON.parse(seen.headers['x-pilotlight-context']!) as Record<string, unknown>;
+    expect(context).toMatchObject({ function: 'plain', requestId: 'caller-id-1' });
+    expect(context['deadline']).toBeGreaterThan(Date.now());
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+
+    const byHost = await rawRequest(
+      port,
+      'GET /headers HTTP/1.1\r\nHost: plain.localhost\r\nConnection: close\r\n\r\n',
+    );
+    expect(byHost).toMatch(/^HTTP\/1.1 200/);
+    expect(byHost).toContain('"url":"/headers"');
+  });
+
+  test('clients never reach /_/, not even in absolute form; unknown names get 404 with a JSON error', async () => {
+    const reserved = await fetch(`${runner.gateway}/fn/plain/_/stats`);
+    expect(reserved.status).toBe(404);
+    expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
+    const absolute = await rawRequest(
+      port,
+      'GET http://x/fn/plain/_/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(absolute).toMatch(/^HTTP\/1.1 404/);
+    expect(absolute).toContain('RESERVED_PATH');
+    const unknown = await fetch(`${runner.gateway}/fn/nobody/`);
+    expect(unknown.status).toBe(404);
+    const body = (await unknown.json()) as { error: { code: string; requestId: string } };
+    expect(body.error.code).toBe('UNKNOWN_FUNCTION');
+    expect(body.error.requestId).toBe(unknown.headers.get('x-request-id'));
+  });
+
+  test('an app that listens on all interfaces is reached at its own port; one on loopback through the adapter', async () => {
+    const direct = await edgeServers(runner, 'plain');
+    expect(direct.length).toBe(1);
+    expect(direct[0]!.port).toBe(3000);
+    const local = await edgeServers(runner, 'local');
+    expect(local[0]!.port).toBe(9000);
+    const answer = await fetch(`${runner.gateway}/fn/local/`);
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toBe('hello from express\n');
+  });
+
+  test('the concurrency limit holds exactly under a burst of 10× (queued at the edge, not refused)', async () => {
+    await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${runner.gateway}/fn/plain/slow?ms=150`).then((res) => res.status),
+      ),
+    );
+    expect(answers.every((status) => status === 200)).toBe(true);
+    const peak = (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+    expect(peak.peak).toBe(2);
+  });
+
+  test('limits and bad input: 413, 431, 408 for a slow client, and 400 for malformed framing with nothing reaching the app', async () => {
+    const big = await fetch(`${runner.gateway}/fn/plain/echo`, { method: 'POST', body: 'x'.repeat(2048) });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('x-pilotlight-error')).toBe('BODY_TOO_LARGE');
+    const headers = await fetch(`${runner.gateway}/fn/plain/`, { headers: { 'x-big': 'a'.repeat(17_000) } });
+    expect(headers.status).toBe(431);
+
+    await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' });
+    const corpus: Record<string, string> = {
+      'two differing Content-Lengths':
+        'POST /fn/plain/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde',
+      'a Transfer-Encoding other than chunked':
+        'POST /fn/plain/slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabcd',
+      'a bare CR': 'GET /fn/plain/slow HTTP/1.1\r\nHost: x\rX: y\r\n\r\n',
+      'a space before the colon':
+        'GET /fn/plain/slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n',
+    };
+    for (const [what, bytes] of Object.entries(corpus)) {
+      const answer = await rawRequest(port, bytes);
+      expect({ what, status: answer.slice(0, 12) }).toEqual({ what, status: 'HTTP/1.1 400' });
+    }
+    const peak = (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+    expect(peak.peak).toBe(0);
+
+    // One header byte every 2 s: 408 within about 10 s, while others are served meanwhile.
+    const started = Date.now();
+    const slow = new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      const bytes = 'GET /fn/plain/ HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghijklmnop';
+      let at = 0;
+      const timer = setInterval(() => socket.write(bytes[at++] ?? 'z'), 2000);
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve(answer);
+      });
+    });
+    const meanwhile = await fetch(`${runner.gateway}/fn/plain/`);
+    expect(meanwhile.status).toBe(200);
+    const answer = await slow;
+    expect(answer).toMatch(/^HTTP\/1.1 408/);
+    expect(Date.now() - started).toBeLessThan(13_000);
+  }, 30_000);
+
+  test('a WebSocket reaches the app both ways and counts as in flight', async () => {
+    const socket = new WebSocket(`${runner.gateway.replace('http', 'ws')}/fn/plain/ws`);
+    const echoed = new Promise<string>((resolve, reject) => {
+      socket.addEventListener('message', (event) => resolve(String(event.data)));
+      socket.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    await new Promise((resolve) => socket.addEventListener('open', resolve));
+    socket.send('ping');
+    expect(await echoed).toBe('echo: ping');
+    const inFlight = await until('the open WebSocket counted at the edge', async () => {
+      const result = await runner.cli(['ls', '--json']);
+      const fns = JSON.parse(result.stdout) as Array<{
+        name: string;
+        instances: Array<{ inflight: number }>;
+      }>;
+      const count = fns.find((fn) => fn.name === 'plain')!.instances[0]!.inflight;
+      return count >= 1 ? count : undefined;
+    });
+    expect(inFlight).toBeGreaterThanOrEqual(1);
+    socket.close();
+  });
+
+  test('a function deployed under load is added with a seamless reload: no request fails', async () => {
+    const prober = startProber(`${runner.gateway}/fn/plain/`, 50);
+    await deploy(runner, 'added');
+    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--max-body-size', '1k']);
+    const results = await prober.stop();
+    expect(results.length).toBeGreaterThan(50);
+    expect(results.filter((result) => result.status !== 200)).toEqual([]);
+    expect((await fetch(`${runner.gateway}/fn/added/`)).status).toBe(200);
+  }, 120_000);
+});
+
+describe('the edge outlives the runner', () => {
+  test('kill -9 of the runner drops no request to a warm instance, and a restarted runner adopts the edge without a gap', async () => {
+    const first = await startRunner(docker);
+    await deploy(first, 'steady', ['--min', '1']);
+    const url = `${first.gateway}/fn/steady/slow?ms=200`;
+    const prober = startProber(url, 20);
+    await until('probes answered', async () =>
+      prober.results.filter((r) => r.status === 200).length > 10 ? true : undefined,
+    );
+    await first.kill();
+    const killedAt = prober.results.length;
+    await until('probes answered while the runner is down', async () =>
+      prober.results.length > killedAt + 20 ? true : undefined,
+    );
+    const second = await startRunner(docker, { dataDir: first.dataDir });
+    expect(second.gateway).toBe(first.gateway);
+    const adoptedAt = prober.results.length;
+    await until('probes answered after the restart', async () =>
+      prober.results.length > adoptedAt + 20 ? true : undefined,
+    );
+    const results = await prober.stop();
+    expect(results.filter((result) => result.status !== 200)).toEqual([]);
+    await second.stop();
+  }, 120_000);
+});
