@@ -131,6 +131,14 @@ export class Reconciler {
         instance.edgeSessions = server.sessions + server.queued;
         if (instance.edgeSessions > 0 || server.total !== instance.edgeTotal) instance.lastActiveAt = now;
         instance.edgeTotal = server.total;
+        // The edge could not connect to it: it is gone, whatever the engine has said so far.
+        if (server.status.startsWith('DOWN') && instance.state === 'active') {
+          this.instanceGone(instance.id, {
+            via: 'answer',
+            answer: 'EDGE_DOWN',
+            message: `the edge could not connect to ${instance.target ?? instance.address}`,
+          });
+        }
       }
     }
   }

@@ -197,9 +197,15 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
   ];
 }
 
+/**
+ * A connection refused marks the server down at once, and a TCP check every second tells it again: the
+ * runner reads DOWN in its next sample and replaces the instance, whatever the engine's events said.
+ */
+export const SERVER_HEALTH = 'check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down';
+
 function serverLine(server: EdgeServer): string {
   const state = server.state === 'maint' ? ' disabled' : server.state === 'drain' ? ' weight 0' : '';
-  return `  server ${server.name} ${server.address} maxconn ${server.maxconn}${state}`;
+  return `  server ${server.name} ${server.address} maxconn ${server.maxconn} ${SERVER_HEALTH}${state}`;
 }
 
 /** The fixed answer to a request HAProxy could not parse (CRLF line ends, as the file format wants). */

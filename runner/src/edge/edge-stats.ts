@@ -3,6 +3,8 @@ export interface ServerStats {
   sessions: number;
   queued: number;
   total: number;
+  /** UP, DOWN, MAINT, DRAIN, NOLB… as HAProxy says it. */
+  status: string;
 }
 
 export interface BackendStats {
@@ -16,7 +18,7 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
   const lines = csv.split('\n').filter((line) => line.trim() !== '');
   const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
   const at = (name: string): number => header.indexOf(name);
-  const [px, sv, qcur, scur, stot] = ['pxname', 'svname', 'qcur', 'scur', 'stot'].map(at);
+  const [px, sv, qcur, scur, stot, status] = ['pxname', 'svname', 'qcur', 'scur', 'stot', 'status'].map(at);
   const backends = new Map<string, BackendStats>();
   for (const line of lines) {
     const fields = line.split(',');
@@ -30,7 +32,13 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
     }
     const number = (index: number | undefined): number => Number(fields[index!] || 0);
     if (server === 'BACKEND') backend.queued = number(qcur);
-    else backend.servers.set(server, { sessions: number(scur), queued: number(qcur), total: number(stot) });
+    else
+      backend.servers.set(server, {
+        sessions: number(scur),
+        queued: number(qcur),
+        total: number(stot),
+        status: fields[status!] ?? '',
+      });
   }
   return backends;
 }

@@ -4,6 +4,7 @@ import { sleep } from '../../../common/sleep.js';
 import type { Instance } from '../instances/instance.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import {
+  SERVER_HEALTH,
   backendName,
   renderEdgeConfig,
   type EdgeBackend,
@@ -134,11 +135,16 @@ export class Edge implements Routing {
       if (!this.live) return;
       const id = `${backendName(instance.fn)}/${instance.name}`;
       if (known && known.address === server.address && known.maxconn === maxconn) {
+        await edgeAction(this.paths.admin, `set server ${id} health up`);
         await edgeAction(this.paths.admin, `set server ${id} state ready`);
         return;
       }
       if (known) await this.deleteServer(id);
-      await edgeAction(this.paths.admin, `add server ${id} ${server.address} maxconn ${maxconn}`);
+      await edgeAction(
+        this.paths.admin,
+        `add server ${id} ${server.address} maxconn ${maxconn} ${SERVER_HEALTH}`,
+      );
+      await edgeAction(this.paths.admin, `enable health ${id}`);
       await edgeAction(this.paths.admin, `enable server ${id}`);
     });
   }
