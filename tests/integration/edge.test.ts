@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { sampleImageRef } from '../../images/catalog.js';
@@ -6,6 +7,7 @@ import { startProber } from '../../bench/load.js';
 import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
 import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
+import { getOnOwnConnection } from '../helpers/own-connection.js';
 
 const docker = testDocker();
 
@@ -80,13 +82,13 @@ describe('the edge (HAProxy) in front of every function', () => {
 
   test('clients never reach /_/, not even in absolute form; unknown names get 404 with a JSON error', async () => {
     const reserved = await fetch(`${runner.gateway}/fn/plain/_/stats`);
-    expect(reserved.status).toBe(404);
+    expect(reserved.status).toBe(403);
     expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
     const absolute = await rawRequest(
       port,
       'GET http://x/fn/plain/_/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
-    expect(absolute).toMatch(/^HTTP\/1.1 404/);
+    expect(absolute).toMatch(/^HTTP\/1.1 403/);
     expect(absolute).toContain('RESERVED_PATH');
     const unknown = await fetch(`${runner.gateway}/fn/nobody/`);
     expect(unknown.status).toBe(404);
@@ -184,6 +186,29 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(inFlight).toBeGreaterThanOrEqual(1);
     socket.close();
   });
+
+  test('an app that dies mid-request: 502 with the request id on a fresh connection; on a kept-alive one the connection closes unanswered, the sign to retry', async () => {
+    await deploy(runner, 'dies', ['--min', '1']);
+    const fresh = await getOnOwnConnection(`${runner.gateway}/fn/dies/crash`, { 'x-request-id': 'dies-1' });
+    expect(fresh.status).toBe(502);
+    expect(fresh.headers['x-pilotlight-error']).toBe('APP_UNREACHABLE');
+    expect(JSON.parse(fresh.body)).toMatchObject({ error: { code: 'APP_UNREACHABLE', requestId: 'dies-1' } });
+
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) =>
+      new Promise<number | string>((resolve) => {
+        const req = request(`${runner.gateway}/fn/dies${path}`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        req.end();
+      });
+    await until('the replacement serves', async () => ((await get('/')) === 200 ? true : undefined));
+    const kept = await get('/crash');
+    expect([502, 'ECONNRESET']).toContain(kept);
+    agent.destroy();
+  }, 60_000);
 
   test('a function deployed under load is added with a seamless reload: no request fails', async () => {
     const prober = startProber(`${runner.gateway}/fn/plain/`, 50);

@@ -7,6 +7,7 @@ import { startEngineProxy, type EngineProxy } from '../helpers/engine-proxy.js';
 import { runRunner } from '../helpers/runner-cli.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { execIn, testDocker } from '../helpers/test-docker.js';
+import { getOnOwnConnection } from '../helpers/own-connection.js';
 
 const docker = testDocker();
 
@@ -117,11 +118,11 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     const prober = startProber(`${runner.gateway}/fn/crashy/`, 20);
     await until('the prober is served', async () => prober.results.some((probe) => probe.status === 200));
 
-    const crash = await fetch(`${runner.gateway}/fn/crashy/crash`, {
-      headers: { 'x-request-id': 'crash-1' },
+    const crash = await getOnOwnConnection(`${runner.gateway}/fn/crashy/crash`, {
+      'x-request-id': 'crash-1',
     });
     expect(crash.status).toBe(502);
-    expect(crash.headers.get('x-request-id')).toBe('crash-1');
+    expect(crash.headers['x-request-id']).toBe('crash-1');
     const crashAnswered = performance.now();
     await until('a 200 from a request sent after the crash', async () =>
       prober.results.some((probe) => probe.sentAt > crashAnswered && probe.status === 200),
@@ -228,14 +229,29 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     }
   });
 
-  test('an app that exceeds its memory limit: 502 naming the limit, replaced, the event says so', async () => {
+  test('an app that exceeds its memory limit: 502, replaced, the event names the limit (and so does the 502 through the adapter)', async () => {
     await deploy(runner, 'hog', 'express', ['--min', '1', '--memory', '128m', '--reserved-memory', '64m']);
     const first = await activeInstance(runner, 'hog');
+    // Straight from the edge to the app: the edge sees a connection cut, not why.
     const answer = await fetch(`${runner.gateway}/fn/hog/oom`);
     expect(answer.status).toBe(502);
-    expect(answer.headers.get('x-pilotlight-error')).toBe('APP_OOM_KILLED');
-    expect(await answer.text()).toContain('memory limit exceeded (128m)');
+    expect(answer.headers.get('x-pilotlight-error')).toBe('APP_UNREACHABLE');
     await activeInstance(runner, 'hog', first.name);
+    // An app on loopback is reached through its adapter, which reads the OOM kill from its cgroup.
+    await deploy(runner, 'hog-local', 'express', [
+      '--min',
+      '1',
+      '--memory',
+      '128m',
+      '--reserved-memory',
+      '64m',
+      '--env',
+      'HOST=127.0.0.1',
+    ]);
+    const viaAdapter = await fetch(`${runner.gateway}/fn/hog-local/oom`);
+    expect(viaAdapter.status).toBe(502);
+    expect(viaAdapter.headers.get('x-pilotlight-error')).toBe('APP_OOM_KILLED');
+    expect(await viaAdapter.text()).toContain('memory limit exceeded (128m)');
     const died = await until('the death event', async () =>
       (await events(runner, 'hog')).find((event) => event.action === 'die'),
     );
@@ -250,7 +266,7 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     await deploy(runner, 'loop', 'express', ['--min', '1']);
     let current = await activeInstance(runner, 'loop');
     for (let crash = 1; crash <= 3; crash++) {
-      expect((await fetch(`${runner.gateway}/fn/loop/crash`)).status).toBe(502);
+      expect((await getOnOwnConnection(`${runner.gateway}/fn/loop/crash`)).status).toBe(502);
       if (crash >= 2) {
         const refused = await fetch(`${runner.gateway}/fn/loop/`);
         expect(refused.status).toBe(503);

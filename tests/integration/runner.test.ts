@@ -5,6 +5,7 @@ import { LABEL_RUNNER, managedLabels } from '../../engine/labels.js';
 import { testDocker, TEST_RUN_ID } from '../helpers/test-docker.js';
 import { pushToRegistry, startTestRegistry, untag, type TestRegistry } from '../helpers/test-registry.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import { getOnOwnConnection } from '../helpers/own-connection.js';
 
 const docker = testDocker();
 const MiB = 1024 ** 2;
@@ -338,7 +339,7 @@ describe('runner restart', () => {
       await expect(orphanNetwork.inspect()).rejects.toMatchObject({ statusCode: 404 });
       expect((await fetch(`${second.gateway}/fn/keep/`)).status).toBe(200);
       // Adopted instances are watched like any other: a crash of one is replaced.
-      expect((await fetch(`${second.gateway}/fn/keep/crash`)).status).toBe(502);
+      expect((await getOnOwnConnection(`${second.gateway}/fn/keep/crash`)).status).toBe(502);
       await until('the crashed adopted instance replaced', async () => {
         const active = (await instancesListed(second!, 'keep')).filter((item) => item.state === 'active');
         const fresh = active.filter((item) => !before.includes(item.id));

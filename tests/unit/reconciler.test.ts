@@ -72,6 +72,7 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
   const initFailures: string[] = [];
   const adapter: AdapterClient = {
     waitReady: async () => ({ ready: true, ms: 5, direct: true }),
+    health: async () => ({ healthy: true }),
     initialize: async () => {
       const reason = initFailures.shift();
       return reason ? { ok: false, code: 'INITIALIZER_FAILED', reason } : { ok: true, ms: 1 };

@@ -143,7 +143,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   const runnerServer = createRunnerServer({
     registry,
     intake,
-    activator: new Activator(paths.activated),
+    activator: new Activator(paths.activated, edge),
     lambda,
     log,
   });

@@ -64,6 +64,8 @@ export class Reconciler {
   private readonly accounting = new Set<string>();
   /** Instances this runner is pausing, until the engine reports their pause. */
   private readonly ownPauses = new Set<string>();
+  /** Instances the edge found down whose adapter is being asked why. */
+  private readonly checkingDown = new Set<string>();
   /** Containers the engine reported an OOM kill in, until their death is recorded. */
   private readonly oomKilled = new Set<string>();
 
@@ -131,13 +133,8 @@ export class Reconciler {
         instance.edgeSessions = server.sessions + server.queued;
         if (instance.edgeSessions > 0 || server.total !== instance.edgeTotal) instance.lastActiveAt = now;
         instance.edgeTotal = server.total;
-        // The edge could not connect to it: it is gone, whatever the engine has said so far.
         if (server.status.startsWith('DOWN') && instance.state === 'active') {
-          this.instanceGone(instance.id, {
-            via: 'answer',
-            answer: 'EDGE_DOWN',
-            message: `the edge could not connect to ${instance.target ?? instance.address}`,
-          });
+          void this.track(this.foundDown(fn, instance));
         }
       }
     }
@@ -416,6 +413,31 @@ export class Reconciler {
     }
   }
 
+  /**
+   * The edge could not connect to an instance: its adapter, asked by name, says why (the app exited,
+   * another container holds the address, nothing answers), and it is taken for dead. One that says it is
+   * healthy (a refusal the app got over) is given back to the edge.
+   */
+  private async foundDown(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    if (this.checkingDown.has(instance.id)) return;
+    this.checkingDown.add(instance.id);
+    try {
+      const health = await this.adapter.health(instance);
+      if (!fn.pool.has(instance) || !isIn(instance, 'active')) return;
+      if (health.healthy) {
+        this.deps.log('edge found an instance down, its adapter says it is healthy', {
+          instance: instance.name,
+        });
+        await this.routing.serve(instance, fn.spec.concurrency);
+        return;
+      }
+      const answer = health.code === 'UNREACHABLE' ? 'EDGE_DOWN' : health.code;
+      this.instanceGone(instance.id, { via: 'answer', answer, message: health.reason });
+    } finally {
+      this.checkingDown.delete(instance.id);
+    }
+  }
+
   /** A stopped container of ours that nothing tracks (its removal failed while the engine was away). */
   private async removeOrphan(id: string): Promise<void> {
     if (this.accounting.has(id)) return;
@@ -477,14 +499,14 @@ export class Reconciler {
     if (inUse(instance) > 0 || instance.state !== 'active') return;
     const { spec: before, stateSince } = instance;
     moveTo(instance, 'shrinking', this.deps.clock.now());
-    // Out of the edge first; a request it took meanwhile keeps it active.
-    await this.routing.hold(instance);
-    if ((await this.routing.sessions(instance)) > 0 || instance.inflight > 0) {
-      await this.routing.serve(instance, fn.spec.concurrency);
-      if (isIn(instance, 'shrinking')) moveTo(instance, 'active', stateSince, before);
-      return;
-    }
     try {
+      // Out of the edge first; a request it took meanwhile keeps it active.
+      await this.routing.hold(instance);
+      if ((await this.routing.sessions(instance)) > 0 || instance.inflight > 0) {
+        await this.routing.serve(instance, fn.spec.concurrency);
+        if (isIn(instance, 'shrinking')) moveTo(instance, 'active', stateSince, before);
+        return;
+      }
       const usage =
         (await this.adapter.memoryInUse(instance)) ?? (await this.containers.memoryUsage(instance.id));
       const target = shrinkTarget(fn.spec.reserved, usage);

@@ -40,6 +40,8 @@ const CLIENT_IDLE_MS = 65_000;
 const HARD_STOP_AFTER_MS = 2 * 3600_000 + 60_000;
 
 export const ACTIVATOR_SERVER = '_activator';
+/** The `activated` frontend's answer while the function has no server up: the activator waits and retries. */
+export const EDGE_NOT_READY = 'EDGE_NOT_READY';
 export const FUNCTION_HEADER = `${OWN_HEADER_PREFIX}function`;
 
 export function backendName(fn: string): string {
@@ -62,16 +64,20 @@ export function renderEdgeConfig(paths: EdgePaths, listen: EdgeListen, backends:
     ...globalSection(paths),
     ...defaultsSection(paths),
     ...edgeFrontend(listen),
-    ...activatedFrontend(paths),
+    ...activatedFrontend(paths, backends),
     ...runnerBackends(paths),
     ...backends.flatMap((backend) => functionBackend(paths, backend)),
     '',
   ].join('\n');
 }
 
+/** PILOTLIGHT_EDGE_LOG=HOST:PORT sends HAProxy's request log there (syslog over UDP), for debugging. */
+const LOG_TARGET = process.env['PILOTLIGHT_EDGE_LOG'];
+
 function globalSection(paths: EdgePaths): string[] {
   return [
     'global',
+    ...(LOG_TARGET ? [`  log ${LOG_TARGET} local0`] : []),
     '  master-worker',
     `  stats socket ${paths.admin} mode 600 level admin expose-fd listeners`,
     '  stats timeout 10s',
@@ -86,6 +92,7 @@ function defaultsSection(paths: EdgePaths): string[] {
   return [
     'defaults',
     '  mode http',
+    ...(LOG_TARGET ? ['  log global', '  option httplog'] : []),
     '  option http-keep-alive',
     // Streamed answers go out chunk by chunk as the app writes them, not merged into fuller packets.
     '  option http-no-delay',
@@ -123,7 +130,7 @@ function edgeFrontend(listen: EdgeListen): string[] {
     '  http-request set-var(txn.fn) path,field(3,/) if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found } { path_beg /fn/ }',
     '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !{ req.hdr(host),lower,field(1,:) -m end .localhost } { path_beg /fn/ }',
     `  http-request return ${errorAnswer(404, 'NOT_ROUTED', 'send requests to /fn/NAME/… or with Host: NAME.localhost')} if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found }`,
-    `  http-request return ${errorAnswer(404, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if { path_beg /_/ } !{ var(txn.lambda) -m found }`,
+    `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if { path_beg /_/ } !{ var(txn.lambda) -m found }`,
     `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
     `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found }`,
     `  http-request del-header ${FUNCTION_HEADER}`,
@@ -137,14 +144,21 @@ function edgeFrontend(listen: EdgeListen): string[] {
   ];
 }
 
-/** Requests the activator held, sent back in once an instance is ready: the backend's maxconn applies. */
-function activatedFrontend(paths: EdgePaths): string[] {
+/**
+ * Requests the activator held, sent back in once an instance is ready: the backend's maxconn applies. Only
+ * to a backend with a server up: otherwise the backend's backup (the activator itself) would get the request
+ * again, and again. The activator is told `EDGE_NOT_READY` instead, and waits.
+ */
+function activatedFrontend(paths: EdgePaths, backends: EdgeBackend[]): string[] {
   return [
     'frontend activated',
     `  bind ${paths.activated} mode 600`,
     `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId})`,
-    `  use_backend fn_%[req.hdr(${FUNCTION_HEADER})]`,
-    '  default_backend removed',
+    ...backends.map(
+      ({ fn }) =>
+        `  use_backend ${backendName(fn)} if { req.hdr(${FUNCTION_HEADER}) -m str ${fn} } { nbsrv(${backendName(fn)}) gt 0 }`,
+    ),
+    '  default_backend not_ready',
     '',
   ];
 }
@@ -163,8 +177,8 @@ function runnerBackends(paths: EdgePaths): string[] {
     `  http-error ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running, and this edge does not know the function')}`,
     `  server _runner ${paths.runner}`,
     '',
-    'backend removed',
-    `  http-request return ${errorAnswer(404, 'UNKNOWN_FUNCTION', 'no function is deployed under this name: see runner ls')}`,
+    'backend not_ready',
+    `  http-request return ${errorAnswer(503, EDGE_NOT_READY, 'no instance of the function is up at the edge yet')}`,
     '',
   ];
 }

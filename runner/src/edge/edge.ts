@@ -4,6 +4,7 @@ import { sleep } from '../../../common/sleep.js';
 import type { Instance } from '../instances/instance.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import {
+  ACTIVATOR_SERVER,
   SERVER_HEALTH,
   backendName,
   renderEdgeConfig,
@@ -17,6 +18,9 @@ import { EdgeProcess } from './edge-process.js';
 import { edgeAction, edgeCommand } from './edge-socket.js';
 import { parseShowStat, type BackendStats } from './edge-stats.js';
 import type { Routing } from './routing.js';
+
+/** How long a removed server may keep the requests it has before they are cut and it is deleted. */
+const DELETE_WAIT_MS = 30_000;
 
 /** How long a WebSocket or other tunnel may stay idle, unless the function says otherwise. */
 export const DEFAULT_TUNNEL_TIMEOUT_MS = 3600_000;
@@ -157,12 +161,34 @@ export class Edge implements Routing {
     return this.setState(instance, 'drain');
   }
 
-  remove(instance: Instance): Promise<void> {
-    return this.serial(async () => {
+  /**
+   * No new requests from now on; the server itself goes once the requests it has are over (for a dead
+   * instance, once their connections fail and they get their 502), never cutting them short before.
+   */
+  async remove(instance: Instance): Promise<void> {
+    const id = `${backendName(instance.fn)}/${instance.name}`;
+    const held = await this.serial(async () => {
       const backend = this.backends.get(instance.fn);
-      if (!backend?.servers.delete(instance.name) || !this.live) return;
-      await this.deleteServer(`${backendName(instance.fn)}/${instance.name}`);
+      if (!backend?.servers.delete(instance.name) || !this.live) return false;
+      await edgeAction(this.paths.admin, `set server ${id} state maint`).catch(() => undefined);
+      return true;
     });
+    if (held) await this.deleteWhenUnused(id);
+  }
+
+  private async deleteWhenUnused(id: string): Promise<void> {
+    const deadline = Date.now() + DELETE_WAIT_MS;
+    for (;;) {
+      const deleted = await this.serial(() =>
+        edgeAction(this.paths.admin, `del server ${id}`).then(
+          () => true,
+          (error: Error) => /No such server|not found/i.test(error.message),
+        ),
+      );
+      if (deleted || !this.live) return;
+      if (Date.now() >= deadline) return this.serial(() => this.deleteServer(id));
+      await sleep(100);
+    }
   }
 
   async sessions(instance: Instance): Promise<number> {
@@ -170,6 +196,13 @@ export class Edge implements Routing {
     const answer = await edgeCommand(this.paths.admin, `show stat ${backendName(instance.fn)} 4 -1`);
     const server = parseShowStat(answer).get(backendName(instance.fn))?.servers.get(instance.name);
     return server ? server.sessions + server.queued : 0;
+  }
+
+  async hasServerUp(fn: string): Promise<boolean> {
+    if (!this.live) return false;
+    const answer = await edgeCommand(this.paths.admin, `show stat ${backendName(fn)} 4 -1`);
+    const servers = parseShowStat(answer).get(backendName(fn))?.servers ?? new Map();
+    return [...servers].some(([name, server]) => name !== ACTIVATOR_SERVER && server.status.startsWith('UP'));
   }
 
   async sample(): Promise<Map<string, BackendStats>> {
@@ -197,7 +230,7 @@ export class Edge implements Routing {
     });
   }
 
-  /** Out of maintenance a server cannot be deleted; sessions still open on it are cut (it is gone). */
+  /** Out of maintenance a server cannot be deleted; sessions still open on it are cut. */
   private async deleteServer(id: string): Promise<void> {
     await edgeAction(this.paths.admin, `set server ${id} state maint`).catch(() => undefined);
     await edgeCommand(this.paths.admin, `shutdown sessions server ${id}`).catch(() => undefined);

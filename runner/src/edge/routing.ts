@@ -17,6 +17,8 @@ export interface Routing {
   /** No new requests; those it has finish. */
   drain(instance: Instance): Promise<void>;
   remove(instance: Instance): Promise<void>;
+  /** Whether the edge has a server of the function up (ready, and not found down) right now. */
+  hasServerUp(fn: string): Promise<boolean>;
   /** Requests the edge has open or queued for this instance right now. */
   sessions(instance: Instance): Promise<number>;
   /** Sessions and queues of every function's backend, by function name. */
@@ -32,5 +34,6 @@ export const noRouting: Routing = {
   drain: async () => {},
   remove: async () => {},
   sessions: async () => 0,
+  hasServerUp: async () => true,
   sample: async () => new Map(),
 };

@@ -7,7 +7,14 @@ import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
 import { HEADERS } from '../../../adapter/contract/contract.js';
 import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
-import { FUNCTION_HEADER } from '../edge/edge-config.js';
+import { EDGE_NOT_READY, FUNCTION_HEADER } from '../edge/edge-config.js';
+import type { Routing } from '../edge/routing.js';
+import { isBodiless } from '../../../adapter/forward/proxy-exchange.js';
+import { sleep } from '../../../common/sleep.js';
+import { ActivationTimeoutError } from './function-pool.js';
+
+/** How often the activator asks the edge again while the runner believes in an instance the edge found down. */
+const SERVER_UP_POLL_MS = 25;
 import { sendError } from './gateway-server.js';
 
 /**
@@ -19,7 +26,10 @@ import { sendError } from './gateway-server.js';
 export class Activator {
   private readonly edge: AppEndpoint;
 
-  constructor(activatedSocket: string) {
+  constructor(
+    activatedSocket: string,
+    private readonly routing: Pick<Routing, 'hasServerUp'>,
+  ) {
     this.edge = {
       host: 'localhost',
       port: 0,
@@ -28,28 +38,60 @@ export class Activator {
     };
   }
 
+  /**
+   * Holds the request until the function has a server up at the edge, then sends it back in. Should the
+   * server be found down meanwhile (the edge answers `EDGE_NOT_READY` and reads no body), a request without a
+   * body waits again; one with a body gets a 503 to retry.
+   */
   async forward(fn: FunctionRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = requestIdFrom(req.headers);
-    try {
-      await fn.pool.activate();
-    } catch (error) {
-      return answerUnavailable(fn, res, requestId, error);
-    }
+    const deadline = Date.now() + fn.pool.maxWaitMs;
     const headers = endToEndHeaders(req.headers);
     headers[FUNCTION_HEADER] = fn.spec.name;
-    await proxyRequest(this.edge, req, res, {
-      path: req.url ?? '/',
-      headers,
-      timeoutMs: fn.spec.timeoutMs + 5_000,
-      requestId,
-      upstreamName: `the edge (function ${fn.spec.name})`,
-    });
+    for (;;) {
+      try {
+        await this.untilServerUp(fn, deadline);
+      } catch (error) {
+        return answerUnavailable(fn, res, requestId, error);
+      }
+      const outcome = await proxyRequest(this.edge, req, res, {
+        path: req.url ?? '/',
+        headers,
+        timeoutMs: fn.spec.timeoutMs + 5_000,
+        requestId,
+        upstreamName: `the edge (function ${fn.spec.name})`,
+        notServed: (answer) => answer.headers[HEADERS.error] === EDGE_NOT_READY,
+      });
+      if (typeof outcome !== 'object') return;
+      if (!isBodiless(req) || res.headersSent || Date.now() >= deadline) {
+        return answerUnavailable(
+          fn,
+          res,
+          requestId,
+          new ActivationTimeoutError(fn.spec.name, fn.pool.maxWaitMs),
+        );
+      }
+    }
+  }
+
+  /**
+   * The pool's word (an instance is active, woken or started) and then the edge's: the runner may not have
+   * heard yet that the edge found the instance down, and sending the request in then would only bring it
+   * back here.
+   */
+  private async untilServerUp(fn: FunctionRuntime, deadline: number): Promise<void> {
+    for (;;) {
+      await fn.pool.activate();
+      if (await this.routing.hasServerUp(fn.spec.name)) return;
+      if (Date.now() >= deadline) throw new ActivationTimeoutError(fn.spec.name, fn.pool.maxWaitMs);
+      await sleep(SERVER_UP_POLL_MS);
+    }
   }
 
   /** An upgrade (a WebSocket) held the same way, then spliced to the edge as a raw tunnel. */
   async upgrade(fn: FunctionRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     try {
-      await fn.pool.activate();
+      await this.untilServerUp(fn, Date.now() + fn.pool.maxWaitMs);
     } catch (error) {
       const known = isPilotlightError(error) ? error : undefined;
       client.end(`HTTP/1.1 ${known?.status ?? 503} Service Unavailable\r\nconnection: close\r\n\r\n`);

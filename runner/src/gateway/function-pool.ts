@@ -58,6 +58,11 @@ export class FunctionPool {
 
   constructor(private readonly options: PoolOptions) {}
 
+  /** How long a request may wait in the activator for an instance. */
+  get maxWaitMs(): number {
+    return this.options.maxWaitMs;
+  }
+
   get waitingCount(): number {
     return this.waiting.length;
   }

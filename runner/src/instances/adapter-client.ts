@@ -18,8 +18,19 @@ export interface AdapterClient {
   initialize(instance: Instance, timeoutMs: number): Promise<Initialization>;
   /** Runs the app's pre-freeze hook, if it has one; a failure does not stop the freeze. */
   preFreeze(instance: Instance): Promise<void>;
+  /**
+   * What the instance's adapter says of itself when asked by name: `healthy`, or why not (its code and
+   * reason: `INSTANCE_MISMATCH` when another container answers at its address, the app's exit), or
+   * `UNREACHABLE` when nothing answers.
+   */
+  health(instance: Instance): Promise<{ healthy: true } | { healthy: false; code: string; reason: string }>;
   /** The container's working set as the adapter reads it from its cgroup, when it can tell. */
   memoryInUse(instance: Instance): Promise<number | undefined>;
+}
+
+interface HealthBody {
+  reason?: string | null;
+  error?: { message?: string };
 }
 
 interface InitializeAnswer {
@@ -99,6 +110,26 @@ export function httpAdapterClient(clock: Clock): AdapterClient {
         headers: identity(instance),
         signal: AbortSignal.timeout(10_000),
       }).catch(() => undefined);
+    },
+
+    async health(instance) {
+      const answer = await fetch(`${instance.address}${CONTROL_PATHS.health}`, {
+        headers: identity(instance),
+        signal: AbortSignal.timeout(1000),
+      }).then(
+        async (response) => ({
+          status: response.status,
+          code: response.headers.get(HEADERS.error),
+          body: (await response.json().catch(() => ({}))) as HealthBody,
+        }),
+        (error: Error) => ({ status: 0, code: 'UNREACHABLE', body: { reason: error.message } as HealthBody }),
+      );
+      if (answer.status === 200) return { healthy: true };
+      return {
+        healthy: false,
+        code: answer.code ?? (answer.status === 503 ? 'APP_EXITED' : `HTTP_${answer.status}`),
+        reason: answer.body.error?.message ?? answer.body.reason ?? 'no reason given',
+      };
     },
 
     async memoryInUse(instance) {
