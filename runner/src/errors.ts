@@ -9,19 +9,3 @@ export class UnknownFunctionError extends PilotlightError {
     );
   }
 }
-
-export class NotRoutedError extends PilotlightError {
-  constructor(path: string) {
-    super('NOT_ROUTED', `${path} names no function: call /fn/NAME/... or send Host: NAME.localhost`, 404);
-  }
-}
-
-export class ReservedPathError extends PilotlightError {
-  constructor(path: string) {
-    super(
-      'RESERVED_PATH',
-      `${path.split('?')[0]} is under /_/, which is reserved for the runner's control of instances`,
-      403,
-    );
-  }
-}

@@ -22,12 +22,15 @@ async function edgeServers(
   fn: string,
 ): Promise<Array<{ name: string; port: number }>> {
   const answer = await edgeCommand(join(runner.dataDir, 'edge', 'admin.sock'), `show servers state fn_${fn}`);
-  return answer
-    .split('\n')
-    .filter((line) => /^\d+ /.test(line))
-    .map((line) => line.split(' '))
-    .filter((fields) => fields[3] !== '_activator')
-    .map((fields) => ({ name: fields[3]!, port: Number(fields[18]) }));
+  return (
+    answer
+      .split('\n')
+      .filter((line) => /^\d+ /.test(line))
+      .map((line) => line.split(' '))
+      // Slots in use: not the activator, not forced into maintenance (admin state bit 1).
+      .filter((fields) => fields[3] !== '_activator' && (Number(fields[6]) & 1) === 0)
+      .map((fields) => ({ name: fields[3]!, port: Number(fields[18]) }))
+  );
 }
 
 /** One raw request on its own connection; the whole answer as text. */
@@ -50,8 +53,10 @@ describe('the edge (HAProxy) in front of every function', () => {
   beforeAll(async () => {
     runner = await startRunner(docker);
     port = Number(new URL(runner.gateway).port);
-    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--max-body-size', '1k']);
-    await deploy(runner, 'local', ['--env', 'HOST=127.0.0.1']);
+    // Idle instances stay active through the whole file: no shrink changes what is measured.
+    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--reserve-after', '600']);
+    await deploy(runner, 'local', ['--env', 'HOST=127.0.0.1', '--reserve-after', '600']);
+    await deploy(runner, 'limited', ['--max-body-size', '1k', '--reserve-after', '600']);
   }, 120_000);
 
   afterAll(async () => {
@@ -121,9 +126,21 @@ describe('the edge (HAProxy) in front of every function', () => {
   });
 
   test('limits and bad input: 413, 431, 408 for a slow client, and 400 for malformed framing with nothing reaching the app', async () => {
-    const big = await fetch(`${runner.gateway}/fn/plain/echo`, { method: 'POST', body: 'x'.repeat(2048) });
+    const big = await fetch(`${runner.gateway}/fn/limited/echo`, { method: 'POST', body: 'x'.repeat(2048) });
     expect(big.status).toBe(413);
     expect(big.headers.get('x-pilotlight-error')).toBe('BODY_TOO_LARGE');
+    // A chunked body declares no length: a function with a body limit is reached through its adapter,
+    // which cuts the body as it passes the limit.
+    expect((await edgeServers(runner, 'limited'))[0]!.port).toBe(9000);
+    const chunked = await rawRequest(
+      port,
+      'POST /fn/limited/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
+        '800\r\n' +
+        'x'.repeat(2048) +
+        '\r\n0\r\n\r\n',
+    );
+    expect(chunked).toMatch(/^HTTP\/1.1 413/);
+    expect(chunked).toContain('BODY_TOO_LARGE');
     const headers = await fetch(`${runner.gateway}/fn/plain/`, { headers: { 'x-big': 'a'.repeat(17_000) } });
     expect(headers.status).toBe(431);
 
@@ -213,7 +230,7 @@ describe('the edge (HAProxy) in front of every function', () => {
   test('a function deployed under load is added with a seamless reload: no request fails', async () => {
     const prober = startProber(`${runner.gateway}/fn/plain/`, 50);
     await deploy(runner, 'added');
-    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--max-body-size', '1k']);
+    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--reserve-after', '600']);
     const results = await prober.stop();
     expect(results.length).toBeGreaterThan(50);
     expect(results.filter((result) => result.status !== 200)).toEqual([]);

@@ -123,15 +123,7 @@ export async function runInvoke(
 ): Promise<number> {
   const data = payload.file ? readFileSync(payload.file) : Buffer.from(payload.data ?? '');
   if (payload.async) return runInvokeAsync(dataDir, name, data, payload, output);
-  const response = await new ControlClient(dataDir).call(
-    'POST',
-    `/v1/functions/${encodeURIComponent(name)}/invoke`,
-    undefined,
-    {
-      data,
-      contentType: payload.contentType ?? 'application/json',
-    },
-  );
+  const response = await postInvoke(dataDir, name, data, payload.contentType);
   const body = Buffer.from(await response.arrayBuffer());
   const adapterError = response.headers.get(HEADERS.error);
   if (adapterError && !response.ok) {
@@ -142,6 +134,26 @@ export async function runInvoke(
   if (!output.json && body.length && body[body.length - 1] !== 10) output.out('\n');
   // A function error (the app answered a status in the error ranges) is exit code 1.
   return response.headers.get(HEADERS.functionError) ? 1 : 0;
+}
+
+/** The control API's invoke of a function with a payload (JSON unless said otherwise). */
+function postInvoke(
+  dataDir: string,
+  name: string,
+  data: Buffer,
+  contentType = 'application/json',
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return new ControlClient(dataDir).call(
+    'POST',
+    `/v1/functions/${encodeURIComponent(name)}/invoke`,
+    undefined,
+    {
+      data,
+      contentType,
+      headers,
+    },
+  );
 }
 
 export async function runLogs(
@@ -325,19 +337,10 @@ async function runInvokeAsync(
   payload: { contentType?: string; invocationId?: string },
   output: Output,
 ): Promise<number> {
-  const response = await new ControlClient(dataDir).call(
-    'POST',
-    `/v1/functions/${encodeURIComponent(name)}/invoke`,
-    undefined,
-    {
-      data,
-      contentType: payload.contentType ?? 'application/json',
-      headers: {
-        [HEADERS.invocationType]: 'Event',
-        ...(payload.invocationId ? { [HEADERS.invocationId]: payload.invocationId } : {}),
-      },
-    },
-  );
+  const response = await postInvoke(dataDir, name, data, payload.contentType, {
+    [HEADERS.invocationType]: 'Event',
+    ...(payload.invocationId ? { [HEADERS.invocationId]: payload.invocationId } : {}),
+  });
   const answer = (await response.json()) as {
     invocationId?: string;
     duplicate?: boolean;

@@ -21,9 +21,8 @@ import {
   writeRunnerInfo,
 } from '../control/runner-files.js';
 import { createEngine, describeEndpoint, dockerEndpointFromEnv } from '../../../engine/docker-endpoint.js';
-import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
+import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { EngineUnavailableError } from '../../../engine/engine-errors.js';
-import { sendError } from '../gateway/gateway-server.js';
 import { Activator } from '../gateway/activator.js';
 import { createRunnerServer } from '../gateway/runner-server.js';
 import { Edge } from '../edge/edge.js';
@@ -208,17 +207,6 @@ function lambdaKeys(env: Record<string, string | undefined>): { keys?: Map<strin
   const id = env['PILOTLIGHT_AWS_ACCESS_KEY_ID'];
   const secret = env['PILOTLIGHT_AWS_SECRET_ACCESS_KEY'];
   return id && secret ? { keys: new Map([[id, secret]]) } : {};
-}
-
-/** A known failure as its error answer; anything else is logged and the connection cut. */
-function answerFailure(
-  res: ServerResponse,
-  error: unknown,
-  log: (msg: string, fields?: Record<string, unknown>) => void,
-): void {
-  if (isPilotlightError(error) && !res.headersSent) return sendError(res, error);
-  log('gateway failure', { error: (error as Error).stack ?? String(error) });
-  res.destroy();
 }
 
 /** Listens, or says in one line which port is taken and which flag moves it. */

@@ -231,15 +231,6 @@ export class Reconciler {
     await Promise.all([...fn.pool.instances].map((instance) => this.drain(fn, instance)));
   }
 
-  /**
-   * The gateway found an instance gone before it served a request: refused at its address, answered by
-   * another container (the address was reused), or its adapter says the app has exited or it is shutting
-   * down. It leaves the pool now, without waiting for the engine to say so.
-   */
-  suspect(fn: FunctionRuntime, instance: Instance, answer: string, message?: string): void {
-    if (fn.pool.has(instance)) this.instanceGone(instance.id, { via: 'answer', answer, message });
-  }
-
   record(fn: string, instance: string, action: string, detail: Record<string, unknown>): void {
     this.deps.store.recordInstanceEvent({
       at: this.deps.clock.now(),
@@ -282,7 +273,9 @@ export class Reconciler {
     );
     if (readiness.ready) {
       const ip = new URL(instance.address).hostname;
-      instance.target = `${ip}:${readiness.direct ? spec.appPort : ADAPTER_PORT}`;
+      // A body limit is kept on a chunked body only by the adapter, which cuts it as it streams.
+      const direct = readiness.direct && spec.adapter.maxBodyBytes === undefined;
+      instance.target = `${ip}:${direct ? spec.appPort : ADAPTER_PORT}`;
       return readiness.ms;
     }
     throw new AppNeverReadyError(instance.fn, readiness.reason, await this.containers.logTail(instance.id));

@@ -1,16 +1,29 @@
 import { HEADERS, OWN_HEADER_PREFIX } from '../../../adapter/contract/contract.js';
 import type { EdgePaths } from './edge-paths.js';
+import { availableParallelism } from 'node:os';
 
 /** Where a server stands at the edge: taking requests, finishing its own (drain), or taking none (maint). */
 export type ServerState = 'ready' | 'drain' | 'maint';
 
-export interface EdgeServer {
-  /** The instance's name. */
-  name: string;
+/**
+ * One of a backend's servers. Servers are declared in the configuration as numbered slots and given to
+ * instances at run time (address, maxconn, state): HAProxy 2.6 keeps idle connections to configured servers
+ * for reuse, but opens a new connection per request to a server added at run time.
+ */
+export interface EdgeSlot {
+  /** The instance in the slot; undefined while it is free. */
+  instance: string | undefined;
   /** IP:PORT the edge connects to: the app's port, or the adapter's when the app listens on loopback only. */
   address: string;
   maxconn: number;
   state: ServerState;
+}
+
+/** A free slot's address: nothing listens there, and a free slot is in maintenance anyway. */
+export const FREE_ADDRESS = '0.0.0.0:1';
+
+export function slotName(index: number): string {
+  return `s${index + 1}`;
 }
 
 /** One function as the edge serves it: its backend's settings and its instances. */
@@ -22,7 +35,7 @@ export interface EdgeBackend {
   /** How long a request may wait for a free slot in the backend's queue. */
   queueTimeoutMs: number;
   maxBodyBytes?: number | undefined;
-  servers: Map<string, EdgeServer>;
+  slots: EdgeSlot[];
 }
 
 export interface EdgeListen {
@@ -77,9 +90,13 @@ const LOG_TARGET = process.env['PILOTLIGHT_EDGE_LOG'];
 function globalSection(paths: EdgePaths): string[] {
   return [
     'global',
+    // Proxying is a small share of a request's CPU next to the app's, and the apps run on the same host:
+    // one thread per four CPUs, so the edge does not crowd them out.
+    `  nbthread ${Math.max(1, Math.floor(availableParallelism() / 4))}`,
     ...(LOG_TARGET ? [`  log ${LOG_TARGET} local0`] : []),
     '  master-worker',
-    `  stats socket ${paths.admin} mode 600 level admin expose-fd listeners`,
+    // The runner asks often (samples, drains, the activator): more than the default 10 connections at once.
+    `  stats socket ${paths.admin} mode 600 level admin expose-fd listeners maxconn 256`,
     '  stats timeout 10s',
     `  hard-stop-after ${HARD_STOP_AFTER_MS}`,
     // Large enough for a 16 KiB header block plus rewrites; larger blocks are refused before any rule.
@@ -113,7 +130,6 @@ function defaultsSection(paths: EdgePaths): string[] {
 }
 
 function edgeFrontend(listen: EdgeListen): string[] {
-  const ownName = `${OWN_HEADER_PREFIX}`;
   return [
     'frontend edge',
     `  bind ${listen.host}:${listen.port}`,
@@ -139,7 +155,6 @@ function edgeFrontend(listen: EdgeListen): string[] {
     `  use_backend runner if { req.hdr(${HEADERS.invocationType}) -i event }`,
     '  use_backend fn_%[var(txn.fn)]',
     '  default_backend unknown',
-    `  # caller headers named ${ownName}* are removed in each function's backend`,
     '',
   ];
 }
@@ -204,8 +219,7 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
         ]),
     `  http-request del-header ^${OWN_HEADER_PREFIX} -m reg`,
     `  http-request set-header ${HEADERS.context} ${context}`,
-    `  http-send-name-header ${HEADERS.instance}`,
-    ...[...backend.servers.values()].map(serverLine),
+    ...backend.slots.map(serverLine),
     `  server ${ACTIVATOR_SERVER} ${paths.runner} backup`,
     '',
   ];
@@ -217,9 +231,9 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
  */
 export const SERVER_HEALTH = 'check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down';
 
-function serverLine(server: EdgeServer): string {
-  const state = server.state === 'maint' ? ' disabled' : server.state === 'drain' ? ' weight 0' : '';
-  return `  server ${server.name} ${server.address} maxconn ${server.maxconn} ${SERVER_HEALTH}${state}`;
+function serverLine(slot: EdgeSlot, index: number): string {
+  const state = slot.state === 'maint' ? ' disabled' : slot.state === 'drain' ? ' weight 0' : '';
+  return `  server ${slotName(index)} ${slot.address} maxconn ${slot.maxconn} ${SERVER_HEALTH}${state}`;
 }
 
 /** The fixed answer to a request HAProxy could not parse (CRLF line ends, as the file format wants). */

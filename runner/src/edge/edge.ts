@@ -5,22 +5,45 @@ import type { Instance } from '../instances/instance.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import {
   ACTIVATOR_SERVER,
-  SERVER_HEALTH,
+  FREE_ADDRESS,
   backendName,
   renderEdgeConfig,
+  slotName,
   type EdgeBackend,
   type EdgeListen,
-  type EdgeServer,
+  type EdgeSlot,
   type ServerState,
 } from './edge-config.js';
 import type { EdgePaths } from './edge-paths.js';
 import { EdgeProcess } from './edge-process.js';
 import { edgeAction, edgeCommand } from './edge-socket.js';
-import { parseShowStat, type BackendStats } from './edge-stats.js';
+import { parseShowStat, type BackendStats, type ServerStats } from './edge-stats.js';
 import type { Routing } from './routing.js';
 
-/** How long a removed server may keep the requests it has before they are cut and it is deleted. */
-const DELETE_WAIT_MS = 30_000;
+/** How long a removed instance's slot may keep the requests it has before they are cut and it is freed. */
+const FREE_WAIT_MS = 30_000;
+
+/** Slots per function: its maximum twice over (a rollout runs both revisions), and two to spare. */
+function slotsFor(spec: FunctionSpec): number {
+  return Math.max(4, 2 * spec.scaling.maxScale + 2);
+}
+
+function freeSlot(maxconn: number): EdgeSlot {
+  return { instance: undefined, address: FREE_ADDRESS, maxconn, state: 'maint' };
+}
+
+function slotOf(backend: EdgeBackend, instance: string): number {
+  return backend.slots.findIndex((slot) => slot.instance === instance);
+}
+
+function serverId(fn: string, index: number): string {
+  return `${backendName(fn)}/${slotName(index)}`;
+}
+
+function splitAddress(address: string): [string, string] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at), address.slice(at + 1)];
+}
 
 /** How long a WebSocket or other tunnel may stay idle, unless the function says otherwise. */
 export const DEFAULT_TUNNEL_TIMEOUT_MS = 3600_000;
@@ -28,7 +51,7 @@ export const DEFAULT_TUNNEL_TIMEOUT_MS = 3600_000;
 type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
 /** The backend settings a function's spec gives (its servers aside). */
-export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'servers'> {
+export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'slots'> {
   return {
     fn: spec.name,
     revision: spec.revision,
@@ -39,7 +62,7 @@ export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'servers'> {
   };
 }
 
-function sameSettings(a: Omit<EdgeBackend, 'servers'>, b: Omit<EdgeBackend, 'servers'>): boolean {
+function sameSettings(a: Omit<EdgeBackend, 'slots'>, b: Omit<EdgeBackend, 'slots'>): boolean {
   return (
     a.revision === b.revision &&
     a.timeoutMs === b.timeoutMs &&
@@ -60,6 +83,7 @@ export class Edge implements Routing {
   private live = false;
   private queue: Promise<unknown> = Promise.resolve();
   private supervisor: NodeJS.Timeout | undefined;
+  private readonly upQuestions = new Map<string, Promise<boolean>>();
   private listen: EdgeListen;
 
   constructor(
@@ -116,8 +140,11 @@ export class Edge implements Routing {
     return this.serial(async () => {
       const settings = backendOf(spec);
       const existing = this.backends.get(spec.name);
-      if (existing && sameSettings(existing, settings)) return;
-      this.backends.set(spec.name, { ...settings, servers: existing?.servers ?? new Map() });
+      const slots = existing?.slots ?? [];
+      const wanted = slotsFor(spec);
+      if (existing && sameSettings(existing, settings) && slots.length >= wanted) return;
+      while (slots.length < wanted) slots.push(freeSlot(spec.concurrency));
+      this.backends.set(spec.name, { ...settings, slots });
       await this.reload();
     });
   }
@@ -129,27 +156,36 @@ export class Edge implements Routing {
     });
   }
 
+  /** Gives the instance a slot (its own, or a free one) with its address and maxconn, ready. */
   serve(instance: Instance, maxconn: number): Promise<void> {
     return this.serial(async () => {
       const backend = this.backends.get(instance.fn);
-      if (!backend || !instance.target) return;
-      const known = backend.servers.get(instance.name);
-      const server: EdgeServer = { name: instance.name, address: instance.target, maxconn, state: 'ready' };
-      backend.servers.set(instance.name, server);
-      if (!this.live) return;
-      const id = `${backendName(instance.fn)}/${instance.name}`;
-      if (known && known.address === server.address && known.maxconn === maxconn) {
-        await edgeAction(this.paths.admin, `set server ${id} health up`);
-        await edgeAction(this.paths.admin, `set server ${id} state ready`);
-        return;
+      const target = instance.target;
+      if (!backend || !target) return;
+      const taken: EdgeSlot = { instance: instance.name, address: target, maxconn, state: 'ready' };
+      let index = slotOf(backend, instance.name);
+      if (index === -1) index = backend.slots.findIndex((slot) => slot.instance === undefined);
+      if (index === -1) {
+        // Every slot taken (a rollout over a raised maximum): twice as many, by a seamless reload.
+        index = backend.slots.length;
+        backend.slots.push(...backend.slots.map(() => freeSlot(maxconn)));
+        backend.slots[index] = taken;
+        return this.reload();
       }
-      if (known) await this.deleteServer(id);
-      await edgeAction(
-        this.paths.admin,
-        `add server ${id} ${server.address} maxconn ${maxconn} ${SERVER_HEALTH}`,
-      );
-      await edgeAction(this.paths.admin, `enable health ${id}`);
-      await edgeAction(this.paths.admin, `enable server ${id}`);
+      const before = backend.slots[index]!;
+      backend.slots[index] = taken;
+      if (!this.live) return;
+      const id = serverId(instance.fn, index);
+      if (before.address !== target) {
+        const [ip, port] = splitAddress(target);
+        await edgeAction(this.paths.admin, `set server ${id} addr ${ip} port ${port}`);
+        // The check keeps the port the slot was configured with unless told.
+        await edgeAction(this.paths.admin, `set server ${id} check-port ${port}`);
+      }
+      if (before.maxconn !== maxconn)
+        await edgeAction(this.paths.admin, `set maxconn server ${id} ${maxconn}`);
+      await edgeAction(this.paths.admin, `set server ${id} health up`);
+      await edgeAction(this.paths.admin, `set server ${id} state ready`);
     });
   }
 
@@ -162,88 +198,81 @@ export class Edge implements Routing {
   }
 
   /**
-   * No new requests from now on; the server itself goes once the requests it has are over (for a dead
-   * instance, once their connections fail and they get their 502), never cutting them short before.
+   * No new requests from now on; the slot is freed once the requests it has are over (for a dead instance,
+   * once their connections fail and they get their 502), never cutting them short before.
    */
   async remove(instance: Instance): Promise<void> {
-    const id = `${backendName(instance.fn)}/${instance.name}`;
-    const held = await this.serial(async () => {
-      const backend = this.backends.get(instance.fn);
-      if (!backend?.servers.delete(instance.name) || !this.live) return false;
-      await edgeAction(this.paths.admin, `set server ${id} state maint`).catch(() => undefined);
-      return true;
-    });
-    if (held) await this.deleteWhenUnused(id);
-  }
-
-  private async deleteWhenUnused(id: string): Promise<void> {
-    const deadline = Date.now() + DELETE_WAIT_MS;
-    for (;;) {
-      const deleted = await this.serial(() =>
-        edgeAction(this.paths.admin, `del server ${id}`).then(
-          () => true,
-          (error: Error) => /No such server|not found/i.test(error.message),
-        ),
-      );
-      if (deleted || !this.live) return;
-      if (Date.now() >= deadline) return this.serial(() => this.deleteServer(id));
+    await this.setState(instance, 'maint');
+    const deadline = Date.now() + FREE_WAIT_MS;
+    while (this.live && Date.now() < deadline && (await this.sessions(instance).catch(() => 0)) > 0) {
       await sleep(100);
     }
+    await this.serial(async () => {
+      const backend = this.backends.get(instance.fn);
+      const index = backend ? slotOf(backend, instance.name) : -1;
+      if (index === -1) return;
+      backend!.slots[index]!.instance = undefined;
+      if (this.live) {
+        await edgeCommand(this.paths.admin, `shutdown sessions server ${serverId(instance.fn, index)}`);
+      }
+    });
   }
 
   async sessions(instance: Instance): Promise<number> {
-    if (!this.live) return 0;
+    const backend = this.backends.get(instance.fn);
+    const index = backend ? slotOf(backend, instance.name) : -1;
+    if (!this.live || index === -1) return 0;
     const answer = await edgeCommand(this.paths.admin, `show stat ${backendName(instance.fn)} 4 -1`);
-    const server = parseShowStat(answer).get(backendName(instance.fn))?.servers.get(instance.name);
+    const server = parseShowStat(answer).get(backendName(instance.fn))?.servers.get(slotName(index));
     return server ? server.sessions + server.queued : 0;
   }
 
-  async hasServerUp(fn: string): Promise<boolean> {
-    if (!this.live) return false;
-    const answer = await edgeCommand(this.paths.admin, `show stat ${backendName(fn)} 4 -1`);
-    const servers = parseShowStat(answer).get(backendName(fn))?.servers ?? new Map();
-    return [...servers].some(([name, server]) => name !== ACTIVATOR_SERVER && server.status.startsWith('UP'));
+  /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
+  hasServerUp(fn: string): Promise<boolean> {
+    if (!this.live) return Promise.resolve(false);
+    let asking = this.upQuestions.get(fn);
+    if (!asking) {
+      asking = edgeCommand(this.paths.admin, `show stat ${backendName(fn)} 4 -1`)
+        .then((answer) => {
+          const servers = parseShowStat(answer).get(backendName(fn))?.servers ?? new Map();
+          return [...servers].some(
+            ([name, server]) => name !== ACTIVATOR_SERVER && server.status.startsWith('UP'),
+          );
+        })
+        .finally(() => this.upQuestions.delete(fn));
+      this.upQuestions.set(fn, asking);
+    }
+    return asking;
   }
 
+  /** Sessions and queues by function, each server named by the instance in its slot. */
   async sample(): Promise<Map<string, BackendStats>> {
     const byFunction = new Map<string, BackendStats>();
     if (!this.live) return byFunction;
     const all = parseShowStat(await edgeCommand(this.paths.admin, 'show stat -1 6 -1'));
-    for (const fn of this.backends.keys()) {
+    for (const [fn, backend] of this.backends) {
       const stats = all.get(backendName(fn));
-      if (stats) byFunction.set(fn, stats);
+      if (!stats) continue;
+      const servers = new Map<string, ServerStats>();
+      backend.slots.forEach((slot, index) => {
+        const server = stats.servers.get(slotName(index));
+        if (slot.instance !== undefined && server) servers.set(slot.instance, server);
+      });
+      byFunction.set(fn, { queued: stats.queued, servers });
     }
     return byFunction;
   }
 
   private setState(instance: Instance, state: ServerState): Promise<void> {
     return this.serial(async () => {
-      const server = this.backends.get(instance.fn)?.servers.get(instance.name);
-      if (!server) return;
-      server.state = state;
+      const backend = this.backends.get(instance.fn);
+      const index = backend ? slotOf(backend, instance.name) : -1;
+      if (index === -1) return;
+      backend!.slots[index]!.state = state;
       if (this.live) {
-        await edgeAction(
-          this.paths.admin,
-          `set server ${backendName(instance.fn)}/${instance.name} state ${state}`,
-        );
+        await edgeAction(this.paths.admin, `set server ${serverId(instance.fn, index)} state ${state}`);
       }
     });
-  }
-
-  /** Out of maintenance a server cannot be deleted; sessions still open on it are cut. */
-  private async deleteServer(id: string): Promise<void> {
-    await edgeAction(this.paths.admin, `set server ${id} state maint`).catch(() => undefined);
-    await edgeCommand(this.paths.admin, `shutdown sessions server ${id}`).catch(() => undefined);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await edgeAction(this.paths.admin, `del server ${id}`);
-        return;
-      } catch (error) {
-        if (/No such server|not found/i.test((error as Error).message)) return;
-        if (attempt >= 50) throw error;
-        await sleep(20);
-      }
-    }
   }
 
   private async reload(): Promise<void> {

@@ -15,7 +15,7 @@ import { ActivationTimeoutError } from './function-pool.js';
 
 /** How often the activator asks the edge again while the runner believes in an instance the edge found down. */
 const SERVER_UP_POLL_MS = 25;
-import { sendError } from './gateway-server.js';
+import { sendError } from './send-error.js';
 
 /**
  * The activator: the edge sends it a function's requests while no instance of it takes requests (all

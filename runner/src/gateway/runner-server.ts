@@ -8,7 +8,7 @@ import type { FunctionRegistry } from '../control/function-registry.js';
 import { FUNCTION_HEADER } from '../edge/edge-config.js';
 import { UnknownFunctionError } from '../errors.js';
 import type { Activator } from './activator.js';
-import { sendError } from './gateway-server.js';
+import { sendError } from './send-error.js';
 
 type Log = (msg: string, fields?: Record<string, unknown>) => void;
 

@@ -325,7 +325,7 @@ export const FIELDS = [
     defaultFrom: 'no limit',
     min: 1024,
     max: 1024 * GiB,
-    doc: 'largest request body passed to the app; a larger one is answered 413 without reaching it',
+    doc: 'largest request body passed to the app; a larger one is answered 413 without reaching it (a function with a limit is reached through its adapter, which cuts a chunked body as it streams)',
   },
   {
     key: 'asyncConcurrency',
