@@ -11,7 +11,7 @@ import {
 } from '../autoscaler/crash-backoff.js';
 import { planInstances, type InstanceAction } from '../autoscaler/plan-instances.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
-import type { FunctionSpec } from '../spec/function-spec.js';
+import { capacityWaitMs, type FunctionSpec } from '../spec/function-spec.js';
 import { FunctionPool } from '../gateway/function-pool.js';
 import { inUse, type Instance } from '../instances/instance.js';
 
@@ -69,7 +69,7 @@ export class FunctionRuntime {
       fn: spec.name,
       concurrency: spec.concurrency,
       maxWaiting: Math.max(100, spec.concurrency * spec.scaling.maxScale * 10),
-      maxWaitMs: spec.startupTimeoutMs + 5_000,
+      maxWaitMs: capacityWaitMs(spec),
       now: hooks.now,
       onNeedCapacity: hooks.onNeedCapacity,
       wake: hooks.wake,

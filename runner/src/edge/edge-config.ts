@@ -44,9 +44,9 @@ export interface EdgeListen {
 }
 
 /** Requests whose header block is larger get 431, as Node's own server answers (16 KiB). */
-export const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
 /** A client must have sent its request line and headers within this: a slow client gets 408. */
-export const REQUEST_HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_HEADERS_TIMEOUT_MS = 10_000;
 /** Idle keep-alive connections from clients close after this (longer than common clients' pools). */
 const CLIENT_IDLE_MS = 65_000;
 /** Old workers after a reload finish their requests for at most this long (the longest function timeout). */

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { sleep } from '../../../common/sleep.js';
 import type { Instance } from '../instances/instance.js';
-import type { FunctionSpec } from '../spec/function-spec.js';
+import { capacityWaitMs, type FunctionSpec } from '../spec/function-spec.js';
 import {
   ACTIVATOR_SERVER,
   FREE_ADDRESS,
@@ -57,7 +57,7 @@ export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'slots'> {
     revision: spec.revision,
     timeoutMs: spec.timeoutMs,
     tunnelTimeoutMs: spec.tunnelTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS,
-    queueTimeoutMs: spec.startupTimeoutMs + 5_000,
+    queueTimeoutMs: capacityWaitMs(spec),
     maxBodyBytes: spec.adapter.maxBodyBytes,
   };
 }
@@ -105,13 +105,17 @@ export class Edge implements Routing {
    */
   async open(): Promise<'adopted' | 'started'> {
     return this.serial(async () => {
-      const running = await this.process.running();
-      if (running === undefined) this.listen = { ...this.listen, port: await freePort(this.listen) };
-      else if (this.listen.port === 0) this.listen = { ...this.listen, port: this.process.boundPort() ?? 0 };
-      if (running !== undefined) await this.process.reload(this.config());
-      else await this.process.start(this.config());
+      if ((await this.process.running()) === undefined) {
+        this.listen = { ...this.listen, port: await freePort(this.listen) };
+        await this.process.start(this.config());
+        this.live = true;
+        return 'started';
+      }
+      // Given port 0, a restarted runner keeps the port its edge serves on.
+      if (this.listen.port === 0) this.listen = { ...this.listen, port: this.process.boundPort() ?? 0 };
+      await this.process.reload(this.config());
       this.live = true;
-      return running === undefined ? 'started' : 'adopted';
+      return 'adopted';
     });
   }
 

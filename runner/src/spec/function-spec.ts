@@ -36,6 +36,14 @@ export interface FunctionSpec {
   pull?: PullPolicy;
 }
 
+/**
+ * How long a request may wait for an instance with room (in the activator, or in the edge's queue): a start
+ * from zero, and a margin.
+ */
+export function capacityWaitMs(spec: Pick<FunctionSpec, 'startupTimeoutMs'>): number {
+  return spec.startupTimeoutMs + 5_000;
+}
+
 /** A function name: also a DNS label, so `NAME.localhost` routes to it. */
 export const FUNCTION_NAME_PATTERN = '[a-z0-9][a-z0-9-]{0,62}';
 const NAME = new RegExp(`^${FUNCTION_NAME_PATTERN}$`);

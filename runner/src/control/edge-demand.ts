@@ -1,0 +1,29 @@
+import type { BackendStats } from '../edge/edge-stats.js';
+import type { Instance } from '../instances/instance.js';
+import type { FunctionRuntime } from './function-runtime.js';
+
+/**
+ * Writes what the edge has open and queued into each function's pool: the sessions of each instance (and
+ * when it was last used: while it has sessions, or whenever its total grew), and the function's queue.
+ * Returns the active instances the edge found down.
+ */
+export function applyEdgeStats(
+  functions: Iterable<FunctionRuntime>,
+  stats: Map<string, BackendStats>,
+  now: number,
+): Array<{ fn: FunctionRuntime; instance: Instance }> {
+  const down: Array<{ fn: FunctionRuntime; instance: Instance }> = [];
+  for (const fn of functions) {
+    const backend = stats.get(fn.spec.name);
+    fn.pool.edgeQueued = backend?.queued ?? 0;
+    for (const instance of fn.pool.instances) {
+      const server = backend?.servers.get(instance.name);
+      if (!server) continue;
+      instance.edgeSessions = server.sessions + server.queued;
+      if (instance.edgeSessions > 0 || server.total !== instance.edgeTotal) instance.lastActiveAt = now;
+      instance.edgeTotal = server.total;
+      if (server.status.startsWith('DOWN') && instance.state === 'active') down.push({ fn, instance });
+    }
+  }
+  return down;
+}
