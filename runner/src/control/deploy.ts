@@ -105,7 +105,8 @@ export class Deployer {
       previous.pool.rejectAllWaiting(
         new PilotlightError('REDEPLOYED', 'the function was redeployed: retry', 503),
       );
-      void reconciler.drainAll(previous);
+      // The edge sends nothing new to the old revision before the deploy is answered.
+      void (await reconciler.retire(previous)).drained;
     }
     reconciler.record(saved.name, first.instance.name, 'start', {
       readyMs: first.readyMs,
@@ -131,6 +132,7 @@ export class Deployer {
     fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
     await reconciler.drainAll(fn);
     await reconciler.startsSettled();
+    await reconciler.forgetRoutes(name);
     await reconciler.containers.networks.remove(name).catch((error: Error) => {
       this.deps.log('network not removed', { fn: name, error: error.message });
     });

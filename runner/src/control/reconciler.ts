@@ -18,6 +18,7 @@ import { firstAccount, takeAccount, type Departure } from './instance-deaths.js'
 import { FunctionRuntime } from './function-runtime.js';
 import type { FunctionRegistry } from './function-registry.js';
 import { InstanceLocks } from './instance-locks.js';
+import { applyEdgeStats } from './edge-demand.js';
 
 export type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -123,20 +124,8 @@ export class Reconciler {
       this.deps.log('edge sample failed', { error: (error as Error).message });
       return;
     }
-    const now = this.deps.clock.now();
-    for (const fn of this.deps.registry.all()) {
-      const backend = stats.get(fn.spec.name);
-      fn.pool.edgeQueued = backend?.queued ?? 0;
-      for (const instance of fn.pool.instances) {
-        const server = backend?.servers.get(instance.name);
-        if (!server) continue;
-        instance.edgeSessions = server.sessions + server.queued;
-        if (instance.edgeSessions > 0 || server.total !== instance.edgeTotal) instance.lastActiveAt = now;
-        instance.edgeTotal = server.total;
-        if (server.status.startsWith('DOWN') && instance.state === 'active') {
-          void this.track(this.foundDown(fn, instance));
-        }
-      }
+    for (const { fn, instance } of applyEdgeStats(this.deps.registry.all(), stats, this.deps.clock.now())) {
+      void this.track(this.foundDown(fn, instance));
     }
   }
 
@@ -228,7 +217,25 @@ export class Reconciler {
 
   /** Drains every instance of a function (over a copy: each drain takes its instance out of the pool). */
   async drainAll(fn: FunctionRuntime): Promise<void> {
-    await Promise.all([...fn.pool.instances].map((instance) => this.drain(fn, instance)));
+    await (
+      await this.retire(fn)
+    ).drained;
+  }
+
+  /**
+   * Resolves once the edge sends nothing new to any instance of the function (a redeploy's old revision),
+   * with the end of their drains to wait for or not.
+   */
+  async retire(fn: FunctionRuntime): Promise<{ drained: Promise<void> }> {
+    const instances = [...fn.pool.instances].filter((instance) => instance.state !== 'draining');
+    await Promise.all(instances.map((instance) => this.stopSending(instance)));
+    const drains = instances.map((instance) => this.finishDrain(fn, instance));
+    return { drained: Promise.all(drains).then(() => undefined) };
+  }
+
+  /** The function's backend leaves the edge (its name then answers 404). */
+  async forgetRoutes(name: string): Promise<void> {
+    await this.routing.forget(name);
   }
 
   record(fn: string, instance: string, action: string, detail: Record<string, unknown>): void {
@@ -469,12 +476,20 @@ export class Reconciler {
   /** No new requests; once those in flight are done, SIGTERM through the engine's stop, and it goes. */
   private async drain(fn: FunctionRuntime, instance: Instance): Promise<void> {
     if (instance.state === 'draining') return;
+    await this.stopSending(instance);
+    await this.finishDrain(fn, instance);
+  }
+
+  private async stopSending(instance: Instance): Promise<void> {
     moveTo(instance, 'draining', this.deps.clock.now());
     await this.routing
       .drain(instance)
       .catch((error: Error) =>
         this.deps.log('edge: drain not set', { instance: instance.name, error: error.message }),
       );
+  }
+
+  private async finishDrain(fn: FunctionRuntime, instance: Instance): Promise<void> {
     const deadline = this.deps.clock.now() + fn.spec.timeoutMs;
     while (this.deps.clock.now() < deadline) {
       const atEdge = await this.routing.sessions(instance).catch(() => 0);
