@@ -424,8 +424,11 @@ export class Reconciler {
     try {
       const health = await this.adapter.health(instance);
       if (!fn.pool.has(instance) || !isIn(instance, 'active')) return;
-      if (health.healthy) {
-        this.deps.log('edge found an instance down, its adapter says it is healthy', {
+      // No answer from a container the engine still runs is not a death (a slow or busy adapter).
+      const alive =
+        !health.healthy && health.code === 'UNREACHABLE' && (await this.containers.isRunning(instance.id));
+      if (health.healthy || alive) {
+        this.deps.log('edge found an instance down that is healthy or still running: given back', {
           instance: instance.name,
         });
         await this.routing.serve(instance, fn.spec.concurrency);
