@@ -197,8 +197,9 @@ describe('async invocations: accepted durably, run through the adapter, retried,
 
   test('a clean stop lets running events finish once: after the restart none has run twice', async () => {
     const ids = Array.from({ length: 4 }, (_, n) => `clean-${n}`);
+    // Long enough to be seen running by a poll that spawns the CLI, on a loaded machine.
     for (const id of ids) {
-      const accepted = await fetch(`${runner.gateway}/fn/orders/slow?ms=600`, {
+      const accepted = await fetch(`${runner.gateway}/fn/orders/slow?ms=3000`, {
         headers: { 'x-pilotlight-invocation-type': 'Event', 'x-pilotlight-invocation-id': id },
       });
       expect(accepted.status).toBe(202);
