@@ -13,16 +13,23 @@ await build({
   packages: 'external',
 });
 
-await build({
-  ...common,
-  entryPoints: ['adapter/src/main.ts'],
-  outfile: 'dist/adapter/adapter.mjs',
-  format: 'esm',
-  minify: true,
-  banner: {
-    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  },
-});
+// The adapter is two self-contained files: the entrypoint, which starts the app first, and the adapter itself,
+// which it loads next (adapter/src/boot.ts).
+for (const [entry, outfile] of [
+  ['adapter/src/boot.ts', 'dist/adapter/adapter.mjs'],
+  ['adapter/src/main.ts', 'dist/adapter/adapter-main.mjs'],
+]) {
+  await build({
+    ...common,
+    entryPoints: [entry],
+    outfile,
+    format: 'esm',
+    minify: true,
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+}
 
 await build({
   ...common,

@@ -110,13 +110,20 @@ export async function firstOk(url: string): Promise<number> {
 }
 
 /** The app's own cold start: create + start through the Engine API, then poll the app until its first 200. */
-export async function floorRun(docker: Docker, image: string, memory: number, port: number): Promise<number> {
+/** Create + start through the Engine API, then poll the app until its first 200: on `network`, or on the default bridge. */
+export async function floorRun(
+  docker: Docker,
+  image: string,
+  memory: number,
+  port: number,
+  network?: string,
+): Promise<number> {
   const started = performance.now();
   const container = await docker.createContainer({
     Image: image,
     // As `docker run` would: no CPU limit while the app starts (the runner boosts start-up the same way).
     Labels: managedLabels('test', { 'pilotlight.bench': 'floor' }),
-    HostConfig: { Memory: memory, MemorySwap: memory },
+    HostConfig: { Memory: memory, MemorySwap: memory, ...(network ? { NetworkMode: network } : {}) },
   });
   await container.start();
   const ip = Object.values((await container.inspect()).NetworkSettings.Networks)[0]!.IPAddress;

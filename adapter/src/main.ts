@@ -1,30 +1,20 @@
 import { Adapter } from './adapter.js';
-import { startAppProcess } from './app-process.js';
-import { AdapterConfigError, parseAdapterConfig } from './config.js';
-import { createLogger } from './logger.js';
+import type { AppProcess } from './app-process.js';
+import type { AdapterConfig } from './config.js';
+import type { Logger } from './logger.js';
 
-/** The container's entrypoint: `adapter [APP CMD...]`, with the app's ENTRYPOINT in PILOTLIGHT_APP_ENTRYPOINT. */
-async function main(): Promise<void> {
-  const logger = createLogger();
-  let config;
-  try {
-    config = parseAdapterConfig(process.env, process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof AdapterConfigError)) throw error;
-    logger.error(error.message, { code: error.code });
-    process.exit(78);
-  }
+export interface AdapterStart {
+  config: AdapterConfig;
+  logger: Logger;
+  /** The app's environment: the container's, without the adapter's own settings. */
+  appEnv: Record<string, string | undefined>;
+  /** The app, already started by the entrypoint (none when the adapter runs without one). */
+  app: AppProcess | undefined;
+}
 
-  const appEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('PILOTLIGHT_')),
-  );
-  const command = config.appCommand;
-  const adapter = new Adapter({
-    config,
-    logger,
-    appEnv,
-    startApp: command.length > 0 ? () => startAppProcess(command, appEnv) : undefined,
-  });
+/** Serves the contract in front of the running app until SIGTERM, or until the app exits on its own. */
+export async function runAdapter({ config, logger, appEnv, app }: AdapterStart): Promise<void> {
+  const adapter = new Adapter({ config, logger, appEnv, startApp: app ? () => app : undefined });
 
   const stop = async (signal: string): Promise<void> => {
     logger.info('signal received, draining', { signal });
@@ -34,7 +24,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 
   const port = await adapter.start();
-  logger.info('adapter listening', { port, app: command, appPort: config.appPort });
+  logger.info('adapter listening', { port, app: config.appCommand, appPort: config.appPort });
 
   const exited = adapter.appExited;
   if (exited) {
@@ -47,8 +37,3 @@ async function main(): Promise<void> {
     process.exit(code);
   }
 }
-
-main().catch((error: unknown) => {
-  process.stderr.write(`pilotlight-adapter crashed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(70);
-});

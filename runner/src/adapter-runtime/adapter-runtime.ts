@@ -23,15 +23,18 @@ export const ADAPTER_ENTRYPOINT = [
 ];
 
 export interface AdapterRuntime {
-  /** Host folder holding bin/node, lib/ and adapter.mjs. */
+  /** Host folder holding bin/node, lib/ and the adapter's bundles. */
   dir: string;
   digest: string;
   /** Path inside the folder → host path, for copying the folder into an image. */
   files: Array<{ name: string; path: string; mode: number }>;
 }
 
-export function adapterBundlePath(): string {
-  return join(projectRoot(), 'dist', 'adapter', 'adapter.mjs');
+/** The adapter's entrypoint (adapter.mjs) and the adapter it loads once the app is started. */
+export const ADAPTER_BUNDLES = ['adapter.mjs', 'adapter-main.mjs'];
+
+export function adapterBundlePath(name = ADAPTER_BUNDLES[0]!): string {
+  return join(projectRoot(), 'dist', 'adapter', name);
 }
 
 /**
@@ -42,15 +45,16 @@ export async function ensureAdapterRuntime(
   cacheDir: string,
   processes: ProcessRunner,
 ): Promise<AdapterRuntime> {
-  const bundle = adapterBundlePath();
-  if (!existsSync(bundle)) throw new SetupError(`${bundle} is missing: run \`npm run build\` first`);
+  for (const bundle of ADAPTER_BUNDLES.map((name) => adapterBundlePath(name))) {
+    if (!existsSync(bundle)) throw new SetupError(`${bundle} is missing: run \`npm run build\` first`);
+  }
   const node = process.execPath;
   const { loader, libraries } = await sharedLibrariesOf(node, processes);
   const files = [
     { name: 'bin/node', path: node, mode: 0o755 },
     { name: 'lib/ld-linux-x86-64.so.2', path: loader, mode: 0o755 },
     ...libraries.map((path) => ({ name: `lib/${basename(path)}`, path, mode: 0o644 })),
-    { name: 'adapter.mjs', path: bundle, mode: 0o644 },
+    ...ADAPTER_BUNDLES.map((name) => ({ name, path: adapterBundlePath(name), mode: 0o644 })),
   ];
 
   const digest = await digestOf(files);
@@ -78,7 +82,7 @@ async function digestOf(files: Array<{ name: string; path: string }>): Promise<s
   for (const file of files) {
     const info = await stat(file.path);
     hash.update(`${file.name}\0${file.path}\0${info.size}\0${info.mtimeMs}\0`);
-    if (file.name === 'adapter.mjs') hash.update(await readFile(file.path));
+    if (ADAPTER_BUNDLES.includes(file.name)) hash.update(await readFile(file.path));
   }
   return hash.digest('hex');
 }
