@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import type { ControlClient } from '../runner/src/cli/control-client.js';
 import { createDocker, dockerEndpointFromEnv } from '../engine/docker-endpoint.js';
 import { readHostFacts } from '../host/host-facts.js';
 import { managedLabels } from '../engine/labels.js';
+import { edgeThreads } from '../runner/src/edge/edge-config.js';
 import { ensureCommands } from '../host/install-debian-packages.js';
 import { execaProcessRunner } from '../host/process-runner.js';
 import { fixedRateLoad, median } from './load.js';
@@ -174,9 +175,15 @@ async function warmPath(client: ControlClient): Promise<void> {
   const ip = new URL(instance!.address).hostname;
   const direct = `http://${ip}:3000/`;
   const nginx = await startNginx(ip);
+  const bareHaproxy = await startBareHaproxy(ip);
   try {
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    const paths = { 'straight to the app': direct, 'nginx → app': nginx.url, 'edge (HAProxy) → app': url };
+    const paths = {
+      'straight to the app': direct,
+      'nginx → app': nginx.url,
+      'HAProxy with no rules → app': bareHaproxy.url,
+      'edge (HAProxy) → app': url,
+    };
     for (const target of Object.values(paths)) await fixedRateLoad(target, 500, 1000, agent);
     const latency: Record<string, number[]> = {};
     for (let round = 0; round < 3; round++) {
@@ -206,6 +213,7 @@ async function warmPath(client: ControlClient): Promise<void> {
     console.log('(goals: edge p50 ≤ +0.1 ms over direct; edge throughput ≥ 0.9× nginx)');
   } finally {
     nginx.stop();
+    bareHaproxy.stop();
     await client.call('DELETE', '/v1/functions/warm');
   }
 }
@@ -235,12 +243,15 @@ async function concurrencyLimit(client: ControlClient): Promise<void> {
   }
 }
 
-async function startNginx(ip: string): Promise<{ url: string; stop: () => void }> {
-  const dir = await mkdtemp(join(tmpdir(), 'pilotlight-nginx-'));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  await writeFile(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
+interface Baseline {
+  url: string;
+  stop: () => void;
+}
+
+async function startNginx(ip: string): Promise<Baseline> {
+  return startBaseline('nginx', (dir, port) => ({
+    file: 'nginx.conf',
+    config: `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events { worker_connections 1024; }
@@ -259,14 +270,52 @@ http {
   }
 }
 `,
-  );
-  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    args: (config) => ['-c', config, '-g', 'daemon off;'],
+    stopSignal: 'SIGQUIT',
+  }));
+}
+
+/** HAProxy with no rules at all, threads as the edge has them: what HAProxy itself adds, without the edge's rules. */
+async function startBareHaproxy(ip: string): Promise<Baseline> {
+  return startBaseline('haproxy', (_dir, port) => ({
+    file: 'haproxy.cfg',
+    config: `global
+  nbthread ${edgeThreads(availableParallelism())}
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend bare
+  bind 127.0.0.1:${port}
+  default_backend app
+backend app
+  server app ${ip}:3000
+`,
+    args: (config) => ['-f', config, '-db'],
+    stopSignal: 'SIGUSR1',
+  }));
+}
+
+async function startBaseline(
+  command: string,
+  render: (
+    dir: string,
+    port: number,
+  ) => { file: string; config: string; args: (config: string) => string[]; stopSignal: NodeJS.Signals },
+): Promise<Baseline> {
+  const dir = await mkdtemp(join(tmpdir(), `pilotlight-${command}-`));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const { file, config, args, stopSignal } = render(dir, port);
+  await writeFile(join(dir, file), config);
+  const child = spawn(command, args(join(dir, file)), { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/`;
   await firstOk(url);
   return {
     url,
     stop: () => {
-      child.kill('SIGQUIT');
+      child.kill(stopSignal);
       void rm(dir, { recursive: true, force: true });
     },
   };

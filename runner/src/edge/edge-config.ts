@@ -87,12 +87,18 @@ export function renderEdgeConfig(paths: EdgePaths, listen: EdgeListen, backends:
 /** PILOTLIGHT_EDGE_LOG=HOST:PORT sends HAProxy's request log there (syslog over UDP), for debugging. */
 const LOG_TARGET = process.env['PILOTLIGHT_EDGE_LOG'];
 
+/**
+ * Proxying is a small share of a request's CPU next to the app's, and the apps run on the same host: one thread
+ * per four CPUs, so the edge does not crowd them out.
+ */
+export function edgeThreads(cpus: number): number {
+  return Math.max(1, Math.floor(cpus / 4));
+}
+
 function globalSection(paths: EdgePaths): string[] {
   return [
     'global',
-    // Proxying is a small share of a request's CPU next to the app's, and the apps run on the same host:
-    // one thread per four CPUs, so the edge does not crowd them out.
-    `  nbthread ${Math.max(1, Math.floor(availableParallelism() / 4))}`,
+    `  nbthread ${edgeThreads(availableParallelism())}`,
     ...(LOG_TARGET ? [`  log ${LOG_TARGET} local0`] : []),
     '  master-worker',
     // The runner asks often (samples, drains, the activator): more than the default 10 connections at once.
