@@ -33,6 +33,26 @@ export interface ContainerCreate {
   stopTimeoutSeconds?: number;
   /** A tiny init as PID 1 that reaps zombies and forwards signals. */
   init?: boolean;
+  /** What the container may do beyond Docker's own defaults: capabilities, privileges, processes, files. */
+  confinement?: Confinement;
+  /** Its stdout and stderr as the engine keeps them: rotated, at most maxFiles of maxFileBytes each. */
+  logLimit?: { maxFileBytes: number; maxFiles: number };
+}
+
+/** Linux confinement of a container (the CIS Docker Benchmark's section 5), applied at create. */
+export interface Confinement {
+  /** Capabilities dropped first (`ALL` for all), then those added back. */
+  capDrop: string[];
+  capAdd: string[];
+  /** No process may gain privileges (setuid binaries, file capabilities) beyond its parent's. */
+  noNewPrivileges: boolean;
+  /** Most processes and threads at once in the container. */
+  pidsLimit: number;
+  readOnlyRootfs: boolean;
+  /** tmpfs mounts: path inside → size in bytes. */
+  tmpfs: Record<string, number>;
+  /** UID[:GID] the container's processes run as; the image's USER when absent. */
+  user?: string;
 }
 
 /** A container as the engine describes it now. */

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { tarContext, type ContextFile } from './build-context.js';
 import type {
+  Confinement,
   ContainerCreate,
   ContainerDetails,
   ContainerEngine,
@@ -75,6 +76,19 @@ export function hostResources(resources: Resources): {
   return { NanoCpus: nanoCpus(resources.cpus), Memory: resources.memory, MemorySwap: resources.memory };
 }
 
+function confinementOptions(confinement: Confinement): Docker.HostConfig {
+  return {
+    CapDrop: confinement.capDrop,
+    CapAdd: confinement.capAdd,
+    SecurityOpt: confinement.noNewPrivileges ? ['no-new-privileges:true'] : [],
+    PidsLimit: confinement.pidsLimit,
+    ReadonlyRootfs: confinement.readOnlyRootfs,
+    Tmpfs: Object.fromEntries(
+      Object.entries(confinement.tmpfs).map(([path, bytes]) => [path, `rw,nosuid,nodev,size=${bytes}`]),
+    ),
+  };
+}
+
 function asList(value: string | string[] | null | undefined): string[] {
   if (!value) return [];
   return Array.isArray(value) ? value : [value];
@@ -128,7 +142,20 @@ export class DockerEngine implements ContainerEngine {
           : undefined,
         ...(spec.resources ? hostResources(spec.resources) : {}),
         ...(spec.network ? { NetworkMode: spec.network } : {}),
+        ...(spec.confinement ? confinementOptions(spec.confinement) : {}),
+        ...(spec.logLimit
+          ? {
+              LogConfig: {
+                Type: 'json-file',
+                Config: {
+                  'max-size': String(spec.logLimit.maxFileBytes),
+                  'max-file': String(spec.logLimit.maxFiles),
+                },
+              },
+            }
+          : {}),
       },
+      ...(spec.confinement?.user ? { User: spec.confinement.user } : {}),
     };
     try {
       return (await this.docker.createContainer(options)).id;

@@ -7,6 +7,8 @@ export const LABEL_TEST_RUN = 'pilotlight.test-run';
 export const LABEL_RUNNER = 'pilotlight.runner';
 export const LABEL_FUNCTION = 'pilotlight.function';
 export const LABEL_REVISION = 'pilotlight.revision';
+/** Capabilities an instance has beyond the allowlist, because its function asked (comma-separated). */
+export const LABEL_CAP_ADD = 'pilotlight.cap-add';
 
 export type ResourceKind =
   'base-image' | 'sample' | 'tool-image' | 'wrapped-image' | 'instance' | 'network' | 'test';

@@ -10,6 +10,14 @@ export type SampleName = (typeof SAMPLE_NAMES)[number];
 
 export const REGISTRY_IMAGE = 'pilotlight/registry:latest';
 
+/** Debian's own nginx and Tomcat packages, unchanged, as images nobody here wrote would run them (tests only). */
+export const THIRD_PARTY_NAMES = ['nginx', 'tomcat'] as const;
+export type ThirdPartyName = (typeof THIRD_PARTY_NAMES)[number];
+
+export function thirdPartyImageRef(name: ThirdPartyName): string {
+  return `pilotlight/third-party-${name}:latest`;
+}
+
 export function sampleImageRef(name: SampleName): string {
   return `pilotlight/sample-${name}:latest`;
 }
@@ -25,7 +33,14 @@ export function imageCatalog(processes: ProcessRunner, options: { forTests: bool
       name === 'express' ? () => installNodeModules(processes, join(root, 'samples', name)) : undefined,
   }));
   const tools: ImageSpec[] = options.forTests
-    ? [{ ref: REGISTRY_IMAGE, kind: 'tool-image', contextDir: join(root, 'images', 'registry') }]
+    ? [
+        { ref: REGISTRY_IMAGE, kind: 'tool-image', contextDir: join(root, 'images', 'registry') },
+        ...THIRD_PARTY_NAMES.map((name): ImageSpec => ({
+          ref: thirdPartyImageRef(name),
+          kind: 'tool-image',
+          contextDir: join(root, 'images', 'third-party', name),
+        })),
+      ]
     : [];
   return [...samples, ...tools];
 }

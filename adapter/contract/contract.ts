@@ -72,6 +72,16 @@ export const ENV = {
 /** The User-Agent of the adapter's readiness probes, so an app can tell them from users' requests. */
 export const PROBE_USER_AGENT = 'pilotlight-probe';
 
+/** The adapter's own exit codes (any other is the app's, passed on). */
+export const ADAPTER_EXIT = {
+  /** A setting was bad: the line before names it. */
+  badConfig: 78,
+  /** The adapter itself failed: its stack is on stderr. */
+  crashed: 70,
+  /** The app reached the container's pids limit (a fork bomb, a thread leak): the instance goes. */
+  pidsLimit: 75,
+} as const;
+
 /** Every adapter setting is named with this prefix; the app's environment has none of them. */
 export const ENV_PREFIX = 'PILOTLIGHT_';
 

@@ -22,6 +22,7 @@ import { runHook } from './run-hook.js';
 import { once } from './run-once.js';
 import { AdapterStats } from './stats.js';
 import { CONTROL_PATHS, CONTROL_PREFIX } from '../contract/contract.js';
+import { originForm } from './request-target.js';
 
 export type AdapterState = 'starting' | 'ready' | 'failed' | 'draining' | 'stopped';
 
@@ -147,12 +148,15 @@ export class Adapter {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
+    const { path: url, absolute } = originForm(req.url ?? '/');
     const meant = req.headers[INSTANCE_HEADER];
     if (typeof meant === 'string' && meant !== this.deps.config.context.instance) {
       return this.answerError(res, this.notMeant(meant), requestIdFrom(req.headers), req);
     }
-    if (url.startsWith(CONTROL_PREFIX)) return this.control(url, req, res);
+    if (url.startsWith(CONTROL_PREFIX)) {
+      if (absolute) return this.answerError(res, reservedInAbsoluteForm(), requestIdFrom(req.headers), req);
+      return this.control(url, req, res);
+    }
     const requestId = requestIdFrom(req.headers);
     try {
       await this.admit(req, res, requestId, async (context) => {
@@ -377,6 +381,18 @@ export class Adapter {
       this.deps.logger.warn('request failed', { requestId, code, method: req.method, path: req.url });
     }
   }
+}
+
+/**
+ * The runner calls control paths in origin form only: an absolute-form target under `/_/` reaches neither
+ * them nor the app.
+ */
+function reservedInAbsoluteForm(): AdapterError {
+  return new AdapterError(
+    'RESERVED_PATH',
+    403,
+    `paths under ${CONTROL_PREFIX} are reserved and are not served to an absolute-form request (GET http://host${CONTROL_PREFIX}…)`,
+  );
 }
 
 /** How long a failed call to the app waits for the app's exit to be reported before answering without it. */

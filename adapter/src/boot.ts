@@ -1,3 +1,4 @@
+import { ADAPTER_EXIT } from '../contract/contract.js';
 import { startAppProcess } from './app-process.js';
 import { AdapterConfigError, parseAdapterConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -14,17 +15,26 @@ try {
 } catch (error) {
   if (!(error instanceof AdapterConfigError)) throw error;
   logger.error(error.message, { code: error.code });
-  process.exit(78);
+  process.exit(ADAPTER_EXIT.badConfig);
 }
 const appEnv = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => !name.startsWith('PILOTLIGHT_')),
 );
-const app = config.appCommand.length > 0 ? startAppProcess(config.appCommand, appEnv) : undefined;
+const outputLimit = {
+  bytesPerSecond: config.logBytesPerSecond,
+  onDropped: (stream: string, dropped: { lines: number; bytes: number }) =>
+    logger.warn(
+      `app output dropped: the app wrote faster than PILOTLIGHT_LOG_RATE=${config!.logBytesPerSecond} bytes/s on ${stream}`,
+      { stream, droppedLines: dropped.lines, droppedBytes: dropped.bytes },
+    ),
+};
+const app =
+  config.appCommand.length > 0 ? startAppProcess(config.appCommand, appEnv, outputLimit) : undefined;
 
 // Not a literal, so that the bundler leaves the adapter in a file of its own, loaded only now.
 const adapterModule = new URL('./adapter-main.mjs', import.meta.url).href;
 const { runAdapter } = (await import(adapterModule)) as typeof import('./main.js');
 runAdapter({ config, logger, appEnv, app }).catch((error: unknown) => {
   process.stderr.write(`pilotlight-adapter crashed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(70);
+  process.exit(ADAPTER_EXIT.crashed);
 });

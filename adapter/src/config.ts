@@ -30,6 +30,8 @@ export interface AdapterConfig {
   maxBodyBytes: number;
   context: { function: string; revision: string; instance: string };
   accessLog: boolean;
+  /** Most bytes a second of the app's output kept (a burst of 4 s of it allowed); more is dropped and counted. 0: no limit. */
+  logBytesPerSecond: number;
 }
 
 export class AdapterConfigError extends Error {
@@ -84,6 +86,7 @@ export function parseAdapterConfig(
       instance: read.string('PILOTLIGHT_INSTANCE', env['HOSTNAME'] ?? ''),
     },
     accessLog: read.choice('PILOTLIGHT_ACCESS_LOG', ['0', '1'] as const, '0') === '1',
+    logBytesPerSecond: read.int('PILOTLIGHT_LOG_RATE', 2 * 1024 * 1024, 0),
   };
   if (config.port === config.appPort) {
     problems.push(`PILOTLIGHT_PORT and the app port are both ${config.port}: give the app another port`);

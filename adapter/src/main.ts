@@ -1,4 +1,6 @@
+import { ADAPTER_EXIT } from '../contract/contract.js';
 import { Adapter } from './adapter.js';
+import { watchPidsLimit } from './cgroup-pids.js';
 import type { AppProcess } from './app-process.js';
 import type { AdapterConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -27,13 +29,22 @@ export async function runAdapter({ config, logger, appEnv, app }: AdapterStart):
   logger.info('adapter listening', { port, app: config.appCommand, appPort: config.appPort });
 
   const exited = adapter.appExited;
-  if (exited) {
-    const code = await exited;
-    if (adapter.state === 'draining' || adapter.state === 'stopped') return;
-    // The app died on its own: give answers already being written (502s) a moment, then go with it.
-    logger.error('app exited, instance going away', { exitCode: code });
-    adapter.state = 'stopped';
-    await adapter.drain(1000);
-    process.exit(code);
+  if (!exited) return;
+  const pids = watchPidsLimit();
+  const end = await Promise.race([
+    exited.then((code) => ({ code, reason: undefined })),
+    pids.reached.then((reason) => ({ code: ADAPTER_EXIT.pidsLimit, reason })),
+  ]);
+  pids.stop();
+  if (adapter.state === 'draining' || adapter.state === 'stopped') return;
+  adapter.state = 'stopped';
+  if (end.reason) {
+    // Forks fail from now on: leave at once; the engine ends every process in the container with the adapter.
+    logger.error(`${end.reason}: instance going away`, { exitCode: end.code });
+    process.exit(end.code);
   }
+  // The app died on its own: give answers already being written (502s) a moment, then go with it.
+  logger.error('app exited, instance going away', { exitCode: end.code });
+  await adapter.drain(1000);
+  process.exit(end.code);
 }

@@ -93,7 +93,29 @@ async function main(argv: string[]): Promise<void> {
           .option('control-port', {
             type: 'number',
             default: 7701,
-            describe: 'control API port on 127.0.0.1 (0: free)',
+            describe: 'control API port (0 picks a free one)',
+          })
+          .option('control-host', {
+            type: 'string',
+            default: '127.0.0.1',
+            describe: 'control API address; anything but loopback needs --tls-cert and --tls-key',
+          })
+          .option('tls-cert', {
+            type: 'string',
+            describe:
+              'PEM certificate: the control API is served over HTTPS (the CLI trusts this certificate)',
+          })
+          .option('tls-key', { type: 'string', describe: "PEM private key of --tls-cert's certificate" })
+          .check((given) => {
+            if (!given['tls-cert'] !== !given['tls-key']) {
+              throw new UsageError('--tls-cert and --tls-key go together: give the certificate and its key');
+            }
+            return true;
+          })
+          .option('insecure-control', {
+            type: 'boolean',
+            default: false,
+            describe: 'let --control-host off loopback serve plain HTTP (a warning is printed)',
           })
           .option('keep-instances', {
             type: 'boolean',
@@ -120,6 +142,10 @@ async function main(argv: string[]): Promise<void> {
           .example(
             'PILOTLIGHT_HOME=/srv/pilotlight $0 up --host 0.0.0.0',
             'another data folder, all interfaces',
+          )
+          .example(
+            '$0 up --control-host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem',
+            'the control API on every interface, over HTTPS',
           ),
       (args) =>
         runUp({
@@ -128,6 +154,11 @@ async function main(argv: string[]): Promise<void> {
           host: args.host,
           gatewayPort: args.port,
           controlPort: args['control-port'],
+          controlHost: args['control-host'],
+          ...(args['tls-cert'] && args['tls-key']
+            ? { tls: { certFile: args['tls-cert'], keyFile: args['tls-key'] } }
+            : {}),
+          insecureControl: args['insecure-control'],
           keepInstances: args['keep-instances'],
           tickMs: args.tick,
           sweepMs: args.sweep,

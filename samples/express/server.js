@@ -105,6 +105,47 @@ app.get('/oom', (req, res) => {
   grow();
 });
 
+// A fork bomb: a shell that forks itself without end, until the container's pids limit stops it.
+app.post('/fork-bomb', (req, res) => {
+  console.error('fork bomb');
+  require('node:child_process')
+    .spawn('sh', ['-c', 'bomb() { bomb | bomb & }; bomb'], { stdio: 'ignore', detached: true })
+    .unref();
+  res.json({ started: true });
+});
+
+// Writes ?mb= megabytes a second (default 100) of log lines to stdout, for ?seconds= (default 5).
+app.post('/log-flood', (req, res) => {
+  const mbPerSecond = Number(req.query.mb || 100);
+  const until = Date.now() + Number(req.query.seconds || 5) * 1000;
+  const line = `${'x'.repeat(1023)}\n`;
+  const chunk = line.repeat(1024); // 1 MB
+  let written = 0;
+  const tick = () => {
+    for (let i = 0; i < mbPerSecond / 10; i++) process.stdout.write(chunk);
+    written += mbPerSecond / 10;
+    if (Date.now() < until) setTimeout(tick, 100);
+  };
+  tick();
+  res.json({ mbPerSecond, seconds: Number(req.query.seconds || 5) });
+});
+
+// Fills ?path= (default /tmp) with 1 MB files until a write fails; says how far it got and how it failed.
+app.post('/fill', (req, res) => {
+  const fs = require('node:fs');
+  const dir = req.query.path || '/tmp';
+  const block = Buffer.alloc(1024 * 1024, 1);
+  let bytes = 0;
+  try {
+    for (let i = 0; ; i++) {
+      fs.writeFileSync(`${dir}/fill-${process.pid}-${i}`, block);
+      bytes += block.length;
+    }
+  } catch (error) {
+    res.json({ bytes, code: error.code });
+  }
+});
+
 // A WebSocket echo at /ws: every message comes back prefixed with "echo: ".
 function acceptWebSockets(server) {
   const { WebSocketServer } = require('ws');

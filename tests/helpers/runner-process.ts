@@ -22,7 +22,14 @@ export interface RunnerProcess {
 /** Starts `runner up` on free ports with its own data directory (or a given one, for restarts). */
 export async function startRunner(
   docker: Docker,
-  options: { dataDir?: string; tickMs?: number; sweepMs?: number; env?: Record<string, string> } = {},
+  options: {
+    dataDir?: string;
+    tickMs?: number;
+    sweepMs?: number;
+    env?: Record<string, string>;
+    /** More `runner up` flags. */
+    args?: string[];
+  } = {},
 ): Promise<RunnerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pilotlight-runner-')));
   const child = spawnRunner(
@@ -37,6 +44,7 @@ export async function startRunner(
       '--tick',
       String(options.tickMs ?? 250),
       ...(options.sweepMs ? ['--sweep', String(options.sweepMs)] : []),
+      ...(options.args ?? []),
     ],
     options.env,
   );

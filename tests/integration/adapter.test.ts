@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { extract } from 'tar-stream';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
@@ -215,6 +216,16 @@ describe.each(matrix)(
       expect(await response.text()).toContain('ready, health, stats, invoke, initialize');
     });
 
+    test('an absolute-form request line reaches the app in origin form, and never /_/', async () => {
+      const reserved = await rawRequest(main.url, 'GET http://x/_/stats HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(reserved).toMatch(/^HTTP\/1.1 403 /);
+      expect(reserved).toMatch(/\r\nx-pilotlight-error: RESERVED_PATH\r\n/);
+      expect(reserved).toMatch(/\r\nx-request-id: \S+\r\n/);
+      const passed = await rawRequest(main.url, 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(passed).toMatch(/^HTTP\/1.1 200 /);
+      expect(passed).toContain('hello from');
+    });
+
     test('the initializer runs once under 10 concurrent calls', async () => {
       const answers = await Promise.all(
         Array.from({ length: 10 }, () => fetch(`${main.url}/_/initialize`, { method: 'POST' })),
@@ -300,6 +311,18 @@ describe.each(matrix)(
     });
   },
 );
+
+/** One request line and headers written as they are, on a connection that closes after the answer. */
+function rawRequest(url: string, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+    socket.write(head.replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'));
+  });
+}
 
 /** Waits until the adapter at `url` has a request in flight (its /_/stats says so). */
 async function inFlight(url: string): Promise<void> {

@@ -89,12 +89,20 @@ describe('the edge (HAProxy) in front of every function', () => {
     const reserved = await fetch(`${runner.gateway}/fn/plain/_/stats`);
     expect(reserved.status).toBe(403);
     expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
+    expect(reserved.headers.get('x-request-id')).toBeTruthy();
     const absolute = await rawRequest(
       port,
       'GET http://x/fn/plain/_/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     expect(absolute).toMatch(/^HTTP\/1.1 403/);
     expect(absolute).toContain('RESERVED_PATH');
+    expect(absolute).toMatch(/\r\nx-request-id: \S+\r\n/);
+    for (const path of ['/healthz', '/nowhere']) {
+      const own = await fetch(`${runner.gateway}${path}`, {
+        headers: { 'x-request-id': `edge-${path.slice(1)}` },
+      });
+      expect({ path, id: own.headers.get('x-request-id') }).toEqual({ path, id: `edge-${path.slice(1)}` });
+    }
     const unknown = await fetch(`${runner.gateway}/fn/nobody/`);
     expect(unknown.status).toBe(404);
     const body = (await unknown.json()) as { error: { code: string; requestId: string } };

@@ -1,9 +1,11 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { runRunner } from '../helpers/runner-cli.js';
-import { startRunner } from '../helpers/runner-process.js';
+import { startRunner, until } from '../helpers/runner-process.js';
+import { selfSignedCert } from '../helpers/self-signed-cert.js';
 import { testDocker } from '../helpers/test-docker.js';
 
 const docker = testDocker();
@@ -77,6 +79,13 @@ describe('runner up', () => {
       expect(reserved.headers.get('x-pilotlight-error')).toBe('RESERVED_PATH');
 
       expect((await stat(join(runner.dataDir, 'token'))).mode & 0o777).toBe(0o600);
+      expect((await stat(runner.dataDir)).mode & 0o777).toBe(0o700);
+      for (const db of ['state.db', 'invocations.db']) {
+        for (const file of [db, `${db}-wal`, `${db}-shm`]) {
+          const mode = (await stat(join(runner.dataDir, file))).mode & 0o777;
+          expect({ file, mode: mode.toString(8) }).toEqual({ file, mode: '600' });
+        }
+      }
 
       // A second runner on a port in use says which and how to move it, in one line.
       const taken = new URL(url).port;
@@ -92,6 +101,87 @@ describe('runner up', () => {
       expect((await runner.process).exitCode).toBe(0);
     } finally {
       await runner.stop();
+    }
+  });
+});
+
+describe('runner up keeps its state and its control API private', () => {
+  test('a state database others can read stops it before it starts, in one line naming the file and the chmod', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-open-'));
+    try {
+      const db = join(dataDir, 'state.db');
+      await writeFile(db, '');
+      await chmod(db, 0o644);
+      const result = await runRunner(['up', '--data-dir', dataDir, '--port', '0', '--control-port', '0']);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr.trim()).toBe(
+        `runner: ${db} (mode 0644) is open to group or others, and holds the runner's secrets: run \`chmod 600 ${db}\` [STATE_FILES_EXPOSED]`,
+      );
+      expect(existsSync(join(dataDir, 'token'))).toBe(false);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a control host off loopback is refused without TLS; --insecure-control starts it with a warning', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-insecure-'));
+    const args = [
+      'up',
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+      '--control-port',
+      '0',
+      '--control-host',
+      'localhost',
+    ];
+    const refused = await runRunner(args);
+    await rm(dataDir, { recursive: true, force: true });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      'runner: --control-host localhost puts the control API and its token on the network: pass --tls-cert FILE --tls-key FILE to serve it over HTTPS, or --insecure-control to accept plain HTTP [CONTROL_NEEDS_TLS]',
+    );
+
+    const runner = await startRunner(docker, { args: ['--control-host', 'localhost', '--insecure-control'] });
+    try {
+      const warning = await until('the warning', async () => /^warning: .*$/m.exec(runner.output())?.[0]);
+      expect(warning).toMatch(
+        /^warning: the control API listens on localhost:\d+ over plain HTTP \(--insecure-control\): its token and every call cross the network unencrypted$/,
+      );
+      const listed = await runner.cli(['ls', '--json']);
+      expect(listed.exitCode).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual([]);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test('with --tls-cert and --tls-key the control API is HTTPS, and the CLI works against it', async () => {
+    const tls = selfSignedCert();
+    const runner = await startRunner(docker, {
+      args: ['--control-host', 'localhost', '--tls-cert', tls.certFile, '--tls-key', tls.keyFile],
+    });
+    try {
+      const control = /control (https:\/\/localhost:\d+) /.exec(runner.output())?.[1];
+      expect(control).toBeDefined();
+      const info = JSON.parse(await readFile(join(runner.dataDir, 'runner.json'), 'utf8')) as Record<
+        string,
+        string
+      >;
+      expect(info['control']).toBe(control);
+      expect(info['controlCert']).toBe(tls.cert.toString('utf8').trim());
+      // Nothing trusts a self-signed certificate by default: the CLI does because runner.json names it.
+      await expect(fetch(`${control}/v1/functions`)).rejects.toThrow();
+      const listed = await runner.cli(['ls', '--json']);
+      expect(listed.exitCode).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual([]);
+      const unknown = await runner.cli(['describe', 'nobody']);
+      expect(unknown.exitCode).toBe(2);
+      expect(unknown.stderr.trim()).toMatch(/^runner: no function named "nobody".*\[UNKNOWN_FUNCTION\]$/);
+    } finally {
+      await runner.stop();
+      await rm(tls.dir, { recursive: true, force: true });
     }
   });
 });

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { AppProcess } from '../../adapter/src/app-process.js';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
@@ -154,6 +154,30 @@ describe('adapter in process', () => {
     expect(app.hits.filter((hit) => hit !== 'GET /')).toEqual(['GET /orders']);
   });
 
+  test('an absolute-form request reaches the app in origin form, and never /_/ on the adapter or the app', async () => {
+    const app = await startApp();
+    const { url } = await startAdapter({ PILOTLIGHT_APP_PORT: String(app.port) });
+    await fetch(`${url}/_/ready?wait=2000`);
+    const reserved = await rawRequest(
+      url,
+      'GET http://x/_/stats HTTP/1.1\r\nHost: x\r\nx-request-id: abs-1\r\n\r\n',
+    );
+    expect(reserved).toMatch(/^HTTP\/1.1 403 /);
+    expect(reserved).toContain('x-pilotlight-error: RESERVED_PATH');
+    expect(reserved).toContain('"requestId":"abs-1"');
+    expect(reserved).not.toContain('inflight');
+    const upper = await rawRequest(
+      url,
+      'POST HTTP://x:9000/_/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(upper).toMatch(/^HTTP\/1.1 403 /);
+    const passed = await rawRequest(url, 'GET http://x/orders?id=1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(passed).toMatch(/^HTTP\/1.1 200 /);
+    const bare = await rawRequest(url, 'GET http://x?page=2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(bare).toMatch(/^HTTP\/1.1 200 /);
+    expect(app.hits.filter((hit) => hit !== 'GET /')).toEqual(['GET /orders?id=1', 'GET /?page=2']);
+  });
+
   test('an app OOM-killed mid-request: that request gets 502 naming the memory limit, later ones APP_EXITED', async () => {
     const cgroup = mkdtempSync(join(tmpdir(), 'pilotlight-cgroup-'));
     writeFileSync(join(cgroup, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n');
@@ -204,6 +228,18 @@ describe('adapter in process', () => {
     expect(await answer.text()).toContain('the app exited with code 3');
   });
 });
+
+/** One request written as it is, on its own connection that closes after the answer; the answer as text. */
+function rawRequest(url: string, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+    socket.write(head.replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'));
+  });
+}
 
 /** A port the kernel gave out (port 0) and that is free again: the app listens on it later. */
 async function freedPort(): Promise<number> {

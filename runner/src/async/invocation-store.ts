@@ -1,4 +1,5 @@
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openPrivateDatabase } from '../store/private-database.js';
 import { inTransaction } from '../store/sqlite-transaction.js';
 
 export type InvocationState = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'expired';
@@ -115,7 +116,7 @@ export class InvocationStore {
   private readonly db: DatabaseSync;
 
   constructor(path: string) {
-    this.db = new DatabaseSync(path);
+    this.db = openPrivateDatabase(path);
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.db.exec(SCHEMA);
     this.addMissingColumns();

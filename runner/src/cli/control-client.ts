@@ -1,10 +1,18 @@
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { readRunnerInfo } from '../control/runner-files.js';
+import { fetchTrusting, type FetchInit } from './fetch-trusting.js';
 
-/** Calls the control API of the runner that owns a data directory. */
+/** Node's codes for a failed TLS handshake or certificate check (ERR_TLS_…, …_CERT…, ERR_SSL_…). */
+const TLS_FAILURE = /CERT|SSL|TLS/;
+
+/**
+ * Calls the control API of the runner that owns a data directory. An https control API is trusted by the
+ * certificate the runner recorded in runner.json: the one it serves.
+ */
 export class ControlClient {
   private readonly base: string;
   private readonly token: string;
+  private readonly send: (url: string, init: FetchInit) => Promise<Response>;
   readonly gateway: string;
 
   constructor(dataDir: string) {
@@ -12,6 +20,7 @@ export class ControlClient {
     this.base = info.control;
     this.token = info.token;
     this.gateway = info.gateway;
+    this.send = info.controlCert ? fetchTrusting(info.controlCert) : fetch;
   }
 
   async call(
@@ -22,7 +31,7 @@ export class ControlClient {
   ): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(`${this.base}${path}`, {
+      response = await this.send(`${this.base}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
@@ -34,7 +43,15 @@ export class ControlClient {
         },
         body: raw ? raw.data : body !== undefined ? JSON.stringify(body) : undefined,
       });
-    } catch {
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== undefined && TLS_FAILURE.test(code)) {
+        throw new PilotlightError(
+          'CONTROL_TLS_FAILED',
+          `the control API at ${this.base} failed the TLS check (${(error as Error).message}): the CLI trusts only the certificate \`runner up\` was given, for the host in that URL`,
+          502,
+        );
+      }
       throw new PilotlightError(
         'RUNNER_NOT_RUNNING',
         `the runner at ${this.base} does not answer: is \`runner up\` still running?`,

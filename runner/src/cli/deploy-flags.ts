@@ -1,6 +1,9 @@
 import type { Argv } from 'yargs';
 import { FIELDS, describeDefault, describeRange, type Field } from '../spec/function-schema.js';
 
+/** Kinds whose flag may be given again and again, each adding an item. */
+const REPEATABLE = new Set<Field['kind']>(['env', 'capabilities', 'tmpfs', 'secrets']);
+
 /** Every schema field but the image as a `runner deploy` flag, its help made from the field's doc. */
 export function withFunctionFlags<T>(args: Argv<T>): Argv<T> {
   let withFlags = args;
@@ -9,8 +12,8 @@ export function withFunctionFlags<T>(args: Argv<T>): Argv<T> {
     const range = describeRange(field);
     const describe = `${field.doc} (default: ${describeDefault(field)}${range ? `; allowed: ${range}` : ''})`;
     withFlags = withFlags.option(field.flag, {
-      type: 'string',
-      ...(field.kind === 'env' ? { array: true } : {}),
+      type: field.kind === 'boolean' ? 'boolean' : 'string',
+      ...(REPEATABLE.has(field.kind) ? { array: true } : {}),
       ...(field.short ? { alias: field.short } : {}),
       ...(field.choices ? { choices: field.choices } : {}),
       describe,

@@ -1,4 +1,5 @@
 import { functionFlags } from './deploy-flags.js';
+import { readSecrets } from './secret-files.js';
 import { UsageError } from './usage-error.js';
 import type { DeployRequest } from '../spec/deploy-request.js';
 import { readEnvFile } from '../spec/env-file.js';
@@ -25,6 +26,8 @@ export function deployRequests(
       );
     }
     const merged: DeployRequest = { ...document, ...flags, image };
+    const secrets = readSecrets(flags['secrets'] as string[] | undefined, document['secrets'], args.file);
+    if (secrets) merged.secrets = secrets;
     const fileEnv = document['env'];
     // Env adds up, as with docker run: the file's, then the env files', then -e (a later KEY wins).
     if (fileEnv === undefined || Array.isArray(fileEnv) || isMap(fileEnv)) {

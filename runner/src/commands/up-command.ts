@@ -1,6 +1,7 @@
+import { SecretBox } from '../store/secret-box.js';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { Deliverer } from '../async/deliverer.js';
 import { Dispatcher } from '../async/dispatcher.js';
@@ -14,6 +15,8 @@ import { FunctionRegistry } from '../control/function-registry.js';
 import { Reconciler } from '../control/reconciler.js';
 import { systemClock } from '../instances/clock.js';
 import { createControlServer } from '../control/control-server.js';
+import { controlListen, controlUrl } from '../control/control-listen.js';
+import { checkStateFiles } from '../state-files.js';
 import {
   ensureNoLiveRunner,
   removeRunnerInfo,
@@ -38,6 +41,10 @@ export interface UpOptions {
   host: string;
   gatewayPort: number;
   controlPort: number;
+  /** Where the control API listens (default 127.0.0.1): off loopback it needs `tls` or `insecureControl`. */
+  controlHost?: string;
+  tls?: { certFile: string; keyFile: string };
+  insecureControl?: boolean;
   keepInstances: boolean;
   tickMs?: number;
   sweepMs?: number;
@@ -51,6 +58,12 @@ export interface UpOptions {
 /** Runs the runner in the foreground until stopSignal resolves. */
 export async function runUp(options: UpOptions): Promise<void> {
   ensureNoLiveRunner(options.dataDir);
+  checkStateFiles(options.dataDir);
+  const controlPlan = controlListen({
+    host: options.controlHost ?? '127.0.0.1',
+    tls: options.tls,
+    insecure: options.insecureControl ?? false,
+  });
   const endpoint = dockerEndpointFromEnv(options.env);
   const engine = createEngine(endpoint);
   const host = await engine.capacity().catch(() => {
@@ -71,6 +84,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   const store = new StateStore(join(options.dataDir, 'state.db'));
   const runnerId = readOrCreateSecret(options.dataDir, 'runner-id', 6);
   const token = readOrCreateSecret(options.dataDir, 'token', 32);
+  const secrets = new SecretBox(Buffer.from(readOrCreateSecret(options.dataDir, 'secrets.key', 32), 'hex'));
   const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), execaProcessRunner());
   const registry = new FunctionRegistry();
   const paths = edgePaths(options.dataDir);
@@ -86,6 +100,7 @@ export async function runUp(options: UpOptions): Promise<void> {
     clock: systemClock,
     log,
     bootCpus: host.cpus,
+    secrets,
     tickMs: options.tickMs,
     sweepMs: options.sweepMs,
   });
@@ -98,6 +113,7 @@ export async function runUp(options: UpOptions): Promise<void> {
     env: options.env,
     clock: systemClock,
     log,
+    secrets,
   });
   // A fault in the runner's own background work is logged with its stack; the gateway keeps serving.
   const onUnhandled = (reason: unknown): void =>
@@ -165,17 +181,23 @@ export async function runUp(options: UpOptions): Promise<void> {
     { registry, deployer, engine, intake, invocations, deliverer },
     token,
     gatewayUrl,
+    controlPlan.tls,
   );
-  const controlPort = await listen(control, options.controlPort, '127.0.0.1', '--control-port');
+  const controlPort = await listen(control, options.controlPort, controlPlan.host, '--control-port');
+  const controlAt = controlUrl(controlPlan, controlPort);
   writeRunnerInfo(options.dataDir, {
     pid: process.pid,
     runnerId,
     gateway: gatewayUrl,
-    control: `http://127.0.0.1:${controlPort}`,
+    control: controlAt,
+    ...(controlPlan.tls ? { controlCert: controlPlan.tls.certificates } : {}),
   });
-  options.log(
-    `runner up: gateway ${gatewayUrl}/fn/NAME/ control http://127.0.0.1:${controlPort} (data: ${options.dataDir})`,
-  );
+  options.log(`runner up: gateway ${gatewayUrl}/fn/NAME/ control ${controlAt} (data: ${options.dataDir})`);
+  if (controlPlan.insecure) {
+    options.log(
+      `warning: the control API listens on ${controlPlan.host}:${controlPort} over plain HTTP (--insecure-control): its token and every call cross the network unencrypted`,
+    );
+  }
 
   await options.stopSignal;
   options.log('runner stopping: finishing requests in flight');
@@ -210,7 +232,7 @@ function lambdaKeys(env: Record<string, string | undefined>): { keys?: Map<strin
 }
 
 /** Listens, or says in one line which port is taken and which flag moves it. */
-async function listen(server: Server, port: number, host: string, flag: string): Promise<number> {
+async function listen(server: NetServer, port: number, host: string, flag: string): Promise<number> {
   server.listen(port, host);
   try {
     await once(server, 'listening');
@@ -221,6 +243,13 @@ async function listen(server: Server, port: number, host: string, flag: string):
         'PORT_IN_USE',
         `${host}:${port} ${code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'}: pass ${flag} with another port (0 picks a free one)`,
         409,
+      );
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      throw new PilotlightError(
+        'ADDRESS_NOT_AVAILABLE',
+        `${host} is not an address of this machine: pass --control-host with one of its addresses`,
+        400,
       );
     }
     throw error;

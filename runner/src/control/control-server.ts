@@ -1,12 +1,14 @@
 import { inUse } from '../instances/instance.js';
-import { timingSafeEqual } from 'node:crypto';
 import { sleep } from '../../../common/sleep.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { requestIdFrom } from '../../../adapter/forward/forward-headers.js';
 import { proxyRequest } from '../../../adapter/forward/proxy-request.js';
 import type { ContainerEngine } from '../../../engine/container-engine.js';
 import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import { sendError } from '../gateway/send-error.js';
+import { withRequestId } from '../gateway/request-id.js';
+import { tokenCheck } from './control-token.js';
 import { endpointOf, instanceHeaders } from '../gateway/instance-endpoint.js';
 import type { Deployer } from './deploy.js';
 import type { FunctionRegistry } from './function-registry.js';
@@ -31,7 +33,12 @@ class NotFoundError extends PilotlightError {
 
 const MAX_CONTROL_BODY = 1024 * 1024;
 
-/** The token-protected API the CLI talks to. Deploy answers with a stream of NDJSON progress lines. */
+export type ControlServer = Server | HttpsServer;
+
+/**
+ * The token-protected API the CLI talks to, over HTTPS when given a certificate and key. Deploy answers
+ * with a stream of NDJSON progress lines.
+ */
 export function createControlServer(
   parts: {
     registry: FunctionRegistry;
@@ -43,19 +50,18 @@ export function createControlServer(
   },
   token: string,
   gatewayUrl: string,
-): Server {
+  tls?: { cert: Buffer; key: Buffer },
+): ControlServer {
   const { registry, deployer, engine, intake, invocations, deliverer } = parts;
-  const expected = Buffer.from(`Bearer ${token}`);
-  return createServer((req, res) => {
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return sendError(res, new UnauthorizedError());
-    }
+  const authorized = tokenCheck(token);
+  const handler = withRequestId((req, res) => {
+    if (!authorized(req.headers.authorization)) return sendError(res, new UnauthorizedError());
     route(req, res).catch((error: unknown) => {
       if (isPilotlightError(error)) return sendError(res, error);
       sendError(res, new PilotlightError('INTERNAL', (error as Error).stack ?? String(error), 500));
     });
   });
+  return tls ? createHttpsServer(tls, handler) : createServer(handler);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://control');

@@ -9,7 +9,9 @@ import { pullImage } from '../registry/pull-image.js';
 import { authFromDockerConfig, registryHost } from '../registry/registry-auth.js';
 import { checkDeploy, type DeployRequest } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
+import type { SecretBox } from '../store/secret-box.js';
 import type { StateStore } from '../store/state-store.js';
+import { sealSecrets } from './deploy-secrets.js';
 import type { FunctionRegistry } from './function-registry.js';
 import type { Log, Reconciler } from './reconciler.js';
 
@@ -31,6 +33,7 @@ export interface DeployerDeps {
   env: Record<string, string | undefined>;
   clock: Clock;
   log: Log;
+  secrets: SecretBox;
 }
 
 /** Changes to what is deployed: a new function or revision, its removal, its scale. */
@@ -84,6 +87,8 @@ export class Deployer {
       lifecycle: checked.lifecycle,
       adapter: checked.adapter,
       async: checked.async,
+      isolation: checked.isolation,
+      secrets: sealSecrets(checked.secrets, (previous?.spec ?? stored)?.secrets, this.deps.secrets),
       ...(checked.pull ? { pull: checked.pull } : {}),
     };
 

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../store/secret-box.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import type { ContainerEngine } from '../../../engine/container-engine.js';
 import { LABEL_FUNCTION, LABEL_RUNNER } from '../../../engine/labels.js';
@@ -32,6 +33,8 @@ export interface ReconcilerDeps {
   log: Log;
   /** CPUs an instance may use while it starts, before its active spec applies. */
   bootCpus: number;
+  /** Opens the functions' sealed secrets for their instances (none in unit tests). */
+  secrets?: SecretBox;
   adapter?: AdapterClient;
   /** The edge: which instances take requests straight from it (none in unit tests). */
   routing?: Routing;
@@ -77,6 +80,7 @@ export class Reconciler {
       deps.runnerId,
       deps.clock,
       deps.bootCpus,
+      deps.secrets ? (sealed) => deps.secrets!.open(sealed) : undefined,
     );
     this.adapter = deps.adapter ?? httpAdapterClient(deps.clock);
     this.routing = deps.routing ?? noRouting;

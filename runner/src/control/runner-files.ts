@@ -8,6 +8,8 @@ export interface RunnerInfo {
   runnerId: string;
   gateway: string;
   control: string;
+  /** With an https control URL: the certificate the control API serves (PEM), the one the CLI trusts. */
+  controlCert?: string;
 }
 
 /** A random value kept in the data directory (the control token, the runner id), readable by its owner only. */

@@ -94,7 +94,10 @@ export class Activator {
       await this.untilServerUp(fn, Date.now() + fn.pool.maxWaitMs);
     } catch (error) {
       const known = isPilotlightError(error) ? error : undefined;
-      client.end(`HTTP/1.1 ${known?.status ?? 503} Service Unavailable\r\nconnection: close\r\n\r\n`);
+      client.end(
+        `HTTP/1.1 ${known?.status ?? 503} Service Unavailable\r\n` +
+          `${HEADERS.requestId}: ${requestIdFrom(req.headers)}\r\nconnection: close\r\n\r\n`,
+      );
       return;
     }
     const upstream = connect(this.edge.socketPath!);

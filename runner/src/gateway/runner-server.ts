@@ -9,6 +9,7 @@ import { FUNCTION_HEADER } from '../edge/edge-config.js';
 import { UnknownFunctionError } from '../errors.js';
 import type { Activator } from './activator.js';
 import { sendError } from './send-error.js';
+import { withRequestId } from './request-id.js';
 
 type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -27,22 +28,32 @@ export interface RunnerServerDeps {
  * named the function (in its own header, or in the context it sets for the app).
  */
 export function createRunnerServer(deps: RunnerServerDeps): Server {
-  const server = createServer((req, res) => {
-    if (deps.lambda(req, res)) return;
-    const fn = functionOf(deps.registry, req);
-    if (!fn) return sendError(res, new UnknownFunctionError(nameOf(req) ?? ''), requestIdFrom(req.headers));
-    const work = isAsyncCall(req)
-      ? deps.intake.fromRequest(fn, req.url ?? '/', req, res)
-      : deps.activator.forward(fn, req, res);
-    work.catch((error: unknown) => {
-      if (isPilotlightError(error) && !res.headersSent) return sendError(res, error);
-      deps.log('runner request failed', { fn: fn.spec.name, error: (error as Error).stack ?? String(error) });
-      res.destroy();
-    });
-  });
+  const server = createServer(
+    withRequestId((req, res) => {
+      if (deps.lambda(req, res)) return;
+      const fn = functionOf(deps.registry, req);
+      if (!fn) return sendError(res, new UnknownFunctionError(nameOf(req) ?? ''));
+      const work = isAsyncCall(req)
+        ? deps.intake.fromRequest(fn, req.url ?? '/', req, res)
+        : deps.activator.forward(fn, req, res);
+      work.catch((error: unknown) => {
+        if (isPilotlightError(error) && !res.headersSent) return sendError(res, error);
+        deps.log('runner request failed', {
+          fn: fn.spec.name,
+          error: (error as Error).stack ?? String(error),
+        });
+        res.destroy();
+      });
+    }),
+  );
   server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     const fn = functionOf(deps.registry, req);
-    if (!fn) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    if (!fn) {
+      const requestId = requestIdFrom(req.headers);
+      return void socket.end(
+        `HTTP/1.1 404 Not Found\r\n${HEADERS.requestId}: ${requestId}\r\nconnection: close\r\n\r\n`,
+      );
+    }
     deps.activator.upgrade(fn, req, socket, head).catch(() => socket.destroy());
   });
   // Requests may run as long as a function's timeout (up to 2 h): the edge bounds them, not this server.

@@ -1,16 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { ENV } from '../../../adapter/contract/contract.js';
+import { ADAPTER_EXIT, ENV } from '../../../adapter/contract/contract.js';
 import { sleep } from '../../../common/sleep.js';
 import type {
   ContainerDetails,
   ContainerEngine,
   ContainerSummary,
 } from '../../../engine/container-engine.js';
-import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER, managedLabels } from '../../../engine/labels.js';
+import {
+  LABEL_CAP_ADD,
+  LABEL_FUNCTION,
+  LABEL_REVISION,
+  LABEL_RUNNER,
+  managedLabels,
+} from '../../../engine/labels.js';
 import { ADAPTER_PORT, type AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import { readAppImageConfig, type AppImageConfig } from '../adapter-runtime/image-config.js';
 import { adapterContainer } from '../adapter-runtime/mount-container.js';
-import type { AdapterSettings } from '../spec/deploy-request.js';
+import { defaultIsolationSettings, type AdapterSettings } from '../spec/deploy-request.js';
+import { INSTANCE_LOG_LIMIT, instanceConfinement } from './confinement.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import type { Clock } from './clock.js';
 import { FunctionNetworks } from './function-network.js';
@@ -42,6 +49,10 @@ export class InstanceContainers {
     private readonly clock: Clock,
     /** CPUs an instance may use while it starts (a start-up boost); its active spec applies once it is ready. */
     private readonly bootCpus = 0,
+    /** Opens a function's sealed secrets for its instances' environment. */
+    private readonly openSecret: (sealed: string) => string = () => {
+      throw new Error('no secret box: this runner cannot open secrets');
+    },
   ) {
     this.networks = new FunctionNetworks(engine, runnerId);
   }
@@ -70,16 +81,18 @@ export class InstanceContainers {
     const name = `pilotlight-${fn.name}-r${fn.revision}-${randomBytes(3).toString('hex')}`;
     const network = await this.networks.ensure(fn.name);
     const boot = { cpus: Math.max(fn.active.cpus, this.bootCpus), memory: fn.active.memory };
+    const isolation = fn.isolation ?? defaultIsolationSettings();
     const spec = {
       ...adapterContainer({
         ref: fn.imageId,
         image: await this.imageConfig(fn.imageId),
         runtime: this.runtime,
         appPort: fn.appPort,
-        labels: this.labelsFor(fn),
+        labels: { ...this.labelsFor(fn), [LABEL_CAP_ADD]: isolation.capAdd.join(',') },
         name,
         env: {
           ...fn.env,
+          ...this.secretsOf(fn),
           [ENV.function]: fn.name,
           [ENV.revision]: String(fn.revision),
           [ENV.instance]: name,
@@ -94,6 +107,8 @@ export class InstanceContainers {
       }),
       network,
       resources: boot,
+      confinement: instanceConfinement(isolation),
+      logLimit: INSTANCE_LOG_LIMIT,
       // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
       stopTimeoutSeconds: Math.ceil(fn.timeoutMs / 1000) + 15,
     };
@@ -123,6 +138,12 @@ export class InstanceContainers {
       edgeTotal: 0,
       spec: boot,
     };
+  }
+
+  private secretsOf(fn: FunctionSpec): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(fn.secrets ?? {}).map(([name, sealed]) => [name, this.openSecret(sealed)]),
+    );
   }
 
   resize(id: string, spec: ResourceSpec): Promise<void> {
@@ -258,6 +279,7 @@ function adapterAddress(details: ContainerDetails, network: string): string {
 export function describeExit(exit: Pick<ContainerExit, 'exitCode' | 'oomKilled' | 'memory'>): string {
   if (exit.oomKilled) return `was OOM-killed: memory limit exceeded (${formatBytes(exit.memory)})`;
   if (exit.exitCode === undefined) return 'is gone (the engine has no exit code for it)';
+  if (exit.exitCode === ADAPTER_EXIT.pidsLimit) return `reached its pids limit (exit code ${exit.exitCode})`;
   if (exit.exitCode > 128) return `exited with code ${exit.exitCode} (signal ${exit.exitCode - 128})`;
   return `exited with code ${exit.exitCode}`;
 }

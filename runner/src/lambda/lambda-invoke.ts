@@ -7,6 +7,7 @@ import type { FunctionRegistry } from '../control/function-registry.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
 import { systemClock, type Clock } from '../instances/clock.js';
 import { verifySigV4, type AccessKeys } from './sigv4.js';
+import { answerRequestId } from '../gateway/request-id.js';
 
 /** `/2015-03-31/functions/NAME/invocations`, NAME being a name or a function ARN (a qualifier is ignored). */
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
@@ -28,7 +29,7 @@ export function sendLambdaError(res: ServerResponse, status: number, type: strin
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-amzn-errortype': type,
-    'x-amzn-requestid': randomUUID(),
+    'x-amzn-requestid': lambdaRequestId(res),
   });
   res.end(body);
 }
@@ -74,7 +75,7 @@ export function lambdaInvoke(deps: {
     }
     if (!fn) return sendLambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
     if (type === 'DryRun') {
-      res.writeHead(204, { 'x-amzn-requestid': randomUUID() }).end();
+      res.writeHead(204, { 'x-amzn-requestid': lambdaRequestId(res) }).end();
       return;
     }
     if (type === 'Event')
@@ -84,6 +85,11 @@ export function lambdaInvoke(deps: {
     }
     await invokeNow(fn, payload, res);
   };
+}
+
+/** The request's own id (see withRequestId), which the answer carries as x-request-id too. */
+function lambdaRequestId(res: ServerResponse): string {
+  return answerRequestId(res) ?? randomUUID();
 }
 
 /** Lambda's largest synchronous payload. */
@@ -101,7 +107,7 @@ async function invokeNow(fn: FunctionRuntime, payload: Buffer, res: ServerRespon
       ? sendLambdaError(res, 429, 'TooManyRequestsException', message)
       : sendLambdaError(res, 503, 'ServiceException', message);
   }
-  const requestId = randomUUID();
+  const requestId = lambdaRequestId(res);
   try {
     const answer = await callInvoke(fn, instance, payload, 'application/json', requestId);
     const { body, adapterError } = answer;

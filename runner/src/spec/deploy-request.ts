@@ -40,6 +40,19 @@ export interface AsyncSettings {
   onFailure?: string;
 }
 
+/** How an instance is confined beyond the defaults every instance has (runner/src/instances/confinement.ts). */
+export interface IsolationSettings {
+  /** Capabilities added to the allowlist, and taken from it. */
+  capAdd: string[];
+  capDrop: string[];
+  pidsLimit: number;
+  readOnly: boolean;
+  /** UID[:GID]; the image's USER when absent. */
+  user?: string;
+  /** Path → bytes. */
+  tmpfs: Record<string, number>;
+}
+
 export interface CheckedDeploy {
   name: string;
   image: string;
@@ -58,6 +71,9 @@ export interface CheckedDeploy {
   autoscaler: { stableWindowMs: number; panicWindowMs: number; scaleDownDelayMs: number };
   adapter: AdapterSettings;
   async: AsyncSettings;
+  isolation: IsolationSettings;
+  /** Name → value, or null to keep the value deployed before. */
+  secrets: Record<string, string | null>;
   pull: PullPolicy | undefined;
   warnings: string[];
 }
@@ -128,6 +144,8 @@ export function checkDeploy(request: DeployRequest, host: HostCapacity): Checked
     },
     adapter: adapterSettingsOf(document),
     async: asyncSettingsOf(document),
+    isolation: isolationSettingsOf(document),
+    secrets: document.secrets ?? {},
     pull: document.pull,
     warnings,
   };
@@ -162,6 +180,22 @@ export function asyncSettingsOf(document: FunctionDocument): AsyncSettings {
     ...(document.onSuccess ? { onSuccess: document.onSuccess } : {}),
     ...(document.onFailure ? { onFailure: document.onFailure } : {}),
   };
+}
+
+export function isolationSettingsOf(document: FunctionDocument): IsolationSettings {
+  return {
+    capAdd: document.capAdd ?? [],
+    capDrop: document.capDrop ?? [],
+    pidsLimit: document.pidsLimit,
+    readOnly: document.readOnly,
+    ...(document.user ? { user: document.user } : {}),
+    tmpfs: document.tmpfs ?? {},
+  };
+}
+
+/** The isolation every field's default gives (also for a function stored before these settings existed). */
+export function defaultIsolationSettings(): IsolationSettings {
+  return isolationSettingsOf(readDocument({ image: 'default' }).document!);
 }
 
 /** The async settings every field's default gives. */

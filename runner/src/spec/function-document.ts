@@ -11,6 +11,8 @@ import {
   type FieldKey,
 } from './function-schema.js';
 import type { FunctionSpec } from './function-spec.js';
+import { formatSize } from './units.js';
+import { defaultIsolationSettings, type IsolationSettings } from './deploy-request.js';
 
 /** A function as a user writes it (a spec file, flags, the control API), checked, in canonical units. */
 export interface FunctionDocument {
@@ -52,6 +54,14 @@ export interface FunctionDocument {
   maxAsyncPayload: number;
   onSuccess?: string;
   onFailure?: string;
+  capAdd?: string[];
+  capDrop?: string[];
+  pidsLimit: number;
+  readOnly: boolean;
+  user?: string;
+  tmpfs?: Record<string, number>;
+  /** Name → value, or null to keep the value deployed before. */
+  secrets?: Record<string, string | null>;
 }
 
 /**
@@ -110,12 +120,28 @@ function crossFieldProblems(document: FunctionDocument, raw: Record<string, unkn
       `reservedMemory: ${shown(raw['reservedMemory'])} is above memory: the reserved spec is the small one`,
     );
   }
+  const both = Object.keys(document.secrets ?? {}).find((name) => document.env?.[name] !== undefined);
+  if (both) problems.push(`secrets: ${both} is also in env: give it one way`);
   if (valid('panicWindow', 'stableWindow') && document.panicWindow > document.stableWindow) {
     problems.push(
       `panicWindow: ${shown(raw['panicWindow'])} is longer than stableWindow: it must be at most as long`,
     );
   }
   return problems;
+}
+
+/** The isolation settings as fields: lists and maps that are empty are left out, as a user would write them. */
+function isolationFields(isolation: IsolationSettings) {
+  const some = <T extends object>(value: T): T | undefined =>
+    Object.keys(value).length > 0 ? value : undefined;
+  return {
+    capAdd: some(isolation.capAdd),
+    capDrop: some(isolation.capDrop),
+    pidsLimit: isolation.pidsLimit,
+    readOnly: isolation.readOnly,
+    user: isolation.user,
+    tmpfs: some(isolation.tmpfs),
+  };
 }
 
 /**
@@ -162,13 +188,26 @@ export function documentOf(spec: FunctionSpec): Record<string, unknown> {
     maxAsyncPayload: spec.async.maxPayloadBytes,
     onSuccess: spec.async.onSuccess,
     onFailure: spec.async.onFailure,
+    ...isolationFields(spec.isolation ?? defaultIsolationSettings()),
+    // Names only: deployed again as they are, they keep their values.
+    secrets:
+      spec.secrets && Object.keys(spec.secrets).length > 0 ? Object.keys(spec.secrets).sort() : undefined,
   };
   const document: Record<string, unknown> = {};
   for (const field of FIELDS as readonly Field[]) {
     const value = values[field.key as FieldKey];
     if (value === undefined) continue;
     document[field.key] =
-      field.kind === 'duration' || field.kind === 'size' ? formatValue(field, value) : value;
+      field.kind === 'duration' || field.kind === 'size'
+        ? formatValue(field, value)
+        : field.kind === 'tmpfs'
+          ? Object.fromEntries(
+              Object.entries(value as Record<string, number>).map(([path, bytes]) => [
+                path,
+                formatSize(bytes),
+              ]),
+            )
+          : value;
   }
   return document;
 }

@@ -1,6 +1,7 @@
 import { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
 import { defaultConfig } from '../autoscaler/kpa.js';
 import { defaultLifecycleConfig } from '../autoscaler/plan-instances.js';
+import { RUNTIME_MOUNT } from '../adapter-runtime/adapter-runtime.js';
 import { FUNCTION_NAME_PATTERN } from './function-spec.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
@@ -21,7 +22,12 @@ export type FieldKind =
   | 'statuses'
   | 'hook'
   | 'path'
-  | 'destination';
+  | 'destination'
+  | 'boolean'
+  | 'capabilities'
+  | 'user'
+  | 'tmpfs'
+  | 'secrets';
 
 export interface Field {
   /** The key in a spec file and in the control API. */
@@ -32,7 +38,7 @@ export interface Field {
   short?: string;
   kind: FieldKind;
   /** The default in the field's canonical unit (ms for durations, bytes for sizes). */
-  default?: number | string;
+  default?: number | string | boolean;
   /** When the default is not a fixed value: where it comes from. */
   defaultFrom?: string;
   /** The allowed range, in the canonical unit. */
@@ -54,6 +60,23 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
+
+/**
+ * What an unchanged nginx, Tomcat, gunicorn or Node app needs to bind its port and drop to its own user, and
+ * nothing else: Docker's default set less AUDIT_WRITE, FSETID, MKNOD, NET_RAW, SETFCAP, SETPCAP and SYS_CHROOT.
+ */
+export const DEFAULT_CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'KILL',
+  'NET_BIND_SERVICE',
+  'SETGID',
+  'SETUID',
+];
+
+/** The tmpfs on /tmp of a read-only instance, when `tmpfs` does not size it. */
+export const READ_ONLY_TMP_BYTES = 64 * MiB;
 
 export const FIELDS = [
   {
@@ -376,6 +399,59 @@ export const FIELDS = [
     kind: 'destination',
     doc: 'where the record of an async event that failed or expired goes: an http(s) URL or function:NAME',
   },
+  {
+    key: 'capAdd',
+    flag: 'cap-add',
+    kind: 'capabilities',
+    defaultFrom: 'none beyond the allowlist',
+    doc: `Linux capabilities added to the instance's allowlist (${DEFAULT_CAPABILITIES.join(', ')}), like NET_RAW (repeatable)`,
+  },
+  {
+    key: 'capDrop',
+    flag: 'cap-drop',
+    kind: 'capabilities',
+    defaultFrom: 'the whole allowlist kept',
+    doc: 'Linux capabilities taken from the allowlist, like CHOWN (repeatable)',
+  },
+  {
+    key: 'pidsLimit',
+    flag: 'pids-limit',
+    kind: 'integer',
+    default: 1024,
+    min: 16,
+    max: 4_194_304,
+    unit: 'processes',
+    doc: 'most processes and threads an instance may have at once; an instance that reaches it is replaced',
+  },
+  {
+    key: 'readOnly',
+    flag: 'read-only',
+    kind: 'boolean',
+    default: false,
+    doc: `the root filesystem is read-only, with a tmpfs on /tmp (${READ_ONLY_TMP_BYTES / MiB}m unless \`tmpfs\` sets /tmp)`,
+  },
+  {
+    key: 'user',
+    flag: 'user',
+    short: 'u',
+    kind: 'user',
+    defaultFrom: "the image's USER",
+    doc: 'UID[:GID] the app and its adapter run as, like 10001:10001',
+  },
+  {
+    key: 'tmpfs',
+    flag: 'tmpfs',
+    kind: 'tmpfs',
+    defaultFrom: 'none (a read-only instance gets /tmp)',
+    doc: 'a size-limited tmpfs in each instance, PATH:SIZE like /cache:64m (repeatable); its size counts toward `memory`',
+  },
+  {
+    key: 'secrets',
+    flag: 'secret',
+    kind: 'secrets',
+    defaultFrom: 'no secret',
+    doc: "NAME=@FILE: the app gets the file's content in its environment as NAME; stored sealed, never shown (repeatable; a NAME alone keeps the value deployed before)",
+  },
 ] as const satisfies readonly Field[];
 
 export type FieldKey = (typeof FIELDS)[number]['key'];
@@ -390,6 +466,12 @@ export function fieldByKey(key: string): Field | undefined {
 export function formatValue(field: Field, value: unknown): string {
   if (field.kind === 'duration' && typeof value === 'number') return formatDuration(value);
   if (field.kind === 'size' && typeof value === 'number') return formatSize(value);
+  if (field.kind === 'capabilities' && Array.isArray(value)) return value.join(',');
+  if (field.kind === 'tmpfs' && value && typeof value === 'object') {
+    return Object.entries(value as Record<string, number>)
+      .map(([path, bytes]) => `${path}:${formatSize(bytes)}`)
+      .join(' ');
+  }
   if (field.kind === 'env' && value && typeof value === 'object') {
     return Object.entries(value as Record<string, string>)
       .map(([key, item]) => `${key}=${item}`)
@@ -474,6 +556,22 @@ export function parseField(field: Field, raw: unknown): { value: unknown } | { p
         : say('must be an http:// or https:// URL, or function:NAME');
     case 'env':
       return parseEnv(field, raw);
+    case 'boolean':
+      if (raw === true || raw === 'true' || raw === '') return { value: true };
+      if (raw === false || raw === 'false') return { value: false };
+      return say('must be true or false');
+    case 'capabilities':
+      return parseCapabilities(field, raw);
+    case 'user':
+      return typeof raw === 'string' && USER.test(raw)
+        ? { value: raw }
+        : say(
+            'must be UID[:GID] in numbers, like 10001:10001 (a name would need the image to have /etc/passwd)',
+          );
+    case 'tmpfs':
+      return parseTmpfs(field, raw);
+    case 'secrets':
+      return parseSecrets(field, raw);
     case 'string':
       if (typeof raw !== 'string' || !raw) return say('must be a non-empty string');
       if (field.key === 'name' && !NAME.test(raw)) {
@@ -498,6 +596,96 @@ function isDestination(text: string): boolean {
   }
 }
 
+/** Linux's capabilities, as Docker names them (without CAP_). */
+const CAPABILITIES = new Set(
+  `AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN DAC_OVERRIDE DAC_READ_SEARCH
+  FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN MAC_OVERRIDE MKNOD NET_ADMIN
+  NET_BIND_SERVICE NET_BROADCAST NET_RAW PERFMON SETFCAP SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT
+  SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM`.split(
+    /\s+/,
+  ),
+);
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const USER = /^\d{1,10}(:\d{1,10})?$/;
+
+/** A list (flags, a file) or one comma-separated string → sorted capability names, `CAP_` and case dropped. */
+function parseCapabilities(field: Field, raw: unknown): { value: unknown } | { problem: string } {
+  const items = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? [raw] : undefined;
+  if (!items) return { problem: `${field.key}: must be a list of capability names, like NET_RAW` };
+  const names = items
+    .flatMap((item) => item.split(','))
+    .map((item) => item.trim().toUpperCase().replace(/^CAP_/, ''))
+    .filter(Boolean);
+  if (names.includes('ALL')) {
+    return { problem: `${field.key}: ALL is not allowed: name each capability the app needs, like NET_RAW` };
+  }
+  const unknown = names.find((name) => !CAPABILITIES.has(name));
+  if (unknown)
+    return {
+      problem: `${field.key}: ${shown(unknown)} is not a Linux capability, like NET_RAW or SYS_PTRACE`,
+    };
+  return { value: [...new Set(names)].sort() };
+}
+
+/** `["PATH:SIZE", …]` (flags) or `{PATH: SIZE}` (a file) → path → bytes. */
+function parseTmpfs(field: Field, raw: unknown): { value: unknown } | { problem: string } {
+  let entries: Array<[string, unknown]>;
+  if (Array.isArray(raw)) {
+    entries = [];
+    for (const item of raw.map(String)) {
+      const colon = item.lastIndexOf(':');
+      if (colon <= 0) return { problem: `${field.key}: ${shown(item)} must be PATH:SIZE, like /cache:64m` };
+      entries.push([item.slice(0, colon), item.slice(colon + 1)]);
+    }
+  } else if (raw && typeof raw === 'object') {
+    entries = Object.entries(raw);
+  } else {
+    return {
+      problem: `${field.key}: must be a list of PATH:SIZE, like /cache:64m, or a map of paths to sizes`,
+    };
+  }
+  const mounts: Record<string, number> = {};
+  for (const [path, size] of entries) {
+    if (!/^\/[^:,\s]*$/.test(path) || path === '/' || path.split('/').includes('..')) {
+      return {
+        problem: `${field.key}: ${shown(path)} must be an absolute path inside the container, like /cache`,
+      };
+    }
+    if (path === RUNTIME_MOUNT || path.startsWith(`${RUNTIME_MOUNT}/`)) {
+      return { problem: `${field.key}: ${path} is where the adapter lives: choose another path` };
+    }
+    const bytes = typeof size === 'string' || typeof size === 'number' ? parseSize(size) : undefined;
+    if (bytes === undefined || bytes < MiB) {
+      return { problem: `${field.key}: ${shown(size)} for ${path} is not a size of at least 1m, like 64m` };
+    }
+    mounts[path] = bytes;
+  }
+  return { value: mounts };
+}
+
+/**
+ * `{NAME: value}` (the value in the request, read from its file by the CLI) or `[NAME]` (what `get -o yaml`
+ * shows): name → value, or null to keep the value the function has.
+ */
+function parseSecrets(field: Field, raw: unknown): { value: unknown } | { problem: string } {
+  let entries: Array<[string, unknown]>;
+  if (Array.isArray(raw)) entries = raw.map((name) => [String(name), null]);
+  else if (raw && typeof raw === 'object') entries = Object.entries(raw);
+  else return { problem: `${field.key}: must be a map of names to values, or a list of names` };
+  const secrets: Record<string, string | null> = {};
+  for (const [name, value] of entries) {
+    if (!ENV_NAME.test(name)) return { problem: `${field.key}: ${shown(name)} is not a variable name` };
+    if (name.startsWith('PILOTLIGHT_')) {
+      return { problem: `${field.key}: ${name} is reserved for the adapter (PILOTLIGHT_*)` };
+    }
+    if (value !== null && typeof value !== 'string') {
+      return { problem: `${field.key}: the value of ${name} must be text` };
+    }
+    secrets[name] = value;
+  }
+  return { value: secrets };
+}
+
 /** `["K=V", …]` (flags) or `{K: V}` (a file) → a map; PILOTLIGHT_* is the adapter's. */
 function parseEnv(field: Field, raw: unknown): { value: unknown } | { problem: string } {
   const entries: Array<[string, string]> = [];
@@ -515,7 +703,7 @@ function parseEnv(field: Field, raw: unknown): { value: unknown } | { problem: s
   }
   const reserved = entries.find(([key]) => key.startsWith('PILOTLIGHT_'));
   if (reserved) return { problem: `${field.key}: ${reserved[0]} is reserved for the adapter (PILOTLIGHT_*)` };
-  const bad = entries.find(([key]) => !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key));
+  const bad = entries.find(([key]) => !ENV_NAME.test(key));
   if (bad) return { problem: `${field.key}: ${shown(bad[0])} is not a variable name` };
   return { value: Object.fromEntries(entries) };
 }

@@ -2,7 +2,7 @@ import type { AutoscalerConfig } from '../autoscaler/kpa.js';
 import type { LifecycleConfig } from '../autoscaler/plan-instances.js';
 import type { ResourceSpec } from '../instances/resource-spec.js';
 import type { PullPolicy } from '../registry/pull-image.js';
-import type { AdapterSettings, AsyncSettings } from './deploy-request.js';
+import type { AdapterSettings, AsyncSettings, IsolationSettings } from './deploy-request.js';
 
 /** Everything the runner keeps about a deployed function; one revision per deploy. */
 export interface FunctionSpec {
@@ -32,6 +32,10 @@ export interface FunctionSpec {
   adapter: AdapterSettings;
   /** How its async events are run: concurrency, retries, maximum age, payload limit. */
   async: AsyncSettings;
+  /** Capabilities, process limit, read-only root, user and tmpfs mounts (defaults when absent). */
+  isolation?: IsolationSettings;
+  /** Name → the value sealed (runner/src/store/secret-box.ts): the app gets it in its environment. */
+  secrets?: Record<string, string>;
   /** The pull policy the user asked for, if any (each deploy pulls by it). */
   pull?: PullPolicy;
 }

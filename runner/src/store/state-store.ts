@@ -1,4 +1,5 @@
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openPrivateDatabase } from './private-database.js';
 import { inTransaction } from './sqlite-transaction.js';
 import { defaultAdapterSettings, defaultAsyncSettings } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
@@ -37,7 +38,7 @@ export class StateStore {
   private readonly db: DatabaseSync;
 
   constructor(path: string) {
-    this.db = new DatabaseSync(path);
+    this.db = openPrivateDatabase(path);
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     this.db.exec(SCHEMA);
   }
