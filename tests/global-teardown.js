@@ -4,15 +4,15 @@ import Docker from 'dockerode';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 
-/** Edges (HAProxy) that test runners left running in their temporary data directories. */
-function stopTestEdges() {
-  spawnSync('pkill', ['-f', `haproxy -W -D -f ${tmpdir()}/pilotlight-`]);
+/** Edges (HAProxy) this run's runners left in their temporary data directories (runTempPrefix), and no other's. */
+function stopTestEdges(run) {
+  spawnSync('pkill', ['-f', `haproxy -W -D -f ${tmpdir()}/pilotlight-${run}-`]);
 }
 
 export default async function globalTeardown() {
   const run = process.env.PILOTLIGHT_TEST_RUN;
-  stopTestEdges();
   if (!run) return;
+  stopTestEdges(run);
   const docker = new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' });
   try {
     await docker.ping();

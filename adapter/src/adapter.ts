@@ -22,7 +22,7 @@ import { runHook } from './run-hook.js';
 import { once } from './run-once.js';
 import { AdapterStats } from './stats.js';
 import { CONTROL_PATHS, CONTROL_PREFIX } from '../contract/contract.js';
-import { originForm } from './request-target.js';
+import { disguisedReserved, originForm } from './request-target.js';
 
 export type AdapterState = 'starting' | 'ready' | 'failed' | 'draining' | 'stopped';
 
@@ -156,6 +156,9 @@ export class Adapter {
     if (url.startsWith(CONTROL_PREFIX)) {
       if (absolute) return this.answerError(res, reservedInAbsoluteForm(), requestIdFrom(req.headers), req);
       return this.control(url, req, res);
+    }
+    if (disguisedReserved(url, CONTROL_PREFIX)) {
+      return this.answerError(res, reservedInDisguise(), requestIdFrom(req.headers), req);
     }
     const requestId = requestIdFrom(req.headers);
     try {
@@ -392,6 +395,15 @@ function reservedInAbsoluteForm(): AdapterError {
     'RESERVED_PATH',
     403,
     `paths under ${CONTROL_PREFIX} are reserved and are not served to an absolute-form request (GET http://host${CONTROL_PREFIX}…)`,
+  );
+}
+
+/** `//_/…`, `/%5F/…`, `/x/../_/…`: the app may read them as `/_/…`, which never reaches it. */
+function reservedInDisguise(): AdapterError {
+  return new AdapterError(
+    'RESERVED_PATH',
+    403,
+    `paths under ${CONTROL_PREFIX} are reserved, however they are spelled (repeated slashes, escapes, dot segments)`,
   );
 }
 

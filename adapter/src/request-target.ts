@@ -12,3 +12,25 @@ export function originForm(target: string): { path: string; absolute: boolean } 
   const rest = target.slice(authority[0].length);
   return { path: rest.startsWith('/') ? rest : `/${rest}`, absolute: true };
 }
+
+/**
+ * Whether a path outside `/_/` as written is `/_/…` once percent-decoded, its slashes merged and its dot
+ * segments resolved, as many apps read it (`//_/x`, `/%5F/x`, `/a/../_/x`).
+ */
+export function disguisedReserved(path: string, prefix: string): boolean {
+  const raw = path.split('?')[0]!;
+  if (raw.startsWith(prefix)) return false;
+  let decoded = raw;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // a malformed escape: judged as written
+  }
+  const segments: string[] = [];
+  for (const segment of decoded.replace(/\\/g, '/').split('/').slice(1)) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  return `/${segments.join('/')}/`.startsWith(prefix);
+}

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { LABEL_CAP_ADD, LABEL_KIND } from '../../engine/labels.js';
+import { LABEL_CAP_ADD, LABEL_KIND, LABEL_TEST_RUN } from '../../engine/labels.js';
 import { RUNTIME_MOUNT } from '../../runner/src/adapter-runtime/adapter-runtime.js';
 import { DEFAULT_CAPABILITIES } from '../../runner/src/spec/function-schema.js';
 
@@ -74,8 +74,11 @@ export async function auditInstances(docker: Docker): Promise<{ stop: () => Prom
           .getContainer(event.id)
           .inspect()
           .then(
-            (info) =>
-              problems.push(...confinementProblems(info).map((problem) => `${info.Name}: ${problem}`)),
+            (info) => {
+              // A container a test made to look like an instance (an orphan to adopt) is the test's own.
+              if (info.Config.Labels[LABEL_TEST_RUN]) return;
+              problems.push(...confinementProblems(info).map((problem) => `${info.Name}: ${problem}`));
+            },
             () => undefined, // removed before it could be looked at
           )
           .then(() => undefined),

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { LABEL_RUNNER } from '../../engine/labels.js';
 import { runRunner, spawnRunner } from './runner-cli.js';
+import { runTempPrefix } from './test-docker.js';
 
 export interface RunnerProcess {
   dataDir: string;
@@ -31,7 +31,7 @@ export async function startRunner(
     args?: string[];
   } = {},
 ): Promise<RunnerProcess> {
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pilotlight-runner-')));
+  const dataDir = options.dataDir ?? (await mkdtemp(runTempPrefix('runner')));
   const child = spawnRunner(
     [
       'up',

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { ContainerEngine } from '../../engine/container-engine.js';
 import { createDocker, createEngine, dockerEndpointFromEnv } from '../../engine/docker-endpoint.js';
@@ -20,6 +22,14 @@ export function testEngine(): ContainerEngine {
 
 export function testLabels(): Record<string, string> {
   return managedLabels('test', { [LABEL_TEST_RUN]: TEST_RUN_ID });
+}
+
+/**
+ * A prefix for `mkdtemp` that names this run: the global teardown stops the edges left in such folders, and
+ * only those (other runs on the machine keep theirs).
+ */
+export function runTempPrefix(name: string): string {
+  return join(tmpdir(), `pilotlight-${TEST_RUN_ID}-${name}-`);
 }
 
 export function uniqueName(prefix: string): string {

@@ -96,6 +96,18 @@ describe('the edge (HAProxy) in front of every function', () => {
     );
     expect(absolute).toMatch(/^HTTP\/1.1 403/);
     expect(absolute).toContain('RESERVED_PATH');
+    for (const disguised of [
+      '/fn/plain//_/stats',
+      '/fn/plain/%5F/stats',
+      '/fn/plain/x/../_/stats',
+      '/fn/plain/%2F_/stats',
+    ]) {
+      const answer = await rawRequest(
+        port,
+        `GET ${disguised} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      expect({ disguised, status: answer.slice(0, 12) }).toEqual({ disguised, status: 'HTTP/1.1 403' });
+    }
     expect(absolute).toMatch(/\r\nx-request-id: \S+\r\n/);
     for (const path of ['/healthz', '/nowhere']) {
       const own = await fetch(`${runner.gateway}${path}`, {

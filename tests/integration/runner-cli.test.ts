@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { runRunner } from '../helpers/runner-cli.js';
 import { startRunner, until } from '../helpers/runner-process.js';
 import { selfSignedCert } from '../helpers/self-signed-cert.js';
-import { testDocker } from '../helpers/test-docker.js';
+import { runTempPrefix, testDocker } from '../helpers/test-docker.js';
 
 const docker = testDocker();
 
@@ -37,7 +36,7 @@ describe('runner setup', () => {
 
 describe('commands without a runner', () => {
   test('say that no runner is running for the data directory and how to start one', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-none-'));
+    const dataDir = await mkdtemp(runTempPrefix('none'));
     try {
       const result = await runRunner(['ls', '--data-dir', dataDir]);
       expect(result.exitCode).toBe(2);
@@ -89,7 +88,7 @@ describe('runner up', () => {
 
       // A second runner on a port in use says which and how to move it, in one line.
       const taken = new URL(url).port;
-      const other = await mkdtemp(join(tmpdir(), 'pilotlight-port-'));
+      const other = await mkdtemp(runTempPrefix('port'));
       const clash = await runRunner(['up', '--data-dir', other, '--port', taken, '--control-port', '0']);
       expect(clash.exitCode).toBe(2);
       expect(clash.stderr.trim()).toBe(
@@ -107,7 +106,7 @@ describe('runner up', () => {
 
 describe('runner up keeps its state and its control API private', () => {
   test('a state database others can read stops it before it starts, in one line naming the file and the chmod', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-open-'));
+    const dataDir = await mkdtemp(runTempPrefix('open'));
     try {
       const db = join(dataDir, 'state.db');
       await writeFile(db, '');
@@ -124,7 +123,7 @@ describe('runner up keeps its state and its control API private', () => {
   });
 
   test('a control host off loopback is refused without TLS; --insecure-control starts it with a warning', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-insecure-'));
+    const dataDir = await mkdtemp(runTempPrefix('insecure'));
     const args = [
       'up',
       '--data-dir',

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SAMPLE_NAMES, sampleImageRef } from '../../images/catalog.js';
-import { LABEL_RUNNER, managedLabels } from '../../engine/labels.js';
+import { LABEL_RUNNER, LABEL_TEST_RUN, managedLabels } from '../../engine/labels.js';
 import { testDocker, TEST_RUN_ID } from '../helpers/test-docker.js';
 import { pushToRegistry, startTestRegistry, untag, type TestRegistry } from '../helpers/test-registry.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
@@ -321,6 +321,8 @@ describe('runner restart', () => {
         Image: sampleImageRef('scratch'),
         Labels: {
           ...managedLabels('instance', { [LABEL_RUNNER]: first.runnerId, 'pilotlight.function': 'gone' }),
+          // Made by the test, not by a runner: the audit of instances leaves it out.
+          [LABEL_TEST_RUN]: TEST_RUN_ID,
         },
       });
       await orphan.start();

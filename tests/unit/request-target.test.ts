@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { originForm } from '../../adapter/src/request-target.js';
+import { disguisedReserved, originForm } from '../../adapter/src/request-target.js';
 
 describe('originForm', () => {
   test('an origin-form target is kept as it is', () => {
@@ -17,5 +17,28 @@ describe('originForm', () => {
 
   test('the asterisk form is left alone', () => {
     expect(originForm('*')).toEqual({ path: '*', absolute: false });
+  });
+});
+
+describe('disguisedReserved', () => {
+  test('spellings many apps read as /_/… are caught', () => {
+    for (const path of [
+      '//_/stats',
+      '/%5F/stats',
+      '/%5f/x',
+      '/a/../_/x',
+      '/./_/x',
+      '/%2F_/x',
+      '/\\_/x',
+      '/_%2Fstats',
+    ]) {
+      expect({ path, reserved: disguisedReserved(path, '/_/') }).toEqual({ path, reserved: true });
+    }
+  });
+
+  test('ordinary paths, and /_/ itself (routed as written), are not', () => {
+    for (const path of ['/', '/_/stats', '/a_/b', '/__/x', '/x?next=/_/stats', '/%E0%A4%A', '/a/_/b']) {
+      expect({ path, reserved: disguisedReserved(path, '/_/') }).toEqual({ path, reserved: false });
+    }
   });
 });

@@ -126,6 +126,8 @@ function defaultsSection(paths: EdgePaths): string[] {
     '  timeout server 30000',
     '  timeout tunnel 3600000',
     '  timeout queue 30000',
+    // The 400 and 408 of a request HAProxy could not read come from its built-in pages before 3.2, which
+    // ignores these two for such early errors (haproxy/haproxy#3032); from 3.2 on they are used.
     `  errorfile 400 ${paths.badRequest}`,
     `  http-error ${errorAnswer(408, 'REQUEST_TIMEOUT', 'the request line and headers did not arrive within 10 s')}`,
     `  http-error ${errorAnswer(502, 'APP_UNREACHABLE', 'the app closed the connection without a valid HTTP answer (it may have crashed)')}`,
@@ -140,6 +142,10 @@ function edgeFrontend(listen: EdgeListen): string[] {
     'frontend edge',
     `  bind ${listen.host}:${listen.port}`,
     '  option forwardfor',
+    // `/_/` however it is spelled: many apps read `//_/`, `/%5F/` and `/x/../_/` as `/_/` (HAProxy 2.6's
+    // normalize-uri is experimental, so the path is judged decoded, slashes merged, and never rewritten).
+    '  acl reserved_path path,url_dec,regsub(/+,/,g) -m beg /_/',
+    '  acl reserved_path path,url_dec,regsub(/+,/,g) -m reg /\\.\\.?/(.*/)?_/',
     `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId}) if { req.hdr(${HEADERS.requestId}) -m reg ^[-A-Za-z0-9_.:@/+=]{1,200}$ }`,
     '  http-request set-var(txn.rid) uuid if !{ var(txn.rid) -m found }',
     `  http-request set-header ${HEADERS.requestId} %[var(txn.rid)]`,
@@ -152,7 +158,7 @@ function edgeFrontend(listen: EdgeListen): string[] {
     '  http-request set-var(txn.fn) path,field(3,/) if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found } { path_beg /fn/ }',
     '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !{ req.hdr(host),lower,field(1,:) -m end .localhost } { path_beg /fn/ }',
     `  http-request return ${errorAnswer(404, 'NOT_ROUTED', 'send requests to /fn/NAME/… or with Host: NAME.localhost')} if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found }`,
-    `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if { path_beg /_/ } !{ var(txn.lambda) -m found }`,
+    `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if reserved_path !{ var(txn.lambda) -m found }`,
     `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
     `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found }`,
     `  http-request del-header ${FUNCTION_HEADER}`,
