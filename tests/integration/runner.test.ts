@@ -296,9 +296,12 @@ describe('runner scaling and the pilot light', () => {
       async () => ((await instancesOf(docker, runner.runnerId, 'busy')).length === 1 ? true : undefined),
       40_000,
     );
+    // The prober ran through the scale-in and keeps on a while past it (the drained instances' last answers).
+    const atScaleIn = probes;
+    await until('20 probes after the scale-in', async () => probes >= atScaleIn + 20 || undefined);
     probing = false;
     await prober;
-    expect(probes).toBeGreaterThan(50);
+    expect(atScaleIn).toBeGreaterThan(10);
     expect(failures).toBe(0);
   });
 });
