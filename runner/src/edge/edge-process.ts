@@ -34,6 +34,25 @@ function haproxy(args: string[]): Promise<{ code: number; output: string }> {
   });
 }
 
+/**
+ * How long the master's CLI may stay closed while the master re-executes itself. HAProxy 2.6's master does so on
+ * every reload (to load the new configuration) and once more, right after forking the new worker, into wait mode
+ * (also after a start): the CLI is closed meanwhile, even once the new worker answers.
+ */
+const MASTER_REEXEC_MS = 5_000;
+
+/** The master as its CLI's `show proc` describes it: its pid, its reloads, and the failed ones since a success. */
+interface MasterState {
+  pid: number;
+  reloads: number;
+  failed: number;
+}
+
+function parseMaster(answer: string): MasterState | undefined {
+  const line = /^(\d+)\s+master\s+(\d+)\s+\[failed:\s*(\d+)\]/m.exec(answer);
+  return line ? { pid: Number(line[1]), reloads: Number(line[2]), failed: Number(line[3]) } : undefined;
+}
+
 /** The lines of haproxy's output that say what is wrong. */
 function alerts(output: string): string {
   const lines = output.split('\n').filter((line) => /ALERT|haproxy is not installed/.test(line));
@@ -47,12 +66,13 @@ function alerts(output: string): string {
 export class EdgeProcess {
   constructor(private readonly paths: EdgePaths) {}
 
-  /** The master's pid, when one is running and answers on its socket. */
+  /**
+   * The master's pid, as it gives it on its socket, when one is running. A master re-executing itself (its socket
+   * closed) is waited for, not taken for a stopped edge: a second edge started beside it would take over the pid
+   * file and the sockets' paths, and the first would keep serving out of reach of reload and stop.
+   */
   async running(): Promise<number | undefined> {
-    const pid = this.masterPid();
-    if (pid === undefined || !alive(pid)) return undefined;
-    const answer = await edgeCommand(this.paths.master, 'show proc', 2000).catch(() => '');
-    return answer.includes('master') ? pid : undefined;
+    return (await this.master())?.pid;
   }
 
   writeConfig(config: string): void {
@@ -74,6 +94,12 @@ export class EdgeProcess {
 
   /** Starts the master and its worker; resolves once the worker answers on the admin socket. */
   async start(config: string): Promise<void> {
+    const recorded = this.masterPid();
+    if (recorded !== undefined && this.isEdge(recorded)) {
+      throw new EdgeStartError(
+        `the edge's master (pid ${recorded}) is running but does not answer on ${this.paths.master}: stop it (kill ${recorded}) and try again`,
+      );
+    }
     await this.install(config);
     const started = await haproxy([
       '-W',
@@ -89,6 +115,10 @@ export class EdgeProcess {
       throw new EdgeStartError(`the edge (haproxy) did not start: ${alerts(started.output)}`);
     }
     await this.workerAnswers(undefined);
+    // Its master re-executes into wait mode once the worker is forked: running once its socket answers.
+    if ((await this.master(10_000)) === undefined) {
+      throw new EdgeStartError(`the edge's master did not answer on ${this.paths.master}`);
+    }
   }
 
   /**
@@ -97,20 +127,29 @@ export class EdgeProcess {
    */
   async reload(config: string): Promise<void> {
     await this.install(config);
+    const master = await this.master();
+    if (master === undefined) {
+      throw new EdgeStartError(`the edge's master does not answer on ${this.paths.master}`);
+    }
     const before = await this.workerPid();
     const answer = await edgeCommand(this.paths.master, 'reload');
     if (/fail|error/i.test(answer)) throw new EdgeStartError(`the edge did not reload: ${answer.trim()}`);
+    await this.masterReloaded(master);
     await this.workerAnswers(before);
   }
 
   /** Soft stop: listeners close, requests in flight finish. */
   async stop(timeoutMs = 10_000): Promise<void> {
-    const pid = this.masterPid();
-    if (pid === undefined || !alive(pid)) return;
-    process.kill(pid, 'SIGUSR1');
+    // The master is the one answering on the master socket, and the pid file's if that one is another.
+    const masters = new Set<number>();
+    const answering = await this.master();
+    if (answering !== undefined) masters.add(answering.pid);
+    const recorded = this.masterPid();
+    if (recorded !== undefined && this.isEdge(recorded)) masters.add(recorded);
+    for (const pid of masters) signal(pid, 'SIGUSR1');
     const deadline = Date.now() + timeoutMs;
-    while (alive(pid) && Date.now() < deadline) await sleep(20);
-    if (alive(pid)) process.kill(pid, 'SIGTERM');
+    while ([...masters].some(alive) && Date.now() < deadline) await sleep(20);
+    for (const pid of masters) if (alive(pid)) signal(pid, 'SIGTERM');
   }
 
   /** The port the running edge's configuration binds (kept when a restarted runner is given port 0). */
@@ -124,6 +163,51 @@ export class EdgeProcess {
     if (!existsSync(this.paths.pid)) return undefined;
     const pid = Number(readFileSync(this.paths.pid, 'utf8').trim().split('\n')[0]);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
+  /** Whether the process is this edge's haproxy (a pid file outlives its process, and a pid is reused). */
+  private isEdge(pid: number): boolean {
+    if (!alive(pid)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(this.paths.config);
+    } catch {
+      return alive(pid); // gone meanwhile, or no /proc to tell: the pid file is trusted
+    }
+  }
+
+  /** The master as its socket describes it, waiting out a re-execution while the pid file's process is the edge's. */
+  private async master(timeoutMs = MASTER_REEXEC_MS): Promise<MasterState | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = parseMaster(await edgeCommand(this.paths.master, 'show proc', 2000).catch(() => ''));
+      if (state !== undefined) return state;
+      const pid = this.masterPid();
+      if (pid === undefined || !this.isEdge(pid) || Date.now() >= deadline) return undefined;
+      await sleep(20);
+    }
+  }
+
+  /** Waits until the master has re-executed with the new configuration and answers again (in wait mode). */
+  private async masterReloaded(before: MasterState, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const now = parseMaster(await edgeCommand(this.paths.master, 'show proc', 2000).catch(() => ''));
+      if (now?.pid === before.pid && now.reloads > before.reloads) {
+        if (now.failed > 0) {
+          throw new EdgeStartError(
+            'the edge could not load its new configuration and keeps the previous one',
+          );
+        }
+        return;
+      }
+      if (!alive(before.pid)) {
+        throw new EdgeStartError(`the edge's master (pid ${before.pid}) exited during a reload`);
+      }
+      await sleep(10);
+    }
+    throw new EdgeStartError(
+      `the edge's master did not answer on ${this.paths.master} within ${timeoutMs} ms of a reload`,
+    );
   }
 
   private async workerPid(): Promise<string | undefined> {
@@ -141,6 +225,14 @@ export class EdgeProcess {
     throw new EdgeStartError(
       `the edge's worker did not answer on ${this.paths.admin} within ${timeoutMs} ms`,
     );
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
   }
 }
 
