@@ -54,6 +54,14 @@ export function callApp(
         ),
       );
     });
+    // The connection ended with no whole answer and no error: an answer cut short, or one to a CONNECT or an
+    // upgrade, whose socket Node closes (this call reads no tunnel). After a whole answer this does nothing.
+    upstream.on('close', () => {
+      clearTimeout(timer);
+      reject(
+        new AdapterError('APP_UNREACHABLE', 502, `${options.what}: the app closed the connection mid-answer`),
+      );
+    });
     upstream.end(options.body);
   });
 }

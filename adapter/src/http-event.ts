@@ -1,4 +1,9 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import {
+  validateHeaderName,
+  validateHeaderValue,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { AdapterError } from '../forward/adapter-error.js';
 
 /** A request described as data, as API gateways hand events to functions. */
@@ -65,6 +70,7 @@ export function toHttpRequest(event: Json): HttpShapedRequest {
       else if (Array.isArray(item) && item.every((part) => typeof part === 'string'))
         headers[name.toLowerCase()] = item;
       else throw malformed(`${field}.${name}`, 'must be a string or an array of strings');
+      checkSendable(`${field}.${name}`, name, item);
     }
   }
 
@@ -81,7 +87,36 @@ export function toHttpRequest(event: Json): HttpShapedRequest {
   const body = rawBody ? Buffer.from(rawBody, isBase64 ? 'base64' : 'utf8') : Buffer.alloc(0);
 
   const query = queryString(event);
-  return { method: method.toUpperCase(), path: query ? `${path}?${query}` : path, headers, body };
+  const target = query ? `${path}?${query}` : path;
+  return { method: method.toUpperCase(), path: sendableTarget(target), headers, body };
+}
+
+/**
+ * The target with what may not appear in a request line percent-encoded (as UTF-8): events carry paths decoded
+ * (`/a b`, `/é`), and a request line cannot.
+ */
+function sendableTarget(target: string): string {
+  return target.replace(/[^\x21-\x7e]|["<>\\^`{|}]/gu, (char) =>
+    [...Buffer.from(char, 'utf8')]
+      .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  );
+}
+
+/** A header Node would refuse to send is the event's fault, not the adapter's. */
+function checkSendable(field: string, name: string, value: string | string[]): void {
+  try {
+    validateHeaderName(name);
+  } catch {
+    throw malformed(field, "is not a valid header name (letters, digits and !#$%&'*+.^_`|~- only)");
+  }
+  for (const part of Array.isArray(value) ? value : [value]) {
+    try {
+      validateHeaderValue(name, part);
+    } catch {
+      throw malformed(field, 'holds a character a header value cannot carry (CR, LF, NUL, beyond U+00FF)');
+    }
+  }
 }
 
 function queryString(event: Json): string {

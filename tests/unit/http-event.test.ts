@@ -2,6 +2,13 @@ import { describe, expect, test } from '@jest/globals';
 import { isHttpShaped, parseJsonEvent, toHttpAnswer, toHttpRequest } from '../../adapter/src/http-event.js';
 
 describe('HTTP-shaped events', () => {
+  test('a decoded path or query is percent-encoded into a request line Node can send', () => {
+    const event = { httpMethod: 'GET', path: '/é/\u0000/"x"', queryStringParameters: { q: 'a b' } };
+    const { path } = toHttpRequest(event);
+    expect(path.startsWith('/%C3%A9/%00/%22x%22')).toBe(true);
+    expect(path).not.toMatch(/[^\x21-\x7e]/);
+  });
+
   test('API Gateway v1 fields become the request, with query and base64 body', () => {
     const event = {
       httpMethod: 'post',
@@ -23,7 +30,7 @@ describe('HTTP-shaped events', () => {
   test('API Gateway v2 fields are understood too', () => {
     const event = { requestContext: { http: { method: 'GET' } }, rawPath: '/a b', rawQueryString: 'x=1' };
     expect(isHttpShaped(event)).toBe(true);
-    expect(toHttpRequest(event)).toMatchObject({ method: 'GET', path: '/a b?x=1' });
+    expect(toHttpRequest(event)).toMatchObject({ method: 'GET', path: '/a%20b?x=1' });
   });
 
   test('a plain JSON event is not HTTP-shaped', () => {
@@ -43,6 +50,15 @@ describe('HTTP-shaped events', () => {
     [{ httpMethod: 'GET', path: '/', body: { a: 1 } }, /body must be a string/],
     [{ httpMethod: 'GET', path: '/', body: '%%%', isBase64Encoded: true }, /not valid base64/],
     [{ httpMethod: 'GET', path: '/', isBase64Encoded: 'yes' }, /isBase64Encoded must be true or false/],
+    [
+      { httpMethod: 'GET', path: '/', headers: { 'bad name': 'v' } },
+      /headers.bad name is not a valid header name/,
+    ],
+    [{ httpMethod: 'GET', path: '/', headers: { x: 'a\r\nb' } }, /headers.x holds a character/],
+    [
+      { httpMethod: 'GET', path: '/', multiValueHeaders: { x: ['ok', '\u0100'] } },
+      /multiValueHeaders.x holds/,
+    ],
   ])('a bad field is a 400 naming it: %j', (event, message) => {
     expect(() => toHttpRequest(event as Record<string, unknown>)).toThrow(message);
     try {

@@ -16,10 +16,19 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
 export function lambdaFunctionName(url: string): string | undefined {
   const match = INVOKE_PATH.exec(url);
   if (!match) return undefined;
-  const named = decodeURIComponent(match[1]!);
+  const named = decodedOrRaw(match[1]!);
   // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
   const arn = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(named);
   return (arn ? arn[1]! : named.split(':')[0]!) || undefined;
+}
+
+/** A name with a malformed escape (`%ff`) is taken as written: it names no function, and is answered so. */
+function decodedOrRaw(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** An error in Lambda's shape: the type in `x-amzn-ErrorType` and in the body, as the AWS SDKs read it. */
