@@ -87,7 +87,8 @@ export function toHttpRequest(event: Json): HttpShapedRequest {
   const body = rawBody ? Buffer.from(rawBody, isBase64 ? 'base64' : 'utf8') : Buffer.alloc(0);
 
   const query = queryString(event);
-  const target = query ? `${path}?${query}` : path;
+  // A path that brings a query of its own keeps it, and the event's query fields join it.
+  const target = query ? `${path}${path.includes('?') ? '&' : '?'}${query}` : path;
   return { method: method.toUpperCase(), path: sendableTarget(target), headers, body };
 }
 

@@ -2,6 +2,11 @@ import { describe, expect, test } from '@jest/globals';
 import { isHttpShaped, parseJsonEvent, toHttpAnswer, toHttpRequest } from '../../adapter/src/http-event.js';
 
 describe('HTTP-shaped events', () => {
+  test("a path with a query of its own gets the event's query fields joined to it", () => {
+    const event = { httpMethod: 'GET', path: '/headers?x=1', queryStringParameters: { q: 'v' } };
+    expect(toHttpRequest(event).path).toBe('/headers?x=1&q=v');
+  });
+
   test('a decoded path or query is percent-encoded into a request line Node can send', () => {
     const event = { httpMethod: 'GET', path: '/é/\u0000/"x"', queryStringParameters: { q: 'a b' } };
     const { path } = toHttpRequest(event);
