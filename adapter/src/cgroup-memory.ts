@@ -14,7 +14,8 @@ export function containerWorkingSetBytes(root = '/sys/fs/cgroup'): number | unde
   return undefined;
 }
 
-function readNumber(path: string): number | undefined {
+/** A file holding one number (`pids.max`, `memory.current`); undefined when absent or not a number (`max`). */
+export function readNumber(path: string): number | undefined {
   try {
     const value = Number(readFileSync(path, 'utf8').trim());
     return Number.isFinite(value) ? value : undefined;
@@ -49,7 +50,8 @@ export function memoryLimitBytes(root = '/sys/fs/cgroup'): number | undefined {
   return limit !== undefined && limit < 2 ** 60 ? limit : undefined;
 }
 
-function keyedField(path: string, field: string): number | undefined {
+/** One `KEY VALUE` line's value of a cgroup file such as `memory.events` or `pids.events`. */
+export function keyedField(path: string, field: string): number | undefined {
   const value = statField(path, field);
   return value !== undefined && Number.isFinite(value) ? value : undefined;
 }

@@ -1,16 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { keyedField, readNumber } from './cgroup-memory.js';
 
 /** The container's pids cgroup (v2, or v1's pids controller): its limit and how often a fork hit it. */
 export function pidsCgroup(root = '/sys/fs/cgroup'): { limit: number | undefined; hits: number | undefined } {
   for (const dir of [root, `${root}/pids`]) {
-    const events = read(`${dir}/pids.events`);
-    if (events === undefined) continue;
-    const hits = Number(/^max (\d+)$/m.exec(events)?.[1]);
-    const limit = Number(read(`${dir}/pids.max`)?.trim());
-    return {
-      limit: Number.isFinite(limit) ? limit : undefined,
-      hits: Number.isFinite(hits) ? hits : undefined,
-    };
+    const hits = keyedField(`${dir}/pids.events`, 'max');
+    if (hits !== undefined) return { limit: readNumber(`${dir}/pids.max`), hits };
   }
   return { limit: undefined, hits: undefined };
 }
@@ -38,12 +32,4 @@ export function watchPidsLimit(
     timer.unref();
   });
   return { reached, stop: () => clearInterval(timer) };
-}
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

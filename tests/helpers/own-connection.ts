@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface Answer {
   status: number;
@@ -21,5 +22,17 @@ export function getOnOwnConnection(url: string, headers: Record<string, string> 
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** One request line and headers written as they are, on a connection that closes after the answer; the answer as text. */
+export function rawRequest(url: string, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+    socket.write(head.replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'));
   });
 }

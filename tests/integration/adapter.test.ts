@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { rawRequest } from '../helpers/own-connection.js';
 import { extract } from 'tar-stream';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
 import {
@@ -311,18 +311,6 @@ describe.each(matrix)(
     });
   },
 );
-
-/** One request line and headers written as they are, on a connection that closes after the answer. */
-function rawRequest(url: string, head: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk) => (answer += chunk.toString()));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-    socket.write(head.replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'));
-  });
-}
 
 /** Waits until the adapter at `url` has a request in flight (its /_/stats says so). */
 async function inFlight(url: string): Promise<void> {

@@ -3,10 +3,11 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { AppProcess } from '../../adapter/src/app-process.js';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { rawRequest } from '../helpers/own-connection.js';
 import { Adapter } from '../../adapter/src/adapter.js';
 import { parseAdapterConfig } from '../../adapter/src/config.js';
 import type { Logger } from '../../adapter/src/logger.js';
@@ -228,18 +229,6 @@ describe('adapter in process', () => {
     expect(await answer.text()).toContain('the app exited with code 3');
   });
 });
-
-/** One request written as it is, on its own connection that closes after the answer; the answer as text. */
-function rawRequest(url: string, head: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk) => (answer += chunk.toString()));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-    socket.write(head.replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'));
-  });
-}
 
 /** A port the kernel gave out (port 0) and that is free again: the app listens on it later. */
 async function freedPort(): Promise<number> {
