@@ -4,6 +4,7 @@ import type { ProcessRunner } from './process-runner.js';
 
 export interface RequiredCommand {
   command: string;
+  /** One package, or several separated by spaces. */
   debianPackage: string;
   purpose: string;
 }
@@ -24,7 +25,7 @@ export async function ensureCommands(
   }
   if (missing.length === 0) return;
 
-  const packages = [...new Set(missing.map((item) => item.debianPackage))];
+  const packages = [...new Set(missing.flatMap((item) => item.debianPackage.split(' ')))];
   if (!host.isDebian || !host.isRoot) {
     const what = missing.map((item) => `${item.command} (${item.purpose})`).join(', ');
     throw new SetupError(

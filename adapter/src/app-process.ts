@@ -66,7 +66,7 @@ export function startAppProcess(
 }
 
 /** Pipes one of the app's streams through a rate limit; every second, a count of what it dropped is reported. */
-function passLimited(
+export function passLimited(
   from: Readable,
   to: Writable,
   stream: 'stdout' | 'stderr',

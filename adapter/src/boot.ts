@@ -1,10 +1,11 @@
 import { ADAPTER_EXIT } from '../contract/contract.js';
 import { startAppProcess } from './app-process.js';
 import { AdapterConfigError, parseAdapterConfig } from './config.js';
+import { launchedApp } from './launched-app.js';
 import { createLogger } from './logger.js';
 
 /**
- * The container's entrypoint: `adapter [APP CMD...]`, with the app's ENTRYPOINT in PILOTLIGHT_APP_ENTRYPOINT.
+ * The adapter's entrypoint: `adapter [APP CMD...]`, with the app's ENTRYPOINT in PILOTLIGHT_APP_ENTRYPOINT.
  * It starts the app before the adapter's own HTTP modules load (they cost about 20 ms of a cold start that
  * the app can spend booting instead), then hands the running app to the adapter.
  */
@@ -28,8 +29,12 @@ const outputLimit = {
       { stream, droppedLines: dropped.lines, droppedBytes: dropped.bytes },
     ),
 };
+// Started already by the native launcher when the container has one; started here otherwise.
 const app =
-  config.appCommand.length > 0 ? startAppProcess(config.appCommand, appEnv, outputLimit) : undefined;
+  config.appCommand.length === 0
+    ? undefined
+    : (launchedApp(process.env, config.appCommand, outputLimit) ??
+      startAppProcess(config.appCommand, appEnv, outputLimit));
 
 // Not a literal, so that the bundler leaves the adapter in a file of its own, loaded only now.
 const adapterModule = new URL('./adapter-main.mjs', import.meta.url).href;

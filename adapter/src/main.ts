@@ -44,7 +44,7 @@ export async function runAdapter({ config, logger, appEnv, app }: AdapterStart):
     process.exit(end.code);
   }
   // The app died on its own: give answers already being written (502s) a moment, then go with it.
-  logger.error('app exited, instance going away', { exitCode: end.code });
+  logger.error('app exited, instance going away', { exitCode: end.code, reason: app?.exitReason() });
   await adapter.drain(1000);
   process.exit(end.code);
 }

@@ -31,6 +31,7 @@ describe('wrap', () => {
   test('the Dockerfile adds one COPY layer, sets the adapter as entrypoint and restores the CMD', () => {
     const dockerfile = wrapDockerfile(
       'sha256:123',
+      ['/opt/pilotlight/launch', '/opt/pilotlight/bin/node', '/opt/pilotlight/adapter.mjs', '--'],
       { PILOTLIGHT_APP_ENTRYPOINT: '["/bin/sh","-c","echo \\"$HOME\\""]', PILOTLIGHT_APP_PORT: '3000' },
       ['node', 'server.js'],
     );
@@ -43,10 +44,12 @@ describe('wrap', () => {
       'ENV PILOTLIGHT_APP_ENTRYPOINT="[\\"/bin/sh\\",\\"-c\\",\\"echo \\\\\\"\\$HOME\\\\\\"\\"]"',
     );
     expect(lines).toContain('CMD ["node","server.js"]');
-    expect(lines.find((line) => line.startsWith('ENTRYPOINT'))).toContain('/opt/pilotlight/adapter.mjs');
+    expect(lines).toContain(
+      'ENTRYPOINT ["/opt/pilotlight/launch","/opt/pilotlight/bin/node","/opt/pilotlight/adapter.mjs","--"]',
+    );
   });
 
   test('an image without CMD gets none', () => {
-    expect(wrapDockerfile('img', {}, [])).not.toContain('CMD');
+    expect(wrapDockerfile('img', ['/opt/pilotlight/launch'], {}, [])).not.toContain('CMD');
   });
 });

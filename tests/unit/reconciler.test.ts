@@ -82,7 +82,13 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
   };
   const reconciler = new Reconciler({
     engine,
-    runtime: { dir: '/opt/pilotlight-runtime', digest: 'test', files: [] },
+    runtime: {
+      dir: '/opt/pilotlight-runtime',
+      digest: 'test',
+      files: [],
+      entrypoint: ['/opt/pilotlight/launch', '--'],
+      launcher: true,
+    },
     runnerId: 'r1',
     store,
     registry,

@@ -12,7 +12,7 @@ export const RUNTIME_MOUNT = '/opt/pilotlight';
 export { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
 
 /** Starts the adapter with the folder's own loader and libraries, so the image needs no libc of its own. */
-export const ADAPTER_ENTRYPOINT = [
+const ADAPTER_COMMAND = [
   `${RUNTIME_MOUNT}/lib/ld-linux-x86-64.so.2`,
   '--library-path',
   `${RUNTIME_MOUNT}/lib`,
@@ -22,12 +22,28 @@ export const ADAPTER_ENTRYPOINT = [
   `${RUNTIME_MOUNT}/adapter.mjs`,
 ];
 
+/**
+ * The native launcher (adapter/launcher/launch.c) starts the app at once and the adapter beside it: Node's own
+ * start, about 30 ms, then overlaps the app's boot. It is static, so it too needs nothing from the image.
+ */
+const LAUNCHER = 'launch';
+const LAUNCHER_SOURCE = join(projectRoot(), 'adapter', 'launcher', 'launch.c');
+
+/** An instance's ENTRYPOINT: the launcher when the runtime has one, the adapter alone otherwise. */
+function entrypointOf(launcher: boolean): string[] {
+  return launcher ? [`${RUNTIME_MOUNT}/${LAUNCHER}`, ...ADAPTER_COMMAND, '--'] : ADAPTER_COMMAND;
+}
+
 export interface AdapterRuntime {
   /** Host folder holding bin/node, lib/ and the adapter's bundles. */
   dir: string;
   digest: string;
   /** Path inside the folder → host path, for copying the folder into an image. */
   files: Array<{ name: string; path: string; mode: number }>;
+  /** The container's ENTRYPOINT; the image's CMD follows it. */
+  entrypoint: string[];
+  /** False when no C compiler was there to build the launcher: the adapter then starts the app itself. */
+  launcher: boolean;
 }
 
 /** The adapter's entrypoint (adapter.mjs) and the adapter it loads once the app is started. */
@@ -50,7 +66,9 @@ export async function ensureAdapterRuntime(
   }
   const node = process.execPath;
   const { loader, libraries } = await sharedLibrariesOf(node, processes);
+  const launcher = await buildLauncher(cacheDir, processes);
   const files = [
+    ...(launcher ? [{ name: LAUNCHER, path: launcher, mode: 0o755 }] : []),
     { name: 'bin/node', path: node, mode: 0o755 },
     { name: 'lib/ld-linux-x86-64.so.2', path: loader, mode: 0o755 },
     ...libraries.map((path) => ({ name: `lib/${basename(path)}`, path, mode: 0o644 })),
@@ -73,7 +91,33 @@ export async function ensureAdapterRuntime(
     await rename(staging, dir);
     await pruneOldRuntimes(cacheDir, dir);
   }
-  return { dir, digest, files: files.map((file) => ({ ...file, path: join(dir, file.name) })) };
+  return {
+    dir,
+    digest,
+    files: files.map((file) => ({ ...file, path: join(dir, file.name) })),
+    entrypoint: entrypointOf(launcher !== undefined),
+    launcher: launcher !== undefined,
+  };
+}
+
+/**
+ * Compiles the launcher once per source digest (static, so that it runs in any image). Undefined when the host
+ * has no working C compiler: instances then start as before, a little slower.
+ */
+async function buildLauncher(cacheDir: string, processes: ProcessRunner): Promise<string | undefined> {
+  const source = await readFile(LAUNCHER_SOURCE);
+  const binary = join(cacheDir, `launch-${createHash('sha256').update(source).digest('hex').slice(0, 16)}`);
+  if (existsSync(binary)) return binary;
+  if (!(await processes.which('cc'))) return undefined;
+  await mkdir(cacheDir, { recursive: true });
+  const staging = `${binary}.staging-${process.pid}`;
+  const compiled = await processes.run('cc', ['-O2', '-static', '-o', staging, LAUNCHER_SOURCE]);
+  if (compiled.exitCode !== 0) {
+    await rm(staging, { force: true });
+    return undefined;
+  }
+  await rename(staging, binary);
+  return binary;
 }
 
 /** Binaries are identified by path, size and mtime (hashing 100 MB each run would cost more than it saves). */

@@ -1,6 +1,6 @@
 import type { ContainerCreate } from '../../../engine/container-engine.js';
 import { appLaunchEnv } from './adapter-env.js';
-import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
+import { ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
 import type { AppImageConfig } from './image-config.js';
 import { ENV } from '../../../adapter/contract/contract.js';
 
@@ -30,7 +30,7 @@ export function adapterContainer(options: AdapterContainerOptions): ContainerCre
   return {
     name: options.name,
     image: options.ref,
-    ...(options.runtime ? { entrypoint: ADAPTER_ENTRYPOINT, cmd: options.image.cmd } : {}),
+    ...(options.runtime ? { entrypoint: options.runtime.entrypoint, cmd: options.image.cmd } : {}),
     env: { ...launch, ...options.env },
     labels: options.labels,
     exposedPorts: [ADAPTER_PORT],

@@ -2,7 +2,7 @@ import type { ContextFile } from '../../../engine/build-context.js';
 import type { ContainerEngine } from '../../../engine/container-engine.js';
 import { managedLabels } from '../../../engine/labels.js';
 import { appLaunchEnv } from './adapter-env.js';
-import { ADAPTER_ENTRYPOINT, ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
+import { ADAPTER_PORT, RUNTIME_MOUNT, type AdapterRuntime } from './adapter-runtime.js';
 import { readAppImageConfig } from './image-config.js';
 import { stat } from 'node:fs/promises';
 
@@ -24,13 +24,18 @@ function quoted(value: string): string {
   return `"${value.replace(/[\\"$]/g, (match) => `\\${match}`)}"`;
 }
 
-export function wrapDockerfile(source: string, launchEnv: Record<string, string>, cmd: string[]): string {
+export function wrapDockerfile(
+  source: string,
+  entrypoint: string[],
+  launchEnv: Record<string, string>,
+  cmd: string[],
+): string {
   return [
     `FROM ${source}`,
     `COPY pilotlight/ ${RUNTIME_MOUNT}/`,
     ...Object.entries(launchEnv).map(([key, value]) => `ENV ${key}=${quoted(value)}`),
     `EXPOSE ${ADAPTER_PORT}`,
-    `ENTRYPOINT ${JSON.stringify(ADAPTER_ENTRYPOINT)}`,
+    `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
     // Setting ENTRYPOINT clears the inherited CMD, so the original one is set again.
     ...(cmd.length > 0 ? [`CMD ${JSON.stringify(cmd)}`] : []),
     '',
@@ -39,7 +44,7 @@ export function wrapDockerfile(source: string, launchEnv: Record<string, string>
 
 /**
  * Builds IMAGE-pilotlight: the original image plus one layer with the adapter runtime, whose entrypoint is
- * the adapter starting the original ENTRYPOINT+CMD. Env, workdir and user are inherited unchanged.
+ * the launcher (or the adapter) starting the original ENTRYPOINT+CMD. Env, workdir and user are inherited unchanged.
  */
 export async function wrapImage(
   engine: ContainerEngine,
@@ -49,7 +54,12 @@ export async function wrapImage(
   options: { appPort?: number; log?: (line: string) => void } = {},
 ): Promise<string> {
   const image = await readAppImageConfig(engine, source);
-  const dockerfile = wrapDockerfile(image.id, appLaunchEnv(image, options.appPort), image.cmd);
+  const dockerfile = wrapDockerfile(
+    image.id,
+    runtime.entrypoint,
+    appLaunchEnv(image, options.appPort),
+    image.cmd,
+  );
   const files: ContextFile[] = [{ name: 'Dockerfile', mode: 0o644, content: Buffer.from(dockerfile) }];
   for (const file of runtime.files) {
     files.push({

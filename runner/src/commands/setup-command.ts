@@ -54,6 +54,20 @@ export async function runSetup(options: SetupOptions): Promise<void> {
     forTests: options.forTests,
     log: options.log,
   });
-  await ensureAdapterRuntime(defaultRuntimeCacheDir(), processes);
+  // The instances' native launcher is built with the host's C compiler; without one they start a little slower.
+  if (host.isDebian && host.isRoot) {
+    await ensureCommands(
+      [{ command: 'cc', debianPackage: 'gcc libc6-dev', purpose: "builds the instances' launcher" }],
+      host,
+      processes,
+      options.log,
+    );
+  }
+  const runtime = await ensureAdapterRuntime(defaultRuntimeCacheDir(), processes);
+  if (!runtime.launcher) {
+    options.log(
+      'no C compiler (cc) to build the native launcher: instances start their app from Node, about 30 ms later',
+    );
+  }
   options.log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
