@@ -14,7 +14,10 @@ export interface BenchRunner {
 }
 
 /** `runner up` in this process, on free ports and its own data directory. */
-export async function startBenchRunner(tickMs: number): Promise<BenchRunner> {
+export async function startBenchRunner(
+  tickMs: number,
+  options: { edgeBusyPolling?: boolean } = {},
+): Promise<BenchRunner> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pilotlight-bench-'));
   let stopRunner!: () => void;
   const runner = runUp({
@@ -24,6 +27,7 @@ export async function startBenchRunner(tickMs: number): Promise<BenchRunner> {
     gatewayPort: 0,
     controlPort: 0,
     keepInstances: false,
+    edgeBusyPolling: options.edgeBusyPolling ?? false,
     tickMs,
     log: (line) => process.env['BENCH_DEBUG'] && console.error(line),
     stopSignal: new Promise<void>((resolve) => (stopRunner = resolve)),

@@ -8,6 +8,7 @@
  *   4. the concurrency limit under a burst of 10× the limit: the most requests the app ever held at once.
  *
  *   npm run bench:runner -- [--runs 7] [--samples 20] [--seconds 5] [--only cold,wake,warm,limit]
+ *                           [--edge-busy-polling]   (the runner's edge and the bare HAProxy both busy-poll)
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '5' },
     only: { type: 'string', default: 'cold,wake,warm,limit' },
+    'edge-busy-polling': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -53,12 +55,14 @@ await ensureCommands(
   (line) => console.error(line),
 );
 
-const runner = await startBenchRunner(100);
+const busyPolling = values['edge-busy-polling'];
+const runner = await startBenchRunner(100, { edgeBusyPolling: busyPolling });
 
 try {
   const client = runner.client;
   console.log(
-    `runner benchmarks: ${image}, active spec 1 CPU / 512 MiB, ${runs} cold starts, ${samples} wake samples\n`,
+    `runner benchmarks: ${image}, active spec 1 CPU / 512 MiB, ${runs} cold starts, ${samples} wake samples` +
+      `${busyPolling ? ', edge busy-polling' : ''}\n`,
   );
   const sections = { cold: coldStart, wake: wakeLatency, warm: warmPath, limit: concurrencyLimit };
   for (const name of values.only.split(',')) {
@@ -281,7 +285,7 @@ async function startBareHaproxy(ip: string): Promise<Baseline> {
     file: 'haproxy.cfg',
     config: `global
   nbthread ${edgeThreads(availableParallelism())}
-defaults
+${busyPolling ? '  busy-polling\n' : ''}defaults
   mode http
   option http-keep-alive
   timeout connect 5s

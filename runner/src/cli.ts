@@ -122,6 +122,12 @@ async function main(argv: string[]): Promise<void> {
             default: false,
             describe: 'leave instances running on stop',
           })
+          .option('edge-busy-polling', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'the edge never sleeps between events: about 0.1 ms less per request, one CPU always busy',
+          })
           .option('tick', { type: 'number', default: 1000, describe: 'autoscaler tick in ms' })
           .option('sweep', {
             type: 'number',
@@ -159,6 +165,7 @@ async function main(argv: string[]): Promise<void> {
             ? { tls: { certFile: args['tls-cert'], keyFile: args['tls-key'] } }
             : {}),
           insecureControl: args['insecure-control'],
+          edgeBusyPolling: args['edge-busy-polling'],
           keepInstances: args['keep-instances'],
           tickMs: args.tick,
           sweepMs: args.sweep,

@@ -63,6 +63,22 @@ describe('the edge (HAProxy) in front of every function', () => {
     await runner?.stop();
   }, 60_000);
 
+  test('--edge-busy-polling runs the edge without sleeping between events, and it serves as before', async () => {
+    const busyPolling = async (of: RunnerProcess) =>
+      /BusyPolling: (\d)/.exec(await edgeCommand(join(of.dataDir, 'edge', 'admin.sock'), 'show info'))?.[1];
+    expect(await busyPolling(runner)).toBe('0');
+    const busy = await startRunner(docker, { args: ['--edge-busy-polling'] });
+    try {
+      expect(await busyPolling(busy)).toBe('1');
+      await deploy(busy, 'busy', ['--reserve-after', '600']);
+      const response = await fetch(`${busy.gateway}/fn/busy/`);
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+    } finally {
+      await busy.stop();
+    }
+  }, 120_000);
+
   test('routes /fn/NAME/… with the prefix stripped and Host: NAME.localhost; the edge sets the request id and context', async () => {
     const byPath = await fetch(`${runner.gateway}/fn/plain/headers?x=1`, {
       headers: { 'x-request-id': 'caller-id-1', 'x-pilotlight-context': 'forged' },

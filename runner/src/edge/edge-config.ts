@@ -43,6 +43,17 @@ export interface EdgeListen {
   port: number;
 }
 
+/** How the edge process itself runs. */
+export interface EdgeTuning {
+  /**
+   * Never sleep between events: each hop saves a wakeup (about 0.1 ms of warm p50 measured here, and more
+   * throughput) at the cost of one CPU kept busy per edge thread, idle or not.
+   */
+  busyPolling: boolean;
+}
+
+export const DEFAULT_EDGE_TUNING: EdgeTuning = { busyPolling: false };
+
 /** Requests whose header block is larger get 431, as Node's own server answers (16 KiB). */
 const MAX_HEADER_BYTES = 16 * 1024;
 /** A client must have sent its request line and headers within this: a slow client gets 408. */
@@ -72,9 +83,14 @@ function errorAnswer(status: number, code: string, message: string): string {
 }
 
 /** The whole HAProxy configuration: the edge frontend, the activated frontend, and a backend per function. */
-export function renderEdgeConfig(paths: EdgePaths, listen: EdgeListen, backends: EdgeBackend[]): string {
+export function renderEdgeConfig(
+  paths: EdgePaths,
+  listen: EdgeListen,
+  backends: EdgeBackend[],
+  tuning: EdgeTuning = DEFAULT_EDGE_TUNING,
+): string {
   return [
-    ...globalSection(paths),
+    ...globalSection(paths, tuning),
     ...defaultsSection(paths),
     ...edgeFrontend(listen),
     ...activatedFrontend(paths, backends),
@@ -95,10 +111,11 @@ export function edgeThreads(cpus: number): number {
   return Math.max(1, Math.floor(cpus / 4));
 }
 
-function globalSection(paths: EdgePaths): string[] {
+function globalSection(paths: EdgePaths, tuning: EdgeTuning): string[] {
   return [
     'global',
     `  nbthread ${edgeThreads(availableParallelism())}`,
+    ...(tuning.busyPolling ? ['  busy-polling'] : []),
     ...(LOG_TARGET ? [`  log ${LOG_TARGET} local0`] : []),
     '  master-worker',
     // The runner asks often (samples, drains, the activator): more than the default 10 connections at once.

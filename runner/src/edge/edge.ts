@@ -8,6 +8,8 @@ import {
   FREE_ADDRESS,
   backendName,
   renderEdgeConfig,
+  DEFAULT_EDGE_TUNING,
+  type EdgeTuning,
   slotName,
   type EdgeBackend,
   type EdgeListen,
@@ -90,6 +92,7 @@ export class Edge implements Routing {
     private readonly paths: EdgePaths,
     listen: EdgeListen,
     private readonly log: Log,
+    private readonly tuning: EdgeTuning = DEFAULT_EDGE_TUNING,
   ) {
     this.listen = listen;
     this.process = new EdgeProcess(paths);
@@ -284,7 +287,7 @@ export class Edge implements Routing {
   }
 
   private config(): string {
-    return renderEdgeConfig(this.paths, this.listen, [...this.backends.values()]);
+    return renderEdgeConfig(this.paths, this.listen, [...this.backends.values()], this.tuning);
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
