@@ -101,6 +101,22 @@ describe('FunctionPool', () => {
     expect(p.waitingCount).toBe(0);
   });
 
+  test('a held request whose client went away leaves the queue and the demand at once, making room for another', async () => {
+    const { pool: p } = pool({ maxWaiting: 1 });
+    const client = new AbortController();
+    const held = p.acquire(client.signal);
+    expect(p.demand).toBe(1);
+    client.abort();
+    await expect(held).rejects.toMatchObject({ code: 'CLIENT_GONE', status: 499 });
+    expect(p.waitingCount).toBe(0);
+    expect(p.demand).toBe(0);
+    const next = p.acquire();
+    expect(p.waitingCount).toBe(1);
+    p.add(instance('fresh'));
+    expect((await next).id).toBe('fresh');
+    await expect(p.acquire(AbortSignal.abort())).resolves.toMatchObject({ id: 'fresh' });
+  });
+
   test('starting and draining instances get no requests', async () => {
     const { pool: p } = pool({ maxWaitMs: 20 });
     p.add(instance('s', { state: 'starting' }));

@@ -134,6 +134,9 @@ function defaultsSection(paths: EdgePaths): string[] {
     '  mode http',
     ...(LOG_TARGET ? ['  log global', '  option httplog'] : []),
     '  option http-keep-alive',
+    // A client that leaves is not served anyway: its request leaves the queue, and the server's connection is
+    // closed (the app, or the activator, which then stops holding it).
+    '  option abortonclose',
     // Streamed answers go out chunk by chunk as the app writes them, not merged into fuller packets.
     '  option http-no-delay',
     '  timeout connect 3000',

@@ -11,7 +11,7 @@ import { EDGE_NOT_READY, FUNCTION_HEADER } from '../edge/edge-config.js';
 import type { Routing } from '../edge/routing.js';
 import { isBodiless } from '../../../adapter/forward/proxy-exchange.js';
 import { sleep } from '../../../common/sleep.js';
-import { ActivationTimeoutError } from './function-pool.js';
+import { ActivationTimeoutError, ClientGoneError } from './function-pool.js';
 
 /** How often the activator asks the edge again while the runner believes in an instance the edge found down. */
 const SERVER_UP_POLL_MS = 25;
@@ -48,10 +48,14 @@ export class Activator {
     const deadline = Date.now() + fn.pool.maxWaitMs;
     const headers = endToEndHeaders(req.headers);
     headers[FUNCTION_HEADER] = fn.spec.name;
+    // The edge closes its connection when the client goes (`option abortonclose`): stop waiting for it.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
     for (;;) {
       try {
-        await this.untilServerUp(fn, deadline);
+        await this.untilServerUp(fn, deadline, gone.signal);
       } catch (error) {
+        if (error instanceof ClientGoneError) return;
         return answerUnavailable(fn, res, requestId, error);
       }
       const outcome = await proxyRequest(this.edge, req, res, {
@@ -79,10 +83,11 @@ export class Activator {
    * heard yet that the edge found the instance down, and sending the request in then would only bring it
    * back here.
    */
-  private async untilServerUp(fn: FunctionRuntime, deadline: number): Promise<void> {
+  private async untilServerUp(fn: FunctionRuntime, deadline: number, gone: AbortSignal): Promise<void> {
     for (;;) {
-      await fn.pool.activate();
+      await fn.pool.activate(gone);
       if (await this.routing.hasServerUp(fn.spec.name)) return;
+      if (gone.aborted) throw new ClientGoneError(fn.spec.name);
       if (Date.now() >= deadline) throw new ActivationTimeoutError(fn.spec.name, fn.pool.maxWaitMs);
       await sleep(SERVER_UP_POLL_MS);
     }
@@ -90,9 +95,12 @@ export class Activator {
 
   /** An upgrade (a WebSocket) held the same way, then spliced to the edge as a raw tunnel. */
   async upgrade(fn: FunctionRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const gone = new AbortController();
+    client.once('close', () => gone.abort());
     try {
-      await this.untilServerUp(fn, Date.now() + fn.pool.maxWaitMs);
+      await this.untilServerUp(fn, Date.now() + fn.pool.maxWaitMs, gone.signal);
     } catch (error) {
+      if (error instanceof ClientGoneError) return void client.destroy();
       const known = isPilotlightError(error) ? error : undefined;
       client.end(
         `HTTP/1.1 ${known?.status ?? 503} Service Unavailable\r\n` +

@@ -21,6 +21,13 @@ export class ActivationTimeoutError extends PilotlightError {
   }
 }
 
+/** The client went away while its request waited: nobody is left to answer. */
+export class ClientGoneError extends PilotlightError {
+  constructor(fn: string) {
+    super('CLIENT_GONE', `the client of a request to function ${fn} went away while it waited`, 499);
+  }
+}
+
 export interface PoolOptions {
   fn: string;
   concurrency: number;
@@ -80,9 +87,9 @@ export class FunctionPool {
    * The activator's wait: resolves once an instance takes requests from the edge, waking a shrunk or frozen
    * one, or holding the request (bounded) until one is started.
    */
-  async activate(): Promise<void> {
+  async activate(gone?: AbortSignal): Promise<void> {
     if (this.instances.some((instance) => instance.state === 'active')) return;
-    this.release(await this.acquire());
+    this.release(await this.acquire(gone));
   }
 
   add(instance: Instance): void {
@@ -100,25 +107,42 @@ export class FunctionPool {
     return this.instances.includes(instance);
   }
 
-  /** An instance with room (woken first if it was shrunk or frozen), or a wait in the activator. */
-  async acquire(): Promise<Instance> {
+  /**
+   * An instance with room (woken first if it was shrunk or frozen), or a wait in the activator. A wait ends
+   * when `gone` aborts (its client left): it no longer holds a place in the queue nor counts as demand.
+   */
+  async acquire(gone?: AbortSignal): Promise<Instance> {
     const instance = this.pick();
     if (instance) return this.claim(instance);
     const unavailable = this.options.unavailable?.();
     const refusal = unavailable instanceof Promise ? await unavailable : unavailable;
     if (refusal) throw refusal;
+    if (gone?.aborted) throw new ClientGoneError(this.options.fn);
     if (this.waiting.length >= this.options.maxWaiting) {
       throw new NoCapacityError(this.options.fn, this.waiting.length);
     }
     const chosen = new Promise<Instance>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.dropWaiter(waiter);
-          reject(new ActivationTimeoutError(this.options.fn, this.options.maxWaitMs));
-        }, this.options.maxWaitMs),
+      const leave = (error: Error): void => {
+        clearTimeout(waiter.timer);
+        this.dropWaiter(waiter);
+        waiter.reject(error);
       };
+      const onGone = (): void => leave(new ClientGoneError(this.options.fn));
+      const waiter: Waiter = {
+        resolve: (instance) => {
+          gone?.removeEventListener('abort', onGone);
+          resolve(instance);
+        },
+        reject: (error) => {
+          gone?.removeEventListener('abort', onGone);
+          reject(error);
+        },
+        timer: setTimeout(
+          () => leave(new ActivationTimeoutError(this.options.fn, this.options.maxWaitMs)),
+          this.options.maxWaitMs,
+        ),
+      };
+      gone?.addEventListener('abort', onGone, { once: true });
       this.waiting.push(waiter);
     });
     // Only now, with this request counted in the demand, is the autoscaler asked.
