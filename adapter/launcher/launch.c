@@ -78,8 +78,9 @@ static const char *skip_space(const char *p) {
  */
 static int parse_string_array(const char *text, char *buf, char **out, int max) {
   int count = 0;
+  /* As the adapter reads it: exactly "" or "null" is no entrypoint; anything else must be an array. */
+  if (*text == '\0' || strcmp(text, "null") == 0) return 0;
   const char *p = skip_space(text);
-  if (strcmp(p, "null") == 0 || *p == '\0') return 0;
   if (*p++ != '[') return -1;
   p = skip_space(p);
   if (*p == ']') return *skip_space(p + 1) == '\0' ? 0 : -1;

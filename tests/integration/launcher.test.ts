@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -153,6 +153,24 @@ describe('the native launcher', () => {
     expect(isAlive(appPid)).toBe(false);
   });
 
+  test('reads PILOTLIGHT_APP_ENTRYPOINT as JSON does: 500 generated entrypoints, escaped and raw', async () => {
+    const runtime = await testRuntime();
+    // The app prints its arguments NUL-separated; the stand-in adapter passes the app's stdout (fd 3) on.
+    const app = ['/bin/sh', '-c', 'for a in "$@"; do printf "%s\\0" "$a"; done', 'sh'];
+    const adapter = ['/bin/sh', '-c', 'exec cat <&3'];
+    const random = seededRandom(7);
+    for (let i = 0; i < 500; i++) {
+      const args = Array.from({ length: Math.floor(random() * 4) }, () => randomArgument(random));
+      let entrypoint = JSON.stringify([...app, ...args]);
+      if (i % 2 === 1) entrypoint = escapeNonAscii(entrypoint);
+      const run = spawnSync(join(runtime.dir, 'launch'), [...adapter, '--'], {
+        env: { PILOTLIGHT_APP_ENTRYPOINT: entrypoint },
+      });
+      const received = run.stdout.toString('utf8').split('\0').slice(0, -1);
+      expect({ entrypoint, received }).toEqual({ entrypoint, received: args });
+    }
+  });
+
   test('an entrypoint that is not a JSON array of strings leaves the adapter to refuse it', async () => {
     const runtime = await testRuntime();
     const child = spawn(
@@ -191,4 +209,45 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+/** Printable ASCII, JSON's escapes, accents, CJK and astral characters; never NUL, never a lone surrogate. */
+function randomArgument(random: () => number): string {
+  const alphabet = [
+    'a',
+    ' ',
+    '"',
+    '\\',
+    '/',
+    '\t',
+    '\n',
+    '\r',
+    '\b',
+    '\f',
+    '\u0001',
+    'é',
+    '✓',
+    '漢',
+    '😀',
+    '$HOME',
+    '--',
+    "'",
+  ];
+  return Array.from(
+    { length: Math.floor(random() * 8) },
+    () => alphabet[Math.floor(random() * alphabet.length)],
+  ).join('');
+}
+
+/** The same JSON with every non-ASCII character as \\u escapes (a surrogate pair for astral ones). */
+function escapeNonAscii(json: string): string {
+  return json.replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
