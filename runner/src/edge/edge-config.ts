@@ -134,9 +134,8 @@ function defaultsSection(paths: EdgePaths): string[] {
     '  mode http',
     ...(LOG_TARGET ? ['  log global', '  option httplog'] : []),
     '  option http-keep-alive',
-    // A client that leaves is not served anyway: its request leaves the queue, and the server's connection is
-    // closed (the app, or the activator, which then stops holding it).
-    '  option abortonclose',
+    // Not `option abortonclose`: it answers 400 to a client that half-closes after a complete request, and it
+    // frees a server's maxconn slot while the app still works on the abandoned request (concurrency overrun).
     // Streamed answers go out chunk by chunk as the app writes them, not merged into fuller packets.
     '  option http-no-delay',
     '  timeout connect 3000',

@@ -48,7 +48,7 @@ export class Activator {
     const deadline = Date.now() + fn.pool.maxWaitMs;
     const headers = endToEndHeaders(req.headers);
     headers[FUNCTION_HEADER] = fn.spec.name;
-    // The edge closes its connection when the client goes (`option abortonclose`): stop waiting for it.
+    // Nobody is left to answer once the edge's connection closes: stop waiting.
     const gone = new AbortController();
     res.once('close', () => gone.abort());
     for (;;) {
