@@ -161,6 +161,25 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(peak.peak).toBe(2);
   });
 
+  test('clients that leave mid-request do not let more requests into the app than its concurrency', async () => {
+    await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' });
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        fetch(`${runner.gateway}/fn/plain/slow?ms=600`, { signal: AbortSignal.timeout(100) }).catch(
+          () => 'left',
+        ),
+      ),
+    );
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        fetch(`${runner.gateway}/fn/plain/slow?ms=50`).then((res) => res.status),
+      ),
+    );
+    expect(answers.every((status) => status === 200)).toBe(true);
+    const peak = (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+    expect(peak.peak).toBe(2);
+  });
+
   test('limits and bad input: 413, 431, 408 for a slow client, and 400 for malformed framing with nothing reaching the app', async () => {
     const big = await fetch(`${runner.gateway}/fn/limited/echo`, { method: 'POST', body: 'x'.repeat(2048) });
     expect(big.status).toBe(413);
