@@ -50,3 +50,4 @@ for (let i = 0; i < 5; i++) {
   );
   await containers.remove(instance.id);
 }
+await containers.networks.remove(fn.name);
