@@ -33,27 +33,18 @@ export function startAppProcess(
   const limited = limit !== undefined && limit.bytesPerSecond > 0;
   const child = spawn(file, args, { env, stdio: limited ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
   if (limited) {
-    const reporters = [
-      passLimited(child.stdout!, process.stdout, 'stdout', limit),
-      passLimited(child.stderr!, process.stderr, 'stderr', limit),
-    ];
-    child.once('close', () => reporters.forEach((report) => report()));
+    const finish = passAppOutput(child.stdout!, child.stderr!, limit);
+    child.once('close', finish);
   }
   let reason: string | undefined;
-  const exited = new Promise<number>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      reason = `the app could not be started (${command.join(' ')}): ${error.code ?? error.message}`;
-      resolve(127);
-    });
-    child.once('exit', (code, signal) => {
-      if (signal) {
-        reason = `the app was killed by ${signal}`;
-        resolve(128 + (constants.signals[signal] ?? 0));
-      } else {
-        reason = `the app exited with code ${code ?? 0}`;
-        resolve(code ?? 0);
-      }
-    });
+  const exited = new Promise<AppEnd>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(appNotStarted(command, error.code ?? error.message)),
+    );
+    child.once('exit', (code, signal) => resolve(signal ? appKilled(signal) : appExited(code ?? 0)));
+  }).then((end) => {
+    reason = end.reason;
+    return end.code;
   });
   return {
     pid: child.pid,
@@ -65,8 +56,48 @@ export function startAppProcess(
   };
 }
 
+/** How the app ended: the code the adapter exits with (128+signal when killed), and a sentence for the log. */
+export interface AppEnd {
+  code: number;
+  reason: string;
+}
+
+export function appExited(code: number): AppEnd {
+  return { code, reason: `the app exited with code ${code}` };
+}
+
+export function appKilled(signal: NodeJS.Signals | number): AppEnd {
+  const number = typeof signal === 'number' ? signal : (constants.signals[signal] ?? 0);
+  const name =
+    typeof signal === 'string'
+      ? signal
+      : Object.entries(constants.signals).find(([, value]) => value === signal)?.[0];
+  return { code: 128 + number, reason: `the app was killed by ${name ?? `signal ${number}`}` };
+}
+
+export function appNotStarted(command: string[], why: string): AppEnd {
+  return { code: 127, reason: `the app could not be started (${command.join(' ')}): ${why}` };
+}
+
+/**
+ * The app's stdout and stderr on to the adapter's, each through the rate limit when it has one; returns what
+ * to call once the app's streams have closed (a last count of what was dropped).
+ */
+export function passAppOutput(stdout: Readable, stderr: Readable, limit?: OutputLimit): () => void {
+  if (limit === undefined || limit.bytesPerSecond <= 0) {
+    stdout.pipe(process.stdout, { end: false });
+    stderr.pipe(process.stderr, { end: false });
+    return () => {};
+  }
+  const reporters = [
+    passLimited(stdout, process.stdout, 'stdout', limit),
+    passLimited(stderr, process.stderr, 'stderr', limit),
+  ];
+  return () => reporters.forEach((report) => report());
+}
+
 /** Pipes one of the app's streams through a rate limit; every second, a count of what it dropped is reported. */
-export function passLimited(
+function passLimited(
   from: Readable,
   to: Writable,
   stream: 'stdout' | 'stderr',

@@ -1,7 +1,14 @@
 import { Socket } from 'node:net';
-import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
-import { passLimited, type AppProcess, type OutputLimit } from './app-process.js';
+import {
+  appExited,
+  appKilled,
+  appNotStarted,
+  passAppOutput,
+  type AppEnd,
+  type AppProcess,
+  type OutputLimit,
+} from './app-process.js';
 
 /** Set by the native launcher (adapter/launcher/launch.c) when it has started the app itself. */
 export const LAUNCHED_APP_PID = 'PILOTLIGHT_LAUNCHED_APP_PID';
@@ -21,36 +28,13 @@ export function launchedApp(
 ): AppProcess | undefined {
   const pid = Number(env[LAUNCHED_APP_PID]);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const stdout = pipeFrom(APP_STDOUT_FD);
   const stderr = pipeFrom(APP_STDERR_FD);
-  if (limit !== undefined && limit.bytesPerSecond > 0) {
-    const reporters = [
-      passLimited(stdout, process.stdout, 'stdout', limit),
-      passLimited(stderr, process.stderr, 'stderr', limit),
-    ];
-    stderr.once('close', () => reporters.forEach((report) => report()));
-  } else {
-    stdout.pipe(process.stdout, { end: false });
-    stderr.pipe(process.stderr, { end: false });
-  }
+  stderr.once('close', passAppOutput(pipeFrom(APP_STDOUT_FD), stderr, limit));
   let reason: string | undefined;
   const exited = readEnd(pipeFrom(APP_END_FD)).then((line) => {
-    const [kind, value = ''] = line.split(' ');
-    if (kind === 'exit') {
-      reason = `the app exited with code ${value}`;
-      return Number(value);
-    }
-    if (kind === 'signal') {
-      const name = Object.entries(constants.signals).find(([, number]) => number === Number(value))?.[0];
-      reason = `the app was killed by ${name ?? `signal ${value}`}`;
-      return 128 + Number(value);
-    }
-    if (kind === 'error') {
-      reason = `the app could not be started (${command.join(' ')}): ${value}`;
-      return 127;
-    }
-    reason = 'the app ended, and its launcher did not say how';
-    return 70;
+    const end = endOf(line, command);
+    reason = end.reason;
+    return end.code;
   });
   return {
     pid,
@@ -65,6 +49,15 @@ export function launchedApp(
       }
     },
   };
+}
+
+/** The launcher's line: "exit CODE", "signal NUMBER" or "error ERRNO-NAME". */
+function endOf(line: string, command: string[]): AppEnd {
+  const [kind, value = ''] = line.split(' ');
+  if (kind === 'exit') return appExited(Number(value));
+  if (kind === 'signal') return appKilled(Number(value));
+  if (kind === 'error') return appNotStarted(command, value);
+  return { code: 70, reason: 'the app ended, and its launcher did not say how' };
 }
 
 function pipeFrom(fd: number): Readable {

@@ -16,6 +16,15 @@ async function deploy(runner: RunnerProcess, fn: string, flags: string[] = []): 
   if (result.exitCode !== 0) throw new Error(`deploy of ${fn} failed:\n${result.all}`);
 }
 
+/** The sample's count of the most requests it held at once (of `plain`), from zero again. */
+async function resetPeak(runner: RunnerProcess): Promise<void> {
+  await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' }).then((res) => res.arrayBuffer());
+}
+
+async function readPeak(runner: RunnerProcess): Promise<{ peak: number }> {
+  return (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+}
+
 /** What the edge's Runtime API says of a function's servers: name, address and port. */
 async function edgeServers(
   runner: RunnerProcess,
@@ -150,19 +159,19 @@ describe('the edge (HAProxy) in front of every function', () => {
   });
 
   test('the concurrency limit holds exactly under a burst of 10× (queued at the edge, not refused)', async () => {
-    await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' });
+    await resetPeak(runner);
     const answers = await Promise.all(
       Array.from({ length: 20 }, () =>
         fetch(`${runner.gateway}/fn/plain/slow?ms=150`).then((res) => res.status),
       ),
     );
     expect(answers.every((status) => status === 200)).toBe(true);
-    const peak = (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+    const peak = await readPeak(runner);
     expect(peak.peak).toBe(2);
   });
 
   test('clients that leave mid-request do not let more requests into the app than its concurrency', async () => {
-    await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' });
+    await resetPeak(runner);
     await Promise.all(
       Array.from({ length: 12 }, () =>
         fetch(`${runner.gateway}/fn/plain/slow?ms=600`, { signal: AbortSignal.timeout(100) }).catch(
@@ -176,7 +185,7 @@ describe('the edge (HAProxy) in front of every function', () => {
       ),
     );
     expect(answers.every((status) => status === 200)).toBe(true);
-    const peak = (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+    const peak = await readPeak(runner);
     expect(peak.peak).toBe(2);
   });
 
@@ -199,7 +208,7 @@ describe('the edge (HAProxy) in front of every function', () => {
     const headers = await fetch(`${runner.gateway}/fn/plain/`, { headers: { 'x-big': 'a'.repeat(17_000) } });
     expect(headers.status).toBe(431);
 
-    await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' });
+    await resetPeak(runner);
     const corpus: Record<string, string> = {
       'two differing Content-Lengths':
         'POST /fn/plain/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde',
@@ -213,7 +222,7 @@ describe('the edge (HAProxy) in front of every function', () => {
       const answer = await rawRequest(port, bytes);
       expect({ what, status: answer.slice(0, 12) }).toEqual({ what, status: 'HTTP/1.1 400' });
     }
-    const peak = (await (await fetch(`${runner.gateway}/fn/plain/peak`)).json()) as { peak: number };
+    const peak = await readPeak(runner);
     expect(peak.peak).toBe(0);
 
     // One header byte every 2 s: 408 within about 10 s, while others are served meanwhile.
