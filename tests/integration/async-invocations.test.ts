@@ -23,11 +23,16 @@ async function invocation(runner: RunnerProcess, id: string): Promise<Invocation
   return JSON.parse(result.stdout) as InvocationView;
 }
 
-function settled(runner: RunnerProcess, id: string, state: string): Promise<InvocationView> {
-  return until(`invocation ${id} ${state}`, async () => {
-    const found = await invocation(runner, id);
-    return found.state === state ? found : undefined;
-  });
+async function settled(runner: RunnerProcess, id: string, state: string): Promise<InvocationView> {
+  let last: InvocationView | undefined;
+  try {
+    return await until(`invocation ${id} ${state}`, async () => {
+      last = await invocation(runner, id);
+      return last.state === state ? last : undefined;
+    });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
+  }
 }
 
 describe('async invocations: accepted durably, run through the adapter, retried, their states readable', () => {

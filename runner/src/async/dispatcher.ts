@@ -79,7 +79,7 @@ export class Dispatcher {
       this.underway.add(run);
       void run.finally(() => this.underway.delete(run));
     }
-    this.wakeAtNextDue(name);
+    this.wakeAtNextDue(name, now);
   }
 
   private async run(fn: FunctionRuntime, invocation: Invocation): Promise<void> {
@@ -126,12 +126,16 @@ export class Dispatcher {
     }
   }
 
-  /** One timer per function, set for its earliest due event. */
-  private wakeAtNextDue(name: string): void {
+  /**
+   * One timer per function, set for its earliest due event. `now` must be the time the claim just made was
+   * made at: an event due by then and not claimed was held back by the concurrency, and a running attempt
+   * kicks again when it ends. Reading the clock afresh here would let an event that fell due in between go
+   * without a timer and without a claim, never to run.
+   */
+  private wakeAtNextDue(name: string, now: number): void {
     const due = this.deps.store.nextDue(name);
     const planned = this.timers.get(name);
-    // An event due now that was not started waits for a running one to end, which kicks again.
-    if (due === undefined || due <= this.deps.clock.now() || (planned && planned.at <= due)) return;
+    if (due === undefined || due <= now || (planned && planned.at <= due)) return;
     if (planned) clearTimeout(planned.timer);
     const timer = setTimeout(
       () => {
