@@ -27,6 +27,20 @@ async function queue(): Promise<InvocationStore> {
   return new InvocationStore(join(await mkdtemp(join(tmpdir(), 'pilotlight-dispatch-')), 'invocations.db'));
 }
 
+function dispatcherOver(
+  store: InvocationStore,
+  clock: { now(): number },
+  attempt: (invocation: Invocation) => AttemptResult,
+): Dispatcher {
+  return new Dispatcher({
+    store,
+    registry,
+    clock,
+    log: () => {},
+    attempt: async (_fn, invocation) => attempt(invocation),
+  });
+}
+
 function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -46,15 +60,9 @@ describe('the dispatcher', () => {
     );
     let ran!: (invocation: Invocation) => void;
     const attempted = new Promise<Invocation>((resolve) => (ran = resolve));
-    const dispatcher = new Dispatcher({
-      store,
-      registry,
-      clock,
-      log: () => {},
-      attempt: async (_fn, invocation): Promise<AttemptResult> => {
-        ran(invocation);
-        return { outcome: 'succeeded', instance: 'i1', status: 200, result: 'ok' };
-      },
+    const dispatcher = dispatcherOver(store, clock, (invocation) => {
+      ran(invocation);
+      return { outcome: 'succeeded', instance: 'i1', status: 200, result: 'ok' };
     });
     dispatcher.kick('shop');
     expect((await within(2_000, 'the attempt', attempted)).id).toBe('e1');
@@ -73,19 +81,13 @@ describe('the dispatcher', () => {
     const order: string[] = [];
     let done!: () => void;
     const allDone = new Promise<void>((resolve) => (done = resolve));
-    const dispatcher = new Dispatcher({
-      store,
-      registry,
-      clock,
-      log: () => {},
-      attempt: async (_fn, invocation): Promise<AttemptResult> => {
-        order.push(invocation.id);
-        if (order.length === 3) done();
-        // The first attempt of `a` is a system error: it is tried again after the backoff (0.5 s).
-        return invocation.id === 'a' && order.length === 1
-          ? { outcome: 'system-error', instance: null, status: 'NO_INSTANCE' }
-          : { outcome: 'succeeded', instance: 'i1', status: 200, result: 'ok' };
-      },
+    const dispatcher = dispatcherOver(store, clock, (invocation) => {
+      order.push(invocation.id);
+      if (order.length === 3) done();
+      // The first attempt of `a` is a system error: it is tried again after the backoff (0.5 s).
+      return invocation.id === 'a' && order.length === 1
+        ? { outcome: 'system-error', instance: null, status: 'NO_INSTANCE' }
+        : { outcome: 'succeeded', instance: 'i1', status: 200, result: 'ok' };
     });
     dispatcher.kick('shop');
     await within(3_000, 'three attempts', allDone);
