@@ -145,8 +145,9 @@ function defaultsSection(paths: EdgePaths): string[] {
     '  timeout server 30000',
     '  timeout tunnel 3600000',
     '  timeout queue 30000',
-    // The 400 and 408 of a request HAProxy could not read come from its built-in pages before 3.2, which
-    // ignores these two for such early errors (haproxy/haproxy#3032); from 3.2 on they are used.
+    // The 400 and 408 of a request HAProxy could not read come from its built-in pages in 2.6, which ignores
+    // these for such early errors (haproxy/haproxy#3032). Later 3.2 releases use the static 400 file; the
+    // 408's lf-string needs a stream, which such an error never has.
     `  errorfile 400 ${paths.badRequest}`,
     `  http-error ${errorAnswer(408, 'REQUEST_TIMEOUT', 'the request line and headers did not arrive within 10 s')}`,
     `  http-error ${errorAnswer(502, 'APP_UNREACHABLE', 'the app closed the connection without a valid HTTP answer (it may have crashed)')}`,
