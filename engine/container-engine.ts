@@ -79,6 +79,8 @@ export interface ContainerSummary {
   /** The engine's word: created, running, paused, restarting, removing, exited or dead. */
   state: string;
   labels: Record<string, string>;
+  /** Its address on each network it is attached to, by network name. */
+  addresses: Record<string, string>;
 }
 
 export interface ImageDetails {

@@ -51,6 +51,19 @@ function engineMessage(error: EngineFailure): string {
 }
 
 /** Passes the answers in `accepted` as success; anything else becomes an EngineError. */
+/**
+ * The engine's 404 for a network that does not exist: at create, or at start (engines before 23 accept the
+ * create and find out only then).
+ */
+function missingNetwork(failure: EngineFailure, network?: string): NetworkNotFoundError | undefined {
+  const message = engineMessage(failure);
+  if (failure.statusCode !== 404 || !/network/i.test(message) || /no such container/i.test(message)) {
+    return undefined;
+  }
+  const name = network ?? /network (\S+) not found/i.exec(message)?.[1] ?? 'of the container';
+  return new NetworkNotFoundError(name, message);
+}
+
 function tolerate(...accepted: AlreadyDone[]) {
   return (error: EngineFailure): void => {
     const done = alreadyDone(error);
@@ -160,16 +173,19 @@ export class DockerEngine implements ContainerEngine {
     try {
       return (await this.docker.createContainer(options)).id;
     } catch (error) {
-      const failure = error as EngineFailure;
-      if (spec.network && failure.statusCode === 404 && /network/i.test(engineMessage(failure))) {
-        throw new NetworkNotFoundError(spec.network, engineMessage(failure));
-      }
-      throw asEngineError(failure);
+      throw missingNetwork(error as EngineFailure, spec.network) ?? asEngineError(error as EngineFailure);
     }
   }
 
   async start(id: string): Promise<void> {
-    await this.docker.getContainer(id).start().catch(tolerate('stopped'));
+    await this.docker
+      .getContainer(id)
+      .start()
+      .catch((error: EngineFailure) => {
+        const gone = missingNetwork(error);
+        if (gone) throw gone;
+        tolerate('stopped')(error);
+      });
   }
 
   async inspect(id: string): Promise<ContainerDetails | undefined> {
@@ -243,6 +259,11 @@ export class DockerEngine implements ContainerEngine {
       name: (info.Names[0] ?? info.Id).replace(/^\//, ''),
       state: info.State,
       labels: info.Labels ?? {},
+      addresses: Object.fromEntries(
+        Object.entries(info.NetworkSettings?.Networks ?? {})
+          .filter(([, entry]) => Boolean(entry.IPAddress))
+          .map(([network, entry]) => [network, entry.IPAddress]),
+      ),
     }));
   }
 

@@ -54,6 +54,11 @@ export class FakeEngine implements ContainerEngine {
     this.emit(id, 'destroy', {});
   }
 
+  /** Its network is removed behind the runner's back: it keeps running, with no address. */
+  detach(id: string): void {
+    this.mustFind(id).addresses = {};
+  }
+
   /** Containers that carry this label value, in creation order. */
   byLabel(key: string, value: string): FakeContainer[] {
     return [...this.containers.values()].filter((container) => container.labels[key] === value);
@@ -152,8 +157,15 @@ export class FakeEngine implements ContainerEngine {
       .map((container) => ({
         id: container.id,
         name: container.name,
-        state: container.paused ? 'paused' : container.running ? 'running' : 'exited',
+        state: container.paused
+          ? 'paused'
+          : container.running
+            ? 'running'
+            : container.exitCode === undefined
+              ? 'created'
+              : 'exited',
         labels: container.labels,
+        addresses: { ...container.addresses },
       }));
   }
 

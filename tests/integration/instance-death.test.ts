@@ -383,4 +383,22 @@ describe('a lost event is caught by the periodic sweep', () => {
       first.id,
     );
   });
+
+  test('an instance whose network is removed is replaced on the network made again, and serves', async () => {
+    await deploy(runner, 'cutoff', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'cutoff');
+    const [network] = await docker.listNetworks({
+      filters: { label: [`pilotlight.runner=${runner.runnerId}`, 'pilotlight.function=cutoff'] },
+    });
+    await docker.getNetwork(network!.Id).disconnect({ Container: first.id, Force: true });
+    await docker.getNetwork(network!.Id).remove();
+    await activeInstance(runner, 'cutoff', first.name);
+    expect((await fetch(`${runner.gateway}/fn/cutoff/`)).status).toBe(200);
+    const died = (await events(runner, 'cutoff')).find((event) => event.action === 'die');
+    expect(died?.detail).toMatchObject({ noticedBy: 'detached' });
+    expect(died?.detail.reason).toContain('lost its network');
+    expect(await containerGone(first.id)).toBe(true);
+    const again = await docker.listNetworks({ filters: { name: [network!.Name] } });
+    expect(again.map((found) => found.Name)).toContain(network!.Name);
+  });
 });

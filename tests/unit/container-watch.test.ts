@@ -6,7 +6,7 @@ import { ContainerWatch, parseEvent, type GoneCause } from '../../runner/src/ins
 class FakeEngine {
   streams: PassThrough[] = [];
   sinces: Array<number | undefined> = [];
-  containers: Array<{ id: string; state: string }> = [];
+  containers: Array<{ id: string; state: string; networked?: boolean }> = [];
   lists = 0;
   listGate: Promise<void> = Promise.resolve();
   refuse = false;
@@ -131,6 +131,22 @@ describe('container watch', () => {
     expect(gone.map((item) => item.id).sort()).toEqual(['dead', 'removed']);
   });
 
+  test('a tracked container that runs on no network (its network was removed) is reported detached', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [
+      { id: 'cut-off', state: 'running', networked: false },
+      { id: 'frozen-cut-off', state: 'paused', networked: false },
+      { id: 'fine', state: 'running', networked: true },
+      { id: 'untracked', state: 'running', networked: false },
+    ];
+    const { w, gone } = watch(engine, ['cut-off', 'frozen-cut-off', 'fine']);
+    await w.sweep();
+    expect(gone).toEqual([
+      { id: 'cut-off', cause: { via: 'detached' } },
+      { id: 'frozen-cut-off', cause: { via: 'detached' } },
+    ]);
+  });
+
   test('a stopped container nothing tracks is an orphan once two sweeps in a row have seen it', async () => {
     const engine = new FakeEngine();
     engine.containers = [
@@ -153,6 +169,30 @@ describe('container watch', () => {
     expect(orphans).toEqual([]);
     await w.sweep();
     expect(orphans).toEqual(['left']);
+  });
+
+  test('a container never started that nothing tracks is an orphan only after ten sweeps in a row', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [
+      { id: 'left-created', state: 'created' },
+      { id: 'started-in-time', state: 'created' },
+    ];
+    const orphans: string[] = [];
+    const w = new ContainerWatch({
+      source: engine.source,
+      tracked: () => [],
+      onGone: () => {},
+      onOom: () => {},
+      onOrphan: (id) => orphans.push(id),
+      log: () => {},
+      sweepMs: 3_600_000,
+    });
+    watches.push(w);
+    for (let sweep = 1; sweep <= 9; sweep++) await w.sweep();
+    engine.containers[1]!.state = 'running';
+    expect(orphans).toEqual([]);
+    await w.sweep();
+    expect(orphans).toEqual(['left-created']);
   });
 
   test('a container tracked after the list was taken is not judged by it', async () => {

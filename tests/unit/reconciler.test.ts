@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { NetworkNotFoundError } from '../../engine/engine-errors.js';
 import { LABEL_FUNCTION } from '../../engine/labels.js';
 import { defaultLifecycleConfig } from '../../runner/src/autoscaler/plan-instances.js';
 import { FunctionRegistry } from '../../runner/src/control/function-registry.js';
@@ -282,6 +283,43 @@ describe('the reconciler against a fake engine and a hand-moved clock', () => {
     // A kill through the engine is someone's decision: recorded, not counted toward a crash loop.
     expect(events('die')[0]!.detail).toEqual(expect.objectContaining({ noticedBy: 'kill' }));
     expect(fn.crash.consecutive).toBe(0);
+  });
+
+  test('a start the engine refuses leaves no container and holds further starts, longer each time', async () => {
+    const { engine, clock, fn, tick } = await setup();
+    const creates = () => engine.calls.filter((call) => call.method === 'create').length;
+    const refusal = () =>
+      Object.assign(new Error('connect ENOENT /var/run/docker.sock'), { statusCode: 500 });
+    engine.failNext('start', refusal());
+    await tick();
+    expect(creates()).toBe(1);
+    expect(engine.byLabel(LABEL_FUNCTION, 'shop')).toEqual([]); // the container that did not start is gone
+    await tick();
+    expect(creates()).toBe(1); // held: no second attempt at once
+    clock.advance(500);
+    engine.failNext('create', refusal());
+    await tick();
+    expect(creates()).toBe(2);
+    clock.advance(500);
+    await tick();
+    expect(creates()).toBe(2); // the second refusal in a row holds starts for 1 s
+    clock.advance(500);
+    await tick();
+    expect(only(fn).state).toBe('active');
+    expect(fn.startBackoff.failures).toBe(0);
+  });
+
+  test('a network removed behind the runner is made again when a start finds it missing', async () => {
+    const { engine, fn, tick } = await setup();
+    await tick();
+    const [network] = [...engine.networks.keys()];
+    engine.networks.delete(network!);
+    const first = only(fn);
+    engine.vanish(first.id);
+    engine.failNext('start', new NetworkNotFoundError(network!, `network ${network} not found`));
+    await until(() => fn.pool.instances.some((instance) => instance.state === 'active'), 'a replacement');
+    expect(engine.networks.has(network!)).toBe(true);
+    expect(engine.byLabel(LABEL_FUNCTION, 'shop').map((container) => container.running)).toEqual([true]);
   });
 
   test('an instance whose initializer fails never serves: it is replaced and the failure recorded', async () => {

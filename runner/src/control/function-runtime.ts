@@ -9,6 +9,7 @@ import {
   type CrashState,
   type Death,
 } from '../autoscaler/crash-backoff.js';
+import { afterStartFailure, initialStartBackoff, type StartBackoff } from '../autoscaler/start-backoff.js';
 import { planInstances, type InstanceAction } from '../autoscaler/plan-instances.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { capacityWaitMs, type FunctionSpec } from '../spec/function-spec.js';
@@ -50,6 +51,8 @@ export class FunctionRuntime {
   pendingStarts = 0;
   /** Deaths in a row and how long new starts are held back. */
   crash: CrashState = initialCrashState();
+  /** Starts the engine refused in a row (no container came of them). */
+  startBackoff: StartBackoff = initialStartBackoff();
   /** Every instance that died since the function was deployed. */
   deaths = 0;
   private deathAccount: Promise<void> = Promise.resolve();
@@ -93,6 +96,16 @@ export class FunctionRuntime {
       const error = this.crashLoopError(this.hooks.now());
       if (error) this.pool.rejectAllWaiting(error);
     });
+  }
+
+  /** A container could not be made or started: further starts wait a little longer each time. */
+  noteStartRefused(now: number): void {
+    this.startBackoff = afterStartFailure(this.startBackoff, now);
+  }
+
+  /** A container was made and started: starts are no longer held for the engine's sake. */
+  noteStartMade(): void {
+    this.startBackoff = initialStartBackoff();
   }
 
   /** The 503 for a request that finds no room during a backoff, once the last death's cause is known. */
@@ -148,7 +161,7 @@ export class FunctionRuntime {
       desired: decision.desired,
       now,
       config: this.spec.lifecycle,
-      holdStartsUntil: this.crash.holdStartsUntil,
+      holdStartsUntil: Math.max(this.crash.holdStartsUntil, this.startBackoff.holdStartsUntil),
     });
   }
 }

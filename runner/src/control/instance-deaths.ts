@@ -12,8 +12,12 @@ export type Departure =
  * What is known of a death the moment it is noticed (the engine's full account comes a little later): the
  * exit code of a die event, or what the instance's adapter said when it refused a request.
  */
+export const DETACHED_REASON =
+  'lost its network: the network was removed or the container disconnected from it';
+
 export function firstAccount(cause: Departure, oomKilled: boolean, memory: number): string {
   if (cause.via === 'start-failed') return `failed to start: ${cause.reason}`;
+  if (cause.via === 'detached') return DETACHED_REASON;
   if (cause.via === 'event' && cause.action !== 'kill') {
     return describeExit({ exitCode: cause.exitCode, oomKilled, memory });
   }
@@ -52,7 +56,7 @@ export async function takeAccount(
   const oomKilled = exit.oomKilled || oomSeen;
   const memory = exit.memory || instance.spec.memory;
   const reason =
-    cause.via === 'start-failed'
+    cause.via === 'start-failed' || cause.via === 'detached'
       ? firstAccount(cause, oomKilled, memory)
       : cause.via === 'answer' && cause.answer === 'INSTANCE_MISMATCH'
         ? 'was replaced at its address by another container'

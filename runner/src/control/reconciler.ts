@@ -308,8 +308,14 @@ export class Reconciler {
     this.starting.add(making);
     try {
       instance = await making;
+      fn.noteStartMade();
     } catch (error) {
-      this.deps.log('scale-out failed', { fn: fn.spec.name, error: (error as Error).message });
+      fn.noteStartRefused(this.deps.clock.now());
+      this.deps.log('scale-out failed', {
+        fn: fn.spec.name,
+        error: (error as Error).message,
+        retryInMs: fn.startBackoff.holdStartsUntil - this.deps.clock.now(),
+      });
       return;
     } finally {
       this.starting.delete(making);
@@ -383,8 +389,8 @@ export class Reconciler {
         instance: instance.name,
         startedAt: instance.startedAt,
         ranMs: instance.readyAt === undefined ? undefined : now - instance.readyAt,
-        // A kill signal sent through the engine is someone's decision, not the app dying of its own accord.
-        external: cause.via === 'event' && cause.action === 'kill',
+        // A kill signal sent through the engine, or a network taken away, is someone's doing, not the app's.
+        external: (cause.via === 'event' && cause.action === 'kill') || cause.via === 'detached',
         reason,
       },
       account.catch(() => undefined),
@@ -476,7 +482,11 @@ export class Reconciler {
           ...(since === undefined ? {} : { since }),
         }),
       list: async () =>
-        (await this.containers.list()).map((container) => ({ id: container.id, state: container.state })),
+        (await this.containers.list()).map((container) => ({
+          id: container.id,
+          state: container.state,
+          networked: Object.keys(container.addresses).length > 0,
+        })),
     };
   }
 

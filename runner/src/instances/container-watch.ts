@@ -14,14 +14,19 @@ export interface ContainerEvent {
 export type GoneCause =
   | { via: 'event'; action: 'die' | 'destroy'; exitCode?: number }
   | { via: 'event'; action: 'kill'; signal: string }
-  | { via: 'sweep'; state: string };
+  | { via: 'sweep'; state: string }
+  /** Still running, but on no network: its network was removed or it was disconnected. */
+  | { via: 'detached' };
 
 /** The two engine calls the watch needs; the engine client implements them, unit tests pass fakes. */
 export interface WatchSource {
   /** A stream of newline-delimited JSON events for the runner's containers, replayed from `since` (seconds). */
   events(since: number | undefined): Promise<NodeJS.ReadableStream>;
-  /** The runner's containers now, with their engine state (running, paused, exited, …). */
-  list(): Promise<Array<{ id: string; state: string }>>;
+  /**
+   * The runner's containers now, with their engine state (running, paused, exited, …) and whether they have
+   * an address on any network (undefined when the source cannot tell).
+   */
+  list(): Promise<Array<{ id: string; state: string; networked?: boolean }>>;
 }
 
 export interface WatchOptions {
@@ -44,6 +49,12 @@ export interface WatchOptions {
 
 const STOPPED = new Set(['exited', 'dead']);
 
+/**
+ * Sweeps in a row that must see an untracked container still "created" before it is an orphan: one being
+ * started right now is untracked and "created" too, for a moment (a failed start removes its own).
+ */
+const CREATED_ORPHAN_SWEEPS = 10;
+
 /** Signals after which a container is about to stop: it takes no new requests from then on. */
 const TERMINATING_SIGNALS = new Set(['9', '15', 'SIGKILL', 'SIGTERM', 'KILL', 'TERM']);
 
@@ -62,6 +73,8 @@ export class ContainerWatch {
   private sweeping = false;
   /** Untracked stopped containers the last sweep saw: a second sighting makes them orphans. */
   private stoppedUntracked = new Set<string>();
+  /** Untracked containers never started, with how many sweeps in a row have seen them so. */
+  private createdUntracked = new Map<string, number>();
   /** Resolves each time the stream is (re)connected: tests and the first start wait on it. */
   connected: Promise<void>;
   private markConnected!: () => void;
@@ -98,10 +111,13 @@ export class ContainerWatch {
       // Taken before the list: a container tracked after the list was made is not judged by it.
       const tracked = new Set(this.options.tracked());
       const listed = await this.options.source.list();
-      const states = new Map(listed.map((container) => [container.id, container.state]));
+      const byId = new Map(listed.map((container) => [container.id, container]));
       for (const id of tracked) {
-        const state = states.get(id) ?? 'absent';
+        const container = byId.get(id);
+        const state = container?.state ?? 'absent';
         if (state !== 'running' && state !== 'paused') this.options.onGone(id, { via: 'sweep', state });
+        // Nothing can reach it any more, and its old address may now lead somewhere else.
+        else if (container?.networked === false) this.options.onGone(id, { via: 'detached' });
       }
       const stopped = new Set(
         listed
@@ -110,6 +126,14 @@ export class ContainerWatch {
       );
       for (const id of stopped) if (this.stoppedUntracked.has(id)) this.options.onOrphan?.(id);
       this.stoppedUntracked = stopped;
+      this.createdUntracked = new Map(
+        listed
+          .filter((container) => container.state === 'created' && !tracked.has(container.id))
+          .map((container) => [container.id, (this.createdUntracked.get(container.id) ?? 0) + 1]),
+      );
+      for (const [id, sweeps] of this.createdUntracked) {
+        if (sweeps >= CREATED_ORPHAN_SWEEPS) this.options.onOrphan?.(id);
+      }
     } catch (error) {
       this.options.log('engine sweep failed', { error: (error as Error).message });
     } finally {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ADAPTER_EXIT, ENV } from '../../../adapter/contract/contract.js';
 import { sleep } from '../../../common/sleep.js';
 import type {
+  ContainerCreate,
   ContainerDetails,
   ContainerEngine,
   ContainerSummary,
@@ -112,15 +113,17 @@ export class InstanceContainers {
       // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
       stopTimeoutSeconds: Math.ceil(fn.timeoutMs / 1000) + 15,
     };
-    const id = await this.engine.create(spec).catch(async (error: Error) => {
+    const id = await this.createStarted(spec).catch(async (error: Error) => {
       // The network was removed behind the runner's back (`docker network prune`): make it again, once.
       if (!(error instanceof NetworkNotFoundError)) throw error;
       this.networks.forget(fn.name);
       await this.networks.ensure(fn.name);
-      return this.engine.create(spec);
+      return this.createStarted(spec);
     });
-    await this.engine.start(id);
-    const details = await this.engine.inspect(id);
+    const details = await this.engine.inspect(id).catch(async (error: Error) => {
+      await this.engine.remove(id).catch(() => undefined);
+      throw error;
+    });
     if (!details) throw new Error(`container ${name} vanished as it started`);
     const now = this.clock.now();
     return {
@@ -138,6 +141,18 @@ export class InstanceContainers {
       edgeTotal: 0,
       spec: boot,
     };
+  }
+
+  /** A container that fails to start is removed at once, not left behind as "created". */
+  private async createStarted(spec: ContainerCreate): Promise<string> {
+    const id = await this.engine.create(spec);
+    try {
+      await this.engine.start(id);
+      return id;
+    } catch (error) {
+      await this.engine.remove(id).catch(() => undefined);
+      throw error;
+    }
   }
 
   private secretsOf(fn: FunctionSpec): Record<string, string> {
