@@ -9,3 +9,10 @@ export class UnknownFunctionError extends PilotlightError {
     );
   }
 }
+
+/** The runner itself failed on a request, for a reason it has no code for; its log has the stack. */
+export class RunnerFailedError extends PilotlightError {
+  constructor(detail: string) {
+    super('RUNNER_FAILED', `the runner failed on this request (${detail}); its log has the details`, 500);
+  }
+}

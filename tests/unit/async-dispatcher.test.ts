@@ -70,6 +70,38 @@ describe('the dispatcher', () => {
     expect(store.get('e1')!.state).toBe('succeeded');
   });
 
+  test('a full disk: a claim or a record refused is tried again, and the event ends as it ran', async () => {
+    const store = await queue();
+    store.enqueue([{ id: 'e1', function: 'shop', contentType: 'text/plain', payload: Buffer.from('x') }], 0);
+    const full = () => Object.assign(new Error('database or disk is full'), { errcode: 13 });
+    const refusals = { claimDue: 1, finishAttempt: 1 };
+    const flaky = Object.assign(Object.create(store) as InvocationStore, {
+      claimDue: (...args: Parameters<InvocationStore['claimDue']>) => {
+        if (refusals.claimDue-- > 0) throw full();
+        return store.claimDue(...args);
+      },
+      finishAttempt: (...args: Parameters<InvocationStore['finishAttempt']>) => {
+        if (refusals.finishAttempt-- > 0) throw full();
+        store.finishAttempt(...args);
+      },
+    });
+    let ended!: () => void;
+    const recorded = new Promise<void>((resolve) => (ended = resolve));
+    const dispatcher = dispatcherOver(flaky, { now: () => Date.now() }, () => ({
+      outcome: 'succeeded',
+      instance: 'i1',
+      status: 200,
+      result: 'ok',
+    }));
+    dispatcher.onFinished(() => ended());
+    dispatcher.kick('shop'); // must not throw
+    await within(5_000, 'the attempt recorded', recorded);
+    await dispatcher.stop();
+    expect(store.get('e1')).toMatchObject({ state: 'succeeded', result: 'ok' });
+    expect(refusals.claimDue).toBeLessThan(0); // refused once, then claimed
+    expect(refusals.finishAttempt).toBe(-1); // refused once, then stored once
+  });
+
   test('a retry runs at its time, and an event held back by the concurrency runs when the one before ends', async () => {
     const store = await queue();
     const clock = { now: () => Date.now() };

@@ -17,6 +17,8 @@ export interface DispatcherDeps {
   attempt: (fn: FunctionRuntime, invocation: Invocation) => Promise<AttemptResult>;
 }
 
+const CLAIM_RETRY_MS = 1000;
+
 /** Finished events are kept a week, and no more than 10,000 of them. */
 export function defaultRetention(): { keep: number; maxAgeMs: number } {
   return { keep: 10_000, maxAgeMs: 7 * 24 * 3_600_000 };
@@ -31,6 +33,8 @@ export class Dispatcher {
   private readonly running = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly underway = new Set<Promise<void>>();
+  /** Attempts whose outcome could not be written yet, each with the timer that tries again. */
+  private readonly unrecorded = new Map<string, NodeJS.Timeout>();
   private stopped = false;
   private pruneTimer: NodeJS.Timeout | undefined;
   private finished: () => void = () => {};
@@ -64,6 +68,8 @@ export class Dispatcher {
     clearInterval(this.pruneTimer);
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    for (const timer of this.unrecorded.values()) clearTimeout(timer);
+    this.unrecorded.clear();
     while (this.underway.size > 0) await Promise.allSettled([...this.underway]);
   }
 
@@ -74,7 +80,18 @@ export class Dispatcher {
     if (!fn) return;
     const now = this.deps.clock.now();
     const busy = this.running.get(name) ?? 0;
-    for (const invocation of this.deps.store.claimDue(name, now, fn.spec.async.concurrency - busy)) {
+    let claimed: Invocation[];
+    try {
+      claimed = this.deps.store.claimDue(name, now, fn.spec.async.concurrency - busy);
+    } catch (error) {
+      // Claiming writes (a full disk refuses it): the events wait where they are, and the claim is tried again.
+      this.deps.log('async events not claimed: tried again in 1 s', {
+        fn: name,
+        error: (error as Error).message,
+      });
+      return this.wakeAt(name, now + CLAIM_RETRY_MS);
+    }
+    for (const invocation of claimed) {
       const run = this.run(fn, invocation);
       this.underway.add(run);
       void run.finally(() => this.underway.delete(run));
@@ -98,31 +115,55 @@ export class Dispatcher {
         now,
         config: { maxRetries: fn.spec.async.maxRetries, maxEventAgeMs: fn.spec.async.maxEventAgeMs },
       });
-      this.deps.store.finishAttempt(
-        invocation.id,
-        {
-          at: started,
-          durationMs: now - started,
-          instance: result.instance,
-          status: result.status,
-          outcome: result.outcome,
-          ...(result.error ? { error: result.error } : {}),
-        },
-        {
-          state: step.state,
-          ...(step.state === 'retrying' ? { at: step.at } : {}),
-          error: result.outcome === 'succeeded' ? null : (result.error ?? String(result.status)),
-          result: result.result ?? null,
-          ...destinationFor(fn, step.state),
-        },
-        now,
-      );
-      this.finished();
+      const record = () =>
+        this.deps.store.finishAttempt(
+          invocation.id,
+          {
+            at: started,
+            durationMs: now - started,
+            instance: result.instance,
+            status: result.status,
+            outcome: result.outcome,
+            ...(result.error ? { error: result.error } : {}),
+          },
+          {
+            state: step.state,
+            ...(step.state === 'retrying' ? { at: step.at } : {}),
+            error: result.outcome === 'succeeded' ? null : (result.error ?? String(result.status)),
+            result: result.result ?? null,
+            ...destinationFor(fn, step.state),
+          },
+          now,
+        );
+      this.recordUntilStored(invocation.id, record, 0);
     } catch (error) {
       this.deps.log('async attempt failed', { invocation: invocation.id, error: (error as Error).message });
     } finally {
       this.running.set(name, (this.running.get(name) ?? 1) - 1);
       this.kick(name);
+    }
+  }
+
+  /**
+   * Records how an attempt went. A write that fails (a full disk) is tried again, 1 s doubling to 30 s, for
+   * as long as the runner runs: the event stays running meanwhile, and a restart requeues it.
+   */
+  private recordUntilStored(id: string, record: () => void, failures: number): void {
+    try {
+      record();
+      this.unrecorded.delete(id);
+      this.finished();
+    } catch (error) {
+      if (this.stopped) return;
+      const delayMs = Math.min(30_000, 1000 * 2 ** failures);
+      this.deps.log('async attempt not recorded: tried again later', {
+        invocation: id,
+        retryInMs: delayMs,
+        error: (error as Error).message,
+      });
+      const timer = setTimeout(() => this.recordUntilStored(id, record, failures + 1), delayMs);
+      timer.unref();
+      this.unrecorded.set(id, timer);
     }
   }
 
@@ -134,8 +175,14 @@ export class Dispatcher {
    */
   private wakeAtNextDue(name: string, now: number): void {
     const due = this.deps.store.nextDue(name);
+    if (due === undefined || due <= now) return;
+    this.wakeAt(name, due);
+  }
+
+  /** Kicks the function at `due`, unless a kick is planned sooner. */
+  private wakeAt(name: string, due: number): void {
     const planned = this.timers.get(name);
-    if (due === undefined || due <= now || (planned && planned.at <= due)) return;
+    if (planned && planned.at <= due) return;
     if (planned) clearTimeout(planned.timer);
     const timer = setTimeout(
       () => {

@@ -137,7 +137,12 @@ export function createControlServer(
       );
     }
     const discarded = pending === 'discard' ? invocations.discardWaiting(name) : 0;
-    while (invocations.pending(name) > 0) await sleep(100);
+    let callerLeft = false;
+    res.once('close', () => (callerLeft = true));
+    while (invocations.pending(name) > 0) {
+      if (callerLeft) return;
+      await sleep(100);
+    }
     await deployer.remove(name);
     return json(res, 200, { removed: name, discarded });
   }

@@ -6,7 +6,7 @@ import type { EventIntake } from '../async/accept-event.js';
 import { isAsyncCall } from '../async/accept-event.js';
 import type { FunctionRegistry } from '../control/function-registry.js';
 import { FUNCTION_HEADER } from '../edge/edge-config.js';
-import { UnknownFunctionError } from '../errors.js';
+import { RunnerFailedError, UnknownFunctionError } from '../errors.js';
 import type { Activator } from './activator.js';
 import { sendError } from './send-error.js';
 import { withRequestId } from './request-id.js';
@@ -42,6 +42,8 @@ export function createRunnerServer(deps: RunnerServerDeps): Server {
           fn: fn.spec.name,
           error: (error as Error).stack ?? String(error),
         });
+        // Not the app's failure: a 500 of the runner's own, not a cut connection the edge would call a crash.
+        if (!res.headersSent) return sendError(res, new RunnerFailedError((error as Error).message));
         res.destroy();
       });
     }),

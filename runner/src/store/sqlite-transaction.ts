@@ -1,14 +1,18 @@
 import type { DatabaseSync } from 'node:sqlite';
+import { storageError } from './storage-errors.js';
 
-/** Runs `work` in one write transaction (taken at once, so writers queue instead of failing midway). */
+/**
+ * Runs `work` in one write transaction (taken at once, so writers queue instead of failing midway). SQLite
+ * rolls back by itself after some failures (a full disk): a second ROLLBACK would then fail and hide the first.
+ */
 export function inTransaction<T>(db: DatabaseSync, work: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
   try {
+    db.exec('BEGIN IMMEDIATE');
     const result = work();
     db.exec('COMMIT');
     return result;
   } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw storageError(error);
   }
 }
