@@ -138,6 +138,10 @@ function defaultsSection(paths: EdgePaths): string[] {
     // frees a server's maxconn slot while the app still works on the abandoned request (concurrency overrun).
     // Streamed answers go out chunk by chunk as the app writes them, not merged into fuller packets.
     '  option http-no-delay',
+    // On a reload the old process keeps each idle keep-alive connection until its next request, answered with
+    // `connection: close`, instead of closing it at once: a client sending on it at that moment would get a
+    // reset (Node's agent does not retry). Old processes last until then, or the client's idle timeout.
+    '  option idle-close-on-response',
     '  timeout connect 3000',
     `  timeout client ${CLIENT_IDLE_MS}`,
     `  timeout http-keep-alive ${CLIENT_IDLE_MS}`,
