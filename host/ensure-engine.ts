@@ -14,7 +14,17 @@ export interface EnsureEngineDeps {
   sleep: (ms: number) => Promise<void>;
   log: (line: string) => void;
   daemonLogFile: string;
+  /** The text of /etc/docker/daemon.json, when there is one. */
+  daemonConfig?: string | undefined;
   startTimeoutMs?: number;
+}
+
+/**
+ * dockerd's flags when this command starts it: live-restore, so that instances keep running and serving while
+ * the engine restarts. Not when daemon.json says either way: dockerd refuses a setting given twice.
+ */
+export function dockerdArgs(daemonConfig: string | undefined): string[] {
+  return daemonConfig?.includes('"live-restore"') ? [] : ['--live-restore'];
 }
 
 export type EngineOutcome = 'already-running' | 'started' | 'installed-and-started';
@@ -49,7 +59,7 @@ export async function ensureEngine(deps: EnsureEngineDeps): Promise<EngineOutcom
   // The package's own service start may already have brought it up.
   if (!(await deps.ping())) {
     deps.log(`starting dockerd in the background (log: ${deps.daemonLogFile})`);
-    deps.processes.spawnDetached('dockerd', [], deps.daemonLogFile);
+    deps.processes.spawnDetached('dockerd', dockerdArgs(deps.daemonConfig), deps.daemonLogFile);
     await waitForEngine(deps);
   }
   return wasInstalled ? 'started' : 'installed-and-started';

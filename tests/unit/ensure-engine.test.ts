@@ -36,7 +36,7 @@ describe('ensureEngine', () => {
       'apt-get update -q',
       'apt-get install -y -q --no-install-recommends docker.io',
     ]);
-    expect(processes.spawned).toEqual(['dockerd']);
+    expect(processes.spawned).toEqual(['dockerd --live-restore']);
   });
 
   test('an installed but stopped dockerd is started without reinstalling', async () => {
@@ -45,6 +45,19 @@ describe('ensureEngine', () => {
     const outcome = await ensureEngine(deps({ processes, ping: async () => running }));
     expect(outcome).toBe('started');
     expect(processes.calls).toEqual([]);
+    expect(processes.spawned).toEqual(['dockerd --live-restore']);
+  });
+
+  test('live-restore is left to daemon.json when it sets it either way (dockerd refuses a setting twice)', async () => {
+    let running = false;
+    const processes = new FakeProcessRunner(new Set(['dockerd']), {}, () => (running = true));
+    await ensureEngine(
+      deps({
+        processes,
+        ping: async () => running,
+        daemonConfig: '{ "live-restore": false, "debug": true }',
+      }),
+    );
     expect(processes.spawned).toEqual(['dockerd']);
   });
 

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { ensureImages } from '../../../images/ensure-images.js';
 import { defaultRuntimeCacheDir, ensureAdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import {
@@ -11,6 +12,8 @@ import { ensureCommands } from '../../../host/install-debian-packages.js';
 import { readHostFacts } from '../../../host/host-facts.js';
 import { execaProcessRunner } from '../../../host/process-runner.js';
 import { sleep } from '../../../common/sleep.js';
+
+const DAEMON_CONFIG = '/etc/docker/daemon.json';
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
@@ -37,6 +40,7 @@ export async function runSetup(options: SetupOptions): Promise<void> {
     sleep,
     log: options.log,
     daemonLogFile: '/var/log/pilotlight-dockerd.log',
+    daemonConfig: existsSync(DAEMON_CONFIG) ? readFileSync(DAEMON_CONFIG, 'utf8') : undefined,
   });
   if (outcome !== 'already-running') options.log(`Docker engine ${outcome} at ${describeEndpoint(endpoint)}`);
   await ensureCommands(
