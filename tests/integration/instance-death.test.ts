@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
 import { startAdapterInstance, type AdapterInstance } from '../helpers/adapter-instance.js';
@@ -85,6 +87,17 @@ async function containerGone(id: string): Promise<boolean> {
       () => false,
       () => true,
     );
+}
+
+/** Whether the edge still has a server in service at this instance's address. */
+async function edgeRoutesTo(runner: RunnerProcess, fn: string, address: string): Promise<boolean> {
+  const ip = new URL(address).hostname;
+  const answer = await edgeCommand(join(runner.dataDir, 'edge', 'admin.sock'), `show servers state fn_${fn}`);
+  // Fields: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state …; admin bit 1 is maint.
+  return answer
+    .split('\n')
+    .map((line) => line.split(' '))
+    .some((fields) => fields[4] === ip && (Number(fields[6]) & 1) === 0);
 }
 
 /** A TCP connection attempt from inside a container (with the Node of the express sample): its outcome. */
@@ -274,6 +287,9 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     await deploy(runner, 'loop', 'express', ['--min', '1', '--max', '1']);
     let current = await activeInstance(runner, 'loop');
     for (let crash = 1; crash <= 3; crash++) {
+      await until('the instance in service at the edge', async () =>
+        (await edgeRoutesTo(runner, 'loop', current.address)) ? true : undefined,
+      );
       // A GET whose kept-alive connection to the app closes unanswered may be sent again by the edge
       // (HAProxy's rule for idempotent requests): then it finds the function in its backoff.
       const crashed = await getOnOwnConnection(`${runner.gateway}/fn/loop/crash`);
@@ -281,10 +297,15 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
         crash === 1 ? /^502 APP_UNREACHABLE$/ : /^(502 APP_UNREACHABLE|503 CRASH_LOOP)$/,
       );
       if (crash >= 2) {
-        const refused = await fetch(`${runner.gateway}/fn/loop/`);
+        // "Meanwhile": once the edge no longer sends to the dead instance. A request in the moment before can
+        // still meet the dead app's connection (502, or on a kept-alive connection a close unanswered).
+        await until('the dead instance out of the edge', async () =>
+          (await edgeRoutesTo(runner, 'loop', current.address)) ? undefined : true,
+        );
+        const refused = await getOnOwnConnection(`${runner.gateway}/fn/loop/`);
         expect(refused.status).toBe(503);
-        expect(refused.headers.get('x-pilotlight-error')).toBe('CRASH_LOOP');
-        const message = ((await refused.json()) as { error: { message: string } }).error.message;
+        expect(refused.headers['x-pilotlight-error']).toBe('CRASH_LOOP');
+        const message = (JSON.parse(refused.body) as { error: { message: string } }).error.message;
         expect(message).toContain('keeps crashing: its last instance exited with code 3');
         expect(message).toContain(`${crash} deaths in a row`);
       }
