@@ -126,8 +126,11 @@ export class EdgeProcess {
     }
     await this.workerAnswers(undefined);
     // Its master re-executes into wait mode once the worker is forked: running once its socket answers.
-    if ((await this.master(10_000)) === undefined) {
-      throw new EdgeStartError(`the edge's master did not answer on ${this.paths.master}`);
+    if ((await this.master(10_000, { justStarted: true })) === undefined) {
+      const pid = this.masterPid();
+      const state =
+        pid === undefined ? 'no pid file' : alive(pid) ? `pid ${pid} running` : `pid ${pid} exited`;
+      throw new EdgeStartError(`the edge's master did not answer on ${this.paths.master} (${state})`);
     }
   }
 
@@ -200,20 +203,28 @@ export class EdgeProcess {
   private isEdge(pid: number): boolean {
     if (!alive(pid)) return false;
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(this.paths.config);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      // Empty in the middle of an exec (the master re-executes itself after every start and reload).
+      if (cmdline === '') return true;
+      return cmdline.split('\0').includes(this.paths.config);
     } catch {
       return alive(pid); // gone meanwhile, or no /proc to tell: the pid file is trusted
     }
   }
 
   /** The master as its socket describes it, waiting out a re-execution while the pid file's process is the edge's. */
-  private async master(timeoutMs = MASTER_REEXEC_MS): Promise<MasterState | undefined> {
+  private async master(
+    timeoutMs = MASTER_REEXEC_MS,
+    { justStarted = false } = {},
+  ): Promise<MasterState | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const state = parseMaster(await edgeCommand(this.paths.master, 'show proc', 2000).catch(() => ''));
       if (state !== undefined) return state;
+      if (Date.now() >= deadline) return undefined;
+      // An edge this runner just started is waited for; otherwise only while the pid file's process is one.
       const pid = this.masterPid();
-      if (pid === undefined || !this.isEdge(pid) || Date.now() >= deadline) return undefined;
+      if (!justStarted && (pid === undefined || !this.isEdge(pid))) return undefined;
       await sleep(20);
     }
   }
