@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +185,15 @@ static void exec_adapter(char **command) {
   _exit(127);
 }
 
+/*
+ * A child goes when the launcher does, however it goes (kill -9 included). In a container the init process
+ * ends the rest; run directly on a host, the app and the adapter would otherwise be left behind.
+ */
+static void die_with_parent(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(137);
+}
+
 int main(int argc, char **argv) {
   int separator = 1;
   while (separator < argc && strcmp(argv[separator], "--") != 0) separator++;
@@ -219,9 +229,11 @@ int main(int argc, char **argv) {
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &previous);
 
+  pid_t launcher_pid = getpid();
   pid_t app_pid = fork();
   if (app_pid < 0) exec_adapter(adapter);
   if (app_pid == 0) {
+    die_with_parent(launcher_pid);
     reset_signals(&previous);
     place_fds((int[]){out[1], err[1]}, (int[]){1, 2}, 2);
     environ = app_env;
@@ -241,6 +253,7 @@ int main(int argc, char **argv) {
     return 71;
   }
   if (started == 0) {
+    die_with_parent(launcher_pid);
     reset_signals(&previous);
     place_fds((int[]){out[0], err[0], status[0]}, (int[]){3, 4, 5}, 3);
     exec_adapter(adapter);

@@ -153,6 +153,19 @@ describe('the native launcher', () => {
     expect(isAlive(appPid)).toBe(false);
   });
 
+  test('a launcher killed with -9 takes the app and the adapter with it', async () => {
+    const launched = await launch(['node', appScript], ['from-test']);
+    await ready(launched);
+    const children = childrenOf(launched.child.pid!);
+    expect(children).toHaveLength(2);
+    launched.child.kill('SIGKILL');
+    await launched.exit;
+    await until(
+      () => children.every((pid) => !isRunning(pid)),
+      () => `still running: ${children.filter(isRunning).join(' ')}`,
+    );
+  });
+
   test('reads PILOTLIGHT_APP_ENTRYPOINT as JSON does: 500 generated entrypoints, escaped and raw', async () => {
     const runtime = await testRuntime();
     // The app prints its arguments NUL-separated; the stand-in adapter passes the app's stdout (fd 3) on.
@@ -200,6 +213,15 @@ function appPidOf(launched: Launched): number {
   const app = pids.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(appScript));
   if (app === undefined) throw new Error(`no app among the launcher's children ${pids.join(' ')}`);
   return app;
+}
+
+/** Running, not gone nor a zombie left for its new parent to reap. */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function isAlive(pid: number): boolean {
