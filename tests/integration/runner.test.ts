@@ -66,7 +66,8 @@ describe('runner deploy from the authenticated registry', () => {
           sample,
           '--username',
           registry.username,
-          ...(fromStdin ? ['--password-stdin'] : ['--password', registry.password]),
+          // `=`: the random password may begin with `-`, which a separate argument would make a flag.
+          ...(fromStdin ? ['--password-stdin'] : [`--password=${registry.password}`]),
         ],
         {},
         fromStdin ? `${registry.password}\n` : undefined,
