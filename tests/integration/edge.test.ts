@@ -314,30 +314,6 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(results.filter((result) => result.status !== 200)).toEqual([]);
     expect((await fetch(`${runner.gateway}/fn/added/`)).status).toBe(200);
   }, 120_000);
-
-  test('a keep-alive connection idle across a reload is not cut: its next request is answered, then it closes', async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const get = () =>
-      new Promise<{ status: number; reused: boolean; connection: string | undefined }>((resolve, reject) => {
-        const req = request(`${runner.gateway}/fn/plain/`, { agent }, (res) => {
-          res.resume();
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              reused: req.reusedSocket,
-              connection: res.headers.connection,
-            }),
-          );
-        });
-        req.on('error', reject);
-        req.end();
-      });
-    expect(await get()).toMatchObject({ status: 200, reused: false });
-    await deploy(runner, 'added-while-idle'); // a reload: the connection now belongs to an old process
-    // Cut at the reload, the socket would have left the agent's pool and this would be a new connection.
-    expect(await get()).toEqual({ status: 200, reused: true, connection: 'close' });
-    agent.destroy();
-  }, 60_000);
 });
 
 describe('the edge outlives the runner', () => {

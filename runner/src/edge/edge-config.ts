@@ -138,10 +138,8 @@ function defaultsSection(paths: EdgePaths): string[] {
     // frees a server's maxconn slot while the app still works on the abandoned request (concurrency overrun).
     // Streamed answers go out chunk by chunk as the app writes them, not merged into fuller packets.
     '  option http-no-delay',
-    // On a reload the old process keeps each idle keep-alive connection until its next request, answered with
-    // `connection: close`, instead of closing it at once: a client sending on it at that moment would get a
-    // reset (Node's agent does not retry). Old processes last until then, or the client's idle timeout.
-    '  option idle-close-on-response',
+    // Not `option idle-close-on-response`: it lets the old process of a reload answer the next request of each
+    // idle connection with its state from before the reload, whose servers may be gone since.
     '  timeout connect 3000',
     `  timeout client ${CLIENT_IDLE_MS}`,
     `  timeout http-keep-alive ${CLIENT_IDLE_MS}`,

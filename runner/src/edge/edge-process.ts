@@ -53,16 +53,6 @@ function parseMaster(answer: string): MasterState | undefined {
   return line ? { pid: Number(line[1]), reloads: Number(line[2]), failed: Number(line[3]) } : undefined;
 }
 
-/** The pids of the workers, current and old, in the master CLI's `show proc`. */
-export function parseWorkerPids(answer: string): number[] {
-  return [...answer.matchAll(/^(\d+)\s+worker\b/gm)].map((match) => Number(match[1]));
-}
-
-/** The requests in a worker's `show sess`: its streams other than the CLI's own. */
-export function countRequestStreams(answer: string): number {
-  return answer.split('\n').filter((line) => /\bfe=/.test(line) && !/\bfe=GLOBAL\b/.test(line)).length;
-}
-
 /** The lines of haproxy's output that say what is wrong. */
 function alerts(output: string): string {
   const lines = output.split('\n').filter((line) => /ALERT|haproxy is not installed/.test(line));
@@ -151,11 +141,7 @@ export class EdgeProcess {
     await this.workerAnswers(before);
   }
 
-  /**
-   * Soft stop: listeners close, requests in flight finish. Idle keep-alive connections would hold a stopping
-   * worker until their next request (idle-close-on-response, for seamless reloads): once no request is in
-   * flight, the edge is told to go at once.
-   */
+  /** Soft stop: listeners close, requests in flight finish. */
   async stop(timeoutMs = 10_000): Promise<void> {
     // The master is the one answering on the master socket, and the pid file's if that one is another.
     const masters = new Set<number>();
@@ -165,25 +151,8 @@ export class EdgeProcess {
     if (recorded !== undefined && this.isEdge(recorded)) masters.add(recorded);
     for (const pid of masters) signal(pid, 'SIGUSR1');
     const deadline = Date.now() + timeoutMs;
-    while ([...masters].some(alive) && Date.now() < deadline) {
-      if ((await this.requestsInFlight()) === 0) break;
-      await sleep(20);
-    }
+    while ([...masters].some(alive) && Date.now() < deadline) await sleep(20);
     for (const pid of masters) if (alive(pid)) signal(pid, 'SIGTERM');
-  }
-
-  /** Requests the edge's workers still serve; unknown (taken as some) while its master does not answer. */
-  private async requestsInFlight(): Promise<number> {
-    try {
-      const workers = parseWorkerPids(await edgeCommand(this.paths.master, 'show proc', 2000));
-      let requests = 0;
-      for (const pid of workers) {
-        requests += countRequestStreams(await edgeCommand(this.paths.master, `@!${pid} show sess`, 2000));
-      }
-      return requests;
-    } catch {
-      return 1;
-    }
   }
 
   /** The port the running edge's configuration binds (kept when a restarted runner is given port 0). */
