@@ -50,7 +50,6 @@ function engineMessage(error: EngineFailure): string {
   return (error.json?.message ?? error.message).trim();
 }
 
-/** Passes the answers in `accepted` as success; anything else becomes an EngineError. */
 /**
  * The engine's 404 for a network that does not exist: at create, or at start (engines before 23 accept the
  * create and find out only then).
@@ -64,6 +63,7 @@ function missingNetwork(failure: EngineFailure, network?: string): NetworkNotFou
   return new NetworkNotFoundError(name, message);
 }
 
+/** Passes the answers in `accepted` as success; anything else becomes an EngineError. */
 function tolerate(...accepted: AlreadyDone[]) {
   return (error: EngineFailure): void => {
     const done = alreadyDone(error);

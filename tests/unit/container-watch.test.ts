@@ -60,6 +60,22 @@ function watch(engine: FakeEngine, tracked: string[]) {
   return { w, gone, oom };
 }
 
+/** A watch that reports the orphans it finds. */
+function watchOrphans(engine: FakeEngine, tracked: string[]) {
+  const orphans: string[] = [];
+  const w = new ContainerWatch({
+    source: engine.source,
+    tracked: () => tracked,
+    onGone: () => {},
+    onOom: () => {},
+    onOrphan: (id) => orphans.push(id),
+    log: () => {},
+    sweepMs: 3_600_000,
+  });
+  watches.push(w);
+  return { w, orphans };
+}
+
 async function until(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;
   while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -154,17 +170,7 @@ describe('container watch', () => {
       { id: 'mine', state: 'exited' },
       { id: 'booting', state: 'created' },
     ];
-    const orphans: string[] = [];
-    const w = new ContainerWatch({
-      source: engine.source,
-      tracked: () => ['mine'],
-      onGone: () => {},
-      onOom: () => {},
-      onOrphan: (id) => orphans.push(id),
-      log: () => {},
-      sweepMs: 3_600_000,
-    });
-    watches.push(w);
+    const { w, orphans } = watchOrphans(engine, ['mine']);
     await w.sweep();
     expect(orphans).toEqual([]);
     await w.sweep();
@@ -177,17 +183,7 @@ describe('container watch', () => {
       { id: 'left-created', state: 'created' },
       { id: 'started-in-time', state: 'created' },
     ];
-    const orphans: string[] = [];
-    const w = new ContainerWatch({
-      source: engine.source,
-      tracked: () => [],
-      onGone: () => {},
-      onOom: () => {},
-      onOrphan: (id) => orphans.push(id),
-      log: () => {},
-      sweepMs: 3_600_000,
-    });
-    watches.push(w);
+    const { w, orphans } = watchOrphans(engine, []);
     for (let sweep = 1; sweep <= 9; sweep++) await w.sweep();
     engine.containers[1]!.state = 'running';
     expect(orphans).toEqual([]);

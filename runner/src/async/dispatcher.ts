@@ -1,3 +1,4 @@
+import { doublingDelay } from '../../../common/doubling-delay.js';
 import type { FunctionRegistry } from '../control/function-registry.js';
 import type { FunctionRuntime } from '../control/function-runtime.js';
 import type { Log } from '../control/reconciler.js';
@@ -18,6 +19,8 @@ export interface DispatcherDeps {
 }
 
 const CLAIM_RETRY_MS = 1000;
+const RECORD_RETRY_FIRST_MS = 1000;
+const RECORD_RETRY_MAX_MS = 30_000;
 
 /** Finished events are kept a week, and no more than 10,000 of them. */
 export function defaultRetention(): { keep: number; maxAgeMs: number } {
@@ -155,7 +158,7 @@ export class Dispatcher {
       this.finished();
     } catch (error) {
       if (this.stopped) return;
-      const delayMs = Math.min(30_000, 1000 * 2 ** failures);
+      const delayMs = doublingDelay(failures, RECORD_RETRY_FIRST_MS, RECORD_RETRY_MAX_MS);
       this.deps.log('async attempt not recorded: tried again later', {
         invocation: id,
         retryInMs: delayMs,

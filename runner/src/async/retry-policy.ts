@@ -8,6 +8,8 @@
  * - An event that can never succeed (malformed) fails at once. Past its maximum age an event expires.
  */
 
+import { doublingDelay } from '../../../common/doubling-delay.js';
+
 export type AttemptOutcome = 'succeeded' | 'function-error' | 'system-error' | 'rejected';
 
 export interface RetryConfig {
@@ -44,5 +46,5 @@ export function nextStep(input: {
 
 /** 0.5 s, 1 s, 2 s, … doubling after each attempt, at most 5 min. */
 export function backoffMs(attempts: number): number {
-  return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, attempts - 1));
+  return doublingDelay(attempts - 1, FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
 }

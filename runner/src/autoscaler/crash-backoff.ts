@@ -7,6 +7,8 @@
  * a run that lasted `healthyAfterMs` before dying starts the count again.
  */
 
+import { doublingDelay } from '../../../common/doubling-delay.js';
+
 export interface CrashBackoffConfig {
   /** The wait after the second death in a row. */
   firstDelayMs: number;
@@ -64,7 +66,7 @@ export function afterDeath(state: CrashState, death: Death, config: CrashBackoff
 /** 0 for the first death, then firstDelayMs doubling with each death in a row, never above maxDelayMs. */
 export function backoffDelay(consecutive: number, config: CrashBackoffConfig): number {
   if (consecutive <= 1) return 0;
-  return Math.min(config.maxDelayMs, config.firstDelayMs * 2 ** (consecutive - 2));
+  return doublingDelay(consecutive - 2, config.firstDelayMs, config.maxDelayMs);
 }
 
 export function inBackoff(state: CrashState, now: number): boolean {

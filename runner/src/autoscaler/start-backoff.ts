@@ -5,6 +5,8 @@
  * Pure: the function's runtime holds the state, the planner reads `holdStartsUntil`.
  */
 
+import { doublingDelay } from '../../../common/doubling-delay.js';
+
 export interface StartBackoff {
   failures: number;
   holdStartsUntil: number;
@@ -19,6 +21,8 @@ export function initialStartBackoff(): StartBackoff {
 
 export function afterStartFailure(state: StartBackoff, now: number): StartBackoff {
   const failures = state.failures + 1;
-  const delay = Math.min(MAX_START_RETRY_MS, FIRST_START_RETRY_MS * 2 ** (failures - 1));
-  return { failures, holdStartsUntil: now + delay };
+  return {
+    failures,
+    holdStartsUntil: now + doublingDelay(failures - 1, FIRST_START_RETRY_MS, MAX_START_RETRY_MS),
+  };
 }

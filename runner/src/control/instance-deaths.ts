@@ -8,13 +8,12 @@ export type Departure =
   | { via: 'answer'; answer: string; message?: string | undefined }
   | { via: 'start-failed'; reason: string };
 
+const DETACHED_REASON = 'lost its network: the network was removed or the container disconnected from it';
+
 /**
  * What is known of a death the moment it is noticed (the engine's full account comes a little later): the
  * exit code of a die event, or what the instance's adapter said when it refused a request.
  */
-export const DETACHED_REASON =
-  'lost its network: the network was removed or the container disconnected from it';
-
 export function firstAccount(cause: Departure, oomKilled: boolean, memory: number): string {
   if (cause.via === 'start-failed') return `failed to start: ${cause.reason}`;
   if (cause.via === 'detached') return DETACHED_REASON;

@@ -113,18 +113,14 @@ export class InstanceContainers {
       // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
       stopTimeoutSeconds: Math.ceil(fn.timeoutMs / 1000) + 15,
     };
-    const id = await this.createStarted(spec).catch(async (error: Error) => {
+    const details = await this.createRunning(spec).catch(async (error: Error) => {
       // The network was removed behind the runner's back (`docker network prune`): make it again, once.
       if (!(error instanceof NetworkNotFoundError)) throw error;
       this.networks.forget(fn.name);
       await this.networks.ensure(fn.name);
-      return this.createStarted(spec);
+      return this.createRunning(spec);
     });
-    const details = await this.engine.inspect(id).catch(async (error: Error) => {
-      await this.engine.remove(id).catch(() => undefined);
-      throw error;
-    });
-    if (!details) throw new Error(`container ${name} vanished as it started`);
+    const { id } = details;
     const now = this.clock.now();
     return {
       id,
@@ -143,12 +139,14 @@ export class InstanceContainers {
     };
   }
 
-  /** A container that fails to start is removed at once, not left behind as "created". */
-  private async createStarted(spec: ContainerCreate): Promise<string> {
+  /** Creates, starts and reads back a container; one that fails on the way is removed, not left "created". */
+  private async createRunning(spec: ContainerCreate): Promise<ContainerDetails> {
     const id = await this.engine.create(spec);
     try {
       await this.engine.start(id);
-      return id;
+      const details = await this.engine.inspect(id);
+      if (!details) throw new Error(`container ${spec.name ?? id} vanished as it started`);
+      return details;
     } catch (error) {
       await this.engine.remove(id).catch(() => undefined);
       throw error;
