@@ -47,11 +47,14 @@ function rawRequest(port: number, bytes: string, waitMs = 2000): Promise<string>
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let answer = '';
+    const ending = setTimeout(() => socket.end(), waitMs);
     socket.on('data', (chunk) => (answer += chunk.toString()));
-    socket.on('close', () => resolve(answer));
+    socket.on('close', () => {
+      clearTimeout(ending);
+      resolve(answer);
+    });
     socket.on('error', () => resolve(answer));
     socket.write(bytes);
-    setTimeout(() => socket.end(), waitMs);
   });
 }
 
@@ -245,6 +248,35 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(answer).toMatch(/^HTTP\/1.1 408/);
     expect(Date.now() - started).toBeLessThan(13_000);
   }, 30_000);
+
+  // HAProxy reads these two shapes one way only, as RFC 9112 allows, before any rule could refuse them.
+  test('Content-Length with Transfer-Encoding, and obs-fold: the app gets one unambiguous request, and nothing smuggled', async () => {
+    const started = Date.now();
+    const smuggled = 'GET /fn/plain/headers?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n';
+    const both = await rawRequest(
+      port,
+      'POST /fn/plain/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        `5\r\nabcde\r\n0\r\n\r\n${smuggled}`,
+      10_000,
+    );
+    // The chunked framing wins, the length is dropped, and the connection closes after the one answer (§6.3).
+    expect(both).toMatch(/^HTTP\/1.1 200 /);
+    expect(both.match(/HTTP\/1.1 \d{3}/g)).toHaveLength(1);
+    expect(both.endsWith('\r\n\r\nabcde')).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    // The fold is read as spaces (§5.2): a folded line cannot start a header of its own.
+    const folded = await rawRequest(
+      port,
+      'GET /fn/plain/headers HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n X-Injected: 1\r\nConnection: close\r\n\r\n',
+    );
+    expect(folded).toMatch(/^HTTP\/1.1 200 /);
+    const seen = JSON.parse(folded.slice(folded.indexOf('\r\n\r\n') + 4)) as {
+      headers: Record<string, string>;
+    };
+    expect(seen.headers['x-injected']).toBeUndefined();
+    expect(seen.headers['x-folded']).toMatch(/^a\s+X-Injected: 1$/);
+  });
 
   test('a WebSocket reaches the app both ways and counts as in flight', async () => {
     const socket = new WebSocket(`${runner.gateway.replace('http', 'ws')}/fn/plain/ws`);

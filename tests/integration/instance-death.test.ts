@@ -290,8 +290,7 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
       await until('the instance in service at the edge', async () =>
         (await edgeRoutesTo(runner, 'loop', current.address)) ? true : undefined,
       );
-      // A GET whose kept-alive connection to the app closes unanswered may be sent again by the edge
-      // (HAProxy's rule for idempotent requests): then it finds the function in its backoff.
+      // From the second crash on, the activator may answer instead, from the function's backoff.
       const crashed = await getOnOwnConnection(`${runner.gateway}/fn/loop/crash`);
       expect(`${crashed.status} ${crashed.headers['x-pilotlight-error']}`).toMatch(
         crash === 1 ? /^502 APP_UNREACHABLE$/ : /^(502 APP_UNREACHABLE|503 CRASH_LOOP)$/,
