@@ -106,7 +106,10 @@ export interface RegistryCredentials {
 }
 
 export interface EventFilter {
-  labels: Record<string, string>;
+  /** Container events unless said otherwise. */
+  type?: 'container' | 'network';
+  /** Only containers carry labels in their events: a label filter on network events would drop them all. */
+  labels?: Record<string, string>;
   actions: string[];
   /** Replays events from this engine time (seconds). */
   since?: number;

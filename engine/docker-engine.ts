@@ -309,7 +309,11 @@ export class DockerEngine implements ContainerEngine {
     return this.docker
       .getEvents({
         ...(filter.since === undefined ? {} : { since: filter.since }),
-        filters: { type: ['container'], ...labelFilter(filter.labels), event: filter.actions },
+        filters: {
+          type: [filter.type ?? 'container'],
+          ...(filter.labels ? labelFilter(filter.labels) : {}),
+          event: filter.actions,
+        },
       })
       .catch((error: EngineFailure) => {
         throw asEngineError(error);

@@ -181,8 +181,10 @@ export class FakeEngine implements ContainerEngine {
     return 64 * 1024 ** 2;
   }
 
-  async events(_filter: EventFilter): Promise<NodeJS.ReadableStream> {
+  async events(filter: EventFilter): Promise<NodeJS.ReadableStream> {
     const stream = new PassThrough();
+    // Only container events are made here: a network stream stays quiet.
+    if ((filter.type ?? 'container') !== 'container') return stream;
     this.streams.add(stream);
     stream.on('close', () => this.streams.delete(stream));
     return stream;

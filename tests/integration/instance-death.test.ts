@@ -199,6 +199,27 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     expect(['die', 'kill']).toContain(deaths[1]!.detail.noticedBy);
   });
 
+  test('an instance whose network is removed is noticed at once, and replaced on the network made again', async () => {
+    await deploy(runner, 'cutoff', 'express', ['--min', '1']);
+    const first = await activeInstance(runner, 'cutoff');
+    const [network] = await docker.listNetworks({
+      filters: { label: [`pilotlight.runner=${runner.runnerId}`, 'pilotlight.function=cutoff'] },
+    });
+    const cutAt = Date.now();
+    await docker.getNetwork(network!.Id).disconnect({ Container: first.id, Force: true });
+    await docker.getNetwork(network!.Id).remove();
+    await activeInstance(runner, 'cutoff', first.name);
+    expect((await fetch(`${runner.gateway}/fn/cutoff/`)).status).toBe(200);
+    const died = (await events(runner, 'cutoff')).find((event) => event.action === 'die');
+    expect(died?.detail).toMatchObject({ noticedBy: 'detached' });
+    expect(died?.detail.reason).toContain('lost its network');
+    // The engine's disconnect event, not the ten-minute sweep.
+    expect(died!.at - cutAt).toBeLessThan(2000);
+    expect(await containerGone(first.id)).toBe(true);
+    const again = await docker.listNetworks({ filters: { name: [network!.Name] } });
+    expect(again.map((found) => found.Name)).toContain(network!.Name);
+  });
+
   test('never another container at a reused address: the caller gets its own function’s replacement', async () => {
     await deploy(runner, 'owner', 'express', ['--min', '1']);
     const first = await activeInstance(runner, 'owner');
@@ -402,23 +423,5 @@ describe('a lost event is caught by the periodic sweep', () => {
     expect((await instancesOf(docker, runner.runnerId, 'swept')).map((info) => info.Id)).not.toContain(
       first.id,
     );
-  });
-
-  test('an instance whose network is removed is replaced on the network made again, and serves', async () => {
-    await deploy(runner, 'cutoff', 'express', ['--min', '1']);
-    const first = await activeInstance(runner, 'cutoff');
-    const [network] = await docker.listNetworks({
-      filters: { label: [`pilotlight.runner=${runner.runnerId}`, 'pilotlight.function=cutoff'] },
-    });
-    await docker.getNetwork(network!.Id).disconnect({ Container: first.id, Force: true });
-    await docker.getNetwork(network!.Id).remove();
-    await activeInstance(runner, 'cutoff', first.name);
-    expect((await fetch(`${runner.gateway}/fn/cutoff/`)).status).toBe(200);
-    const died = (await events(runner, 'cutoff')).find((event) => event.action === 'die');
-    expect(died?.detail).toMatchObject({ noticedBy: 'detached' });
-    expect(died?.detail.reason).toContain('lost its network');
-    expect(await containerGone(first.id)).toBe(true);
-    const again = await docker.listNetworks({ filters: { name: [network!.Name] } });
-    expect(again.map((found) => found.Name)).toContain(network!.Name);
   });
 });

@@ -41,6 +41,17 @@ function containerEvent(
   return { Type: 'container', Action: action, Actor: { ID: id, Attributes: attributes }, time };
 }
 
+/** The engine's network event; `container` is set on connect and disconnect. */
+function networkEvent(action: string, container?: string) {
+  const attributes = { name: 'pilotlight-r-fn', type: 'bridge', ...(container ? { container } : {}) };
+  return {
+    Type: 'network',
+    Action: action,
+    Actor: { ID: 'net-1', Attributes: attributes },
+    time: 1700000000,
+  };
+}
+
 const watches: ContainerWatch[] = [];
 afterEach(() => watches.splice(0).forEach((watch) => watch.stop()));
 
@@ -214,11 +225,56 @@ describe('container watch', () => {
     expect(gone).toEqual(['old']);
   });
 
+  test('a tracked container cut from a network is swept at once, and is gone if it is on none', async () => {
+    const engine = new FakeEngine();
+    engine.containers = [
+      { id: 'cut', state: 'running', networked: true },
+      { id: 'other', state: 'running', networked: false },
+    ];
+    const { w, gone } = watch(engine, ['cut']);
+    await w.start();
+    await until(() => engine.lists === 1); // the sweep on connecting
+    engine.emit(networkEvent('disconnect', 'other')); // not tracked: no sweep
+    engine.emit(networkEvent('disconnect', 'cut')); // still on another network: not gone
+    await until(() => engine.lists === 2);
+    expect(gone).toEqual([]);
+
+    engine.containers = [{ id: 'cut', state: 'running', networked: false }];
+    engine.emit(networkEvent('disconnect', 'cut'));
+    await until(() => gone.length === 1);
+    expect(engine.lists).toBe(3);
+    expect(gone).toEqual([{ id: 'cut', cause: { via: 'detached' } }]);
+  });
+
+  test('a sweep asked for during another runs again after it, with a fresh list', async () => {
+    const engine = new FakeEngine();
+    let open!: () => void;
+    engine.listGate = new Promise((resolve) => (open = resolve));
+    engine.containers = [{ id: 'cut', state: 'running', networked: true }];
+    const { w, gone } = watch(engine, ['cut']);
+    const first = w.sweep();
+    engine.containers = [{ id: 'cut', state: 'running', networked: false }];
+    await w.start(); // its own sweep finds one under way
+    expect(engine.lists).toBe(1);
+    engine.listGate = Promise.resolve();
+    open();
+    await first;
+    await until(() => gone.length === 1);
+    expect(engine.lists).toBe(2);
+    expect(gone[0]).toEqual({ id: 'cut', cause: { via: 'detached' } });
+  });
+
   test('parseEvent ignores what is not a container event', () => {
     expect(parseEvent('not json')).toBeUndefined();
     expect(
       parseEvent(JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } })),
     ).toBeUndefined();
+    expect(parseEvent(JSON.stringify(networkEvent('disconnect', 'c')))).toEqual({
+      id: 'c',
+      action: 'disconnect',
+      time: 1700000000,
+    });
+    expect(parseEvent(JSON.stringify(networkEvent('destroy')))).toBeUndefined();
     expect(parseEvent(JSON.stringify(containerEvent('a', 'health_status: unhealthy')))?.action).toBe(
       'health_status',
     );

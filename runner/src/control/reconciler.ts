@@ -1,4 +1,5 @@
 import type { SecretBox } from '../store/secret-box.js';
+import { mergeLines } from '../instances/merged-lines.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import type { ContainerEngine } from '../../../engine/container-engine.js';
 import { LABEL_FUNCTION, LABEL_RUNNER } from '../../../engine/labels.js';
@@ -475,12 +476,25 @@ export class Reconciler {
 
   private watchSource(): WatchSource {
     return {
-      events: (since) =>
-        this.deps.engine.events({
+      events: async (since) => {
+        const replay = since === undefined ? {} : { since };
+        const containers = await this.deps.engine.events({
           labels: { [LABEL_RUNNER]: this.deps.runnerId },
           actions: ['die', 'oom', 'kill', 'destroy', 'pause'],
-          ...(since === undefined ? {} : { since }),
-        }),
+          ...replay,
+        });
+        try {
+          const networks = await this.deps.engine.events({
+            type: 'network',
+            actions: ['disconnect'],
+            ...replay,
+          });
+          return mergeLines([containers, networks]);
+        } catch (error) {
+          (containers as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+          throw error;
+        }
+      },
       list: async () =>
         (await this.containers.list()).map((container) => ({
           id: container.id,

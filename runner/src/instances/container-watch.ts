@@ -1,6 +1,7 @@
 /** One engine event about a container, reduced to what the runner acts on. */
 export interface ContainerEvent {
   id: string;
+  /** The container's own actions, and `disconnect` (a network event) when it was cut from a network. */
   action: string;
   /** Set on `die`. */
   exitCode?: number;
@@ -20,7 +21,10 @@ export type GoneCause =
 
 /** The two engine calls the watch needs; the engine client implements them, unit tests pass fakes. */
 export interface WatchSource {
-  /** A stream of newline-delimited JSON events for the runner's containers, replayed from `since` (seconds). */
+  /**
+   * A stream of newline-delimited JSON events for the runner's containers, and the engine's network
+   * `disconnect` events (which carry no labels), replayed from `since` (seconds).
+   */
   events(since: number | undefined): Promise<NodeJS.ReadableStream>;
   /**
    * The runner's containers now, with their engine state (running, paused, exited, …) and whether they have
@@ -71,6 +75,8 @@ export class ContainerWatch {
   private lastEventTime: number | undefined;
   private failures = 0;
   private sweeping = false;
+  /** Something asked for a sweep while one was under way: its list may predate what was asked about. */
+  private sweepAgain = false;
   /** Untracked stopped containers the last sweep saw: a second sighting makes them orphans. */
   private stoppedUntracked = new Set<string>();
   /** Untracked containers never started, with how many sweeps in a row have seen them so. */
@@ -138,7 +144,17 @@ export class ContainerWatch {
       this.options.log('engine sweep failed', { error: (error as Error).message });
     } finally {
       this.sweeping = false;
+      if (this.sweepAgain) {
+        this.sweepAgain = false;
+        void this.sweep();
+      }
     }
+  }
+
+  /** A sweep now, or right after the one under way. */
+  private sweepSoon(): void {
+    if (this.sweeping) this.sweepAgain = true;
+    else void this.sweep();
   }
 
   private nextConnection(): Promise<void> {
@@ -163,7 +179,7 @@ export class ContainerWatch {
     this.failures = 0;
     this.markConnected();
     // Whatever happened while no stream was open is found by listing.
-    void this.sweep();
+    this.sweepSoon();
     let pending = '';
     stream.on('data', (chunk: Buffer | string) => {
       pending += chunk.toString();
@@ -199,6 +215,11 @@ export class ContainerWatch {
     if (event.time !== undefined) this.lastEventTime = event.time;
     if (event.action === 'oom') return this.options.onOom(event.id);
     if (event.action === 'pause') return this.options.onPaused?.(event.id);
+    // Cut from a network: the sweep tells whether it is still reachable on another, and if not, it is gone.
+    if (event.action === 'disconnect') {
+      if (new Set(this.options.tracked()).has(event.id)) this.sweepSoon();
+      return;
+    }
     if (event.action === 'die' || event.action === 'destroy') {
       return this.options.onGone(event.id, {
         via: 'event',
@@ -212,7 +233,10 @@ export class ContainerWatch {
   }
 }
 
-/** The engine's event JSON (`{"Type":"container","Action":"die","Actor":{"ID":…,"Attributes":{…}}}`). */
+/**
+ * The engine's event JSON (`{"Type":"container","Action":"die","Actor":{"ID":…,"Attributes":{…}}}`); of the
+ * network events, only a container's `disconnect`, with the container's id.
+ */
 export function parseEvent(line: string): ContainerEvent | undefined {
   let raw: {
     Type?: string;
@@ -227,11 +251,18 @@ export function parseEvent(line: string): ContainerEvent | undefined {
   } catch {
     return undefined;
   }
+  const attributes = raw.Actor?.Attributes ?? {};
+  const time = typeof raw.time === 'number' ? { time: raw.time } : {};
+  if (raw.Type === 'network') {
+    const container = attributes['container'];
+    return raw.Action === 'disconnect' && container
+      ? { id: container, action: 'disconnect', ...time }
+      : undefined;
+  }
   if (raw.Type && raw.Type !== 'container') return undefined;
   const id = raw.Actor?.ID ?? raw.id;
   const action = raw.Action ?? raw.status;
   if (!id || !action) return undefined;
-  const attributes = raw.Actor?.Attributes ?? {};
   const exitCode = attributes['exitCode'] === undefined ? undefined : Number(attributes['exitCode']);
   return {
     id,
@@ -239,6 +270,6 @@ export function parseEvent(line: string): ContainerEvent | undefined {
     action: action.split(':')[0]!.trim(),
     ...(exitCode === undefined || !Number.isFinite(exitCode) ? {} : { exitCode }),
     ...(attributes['signal'] ? { signal: attributes['signal'] } : {}),
-    ...(typeof raw.time === 'number' ? { time: raw.time } : {}),
+    ...time,
   };
 }
