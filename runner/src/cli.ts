@@ -23,6 +23,7 @@ import { resolveDataDir } from './data-dir.js';
 import { isPilotlightError } from '../../common/pilotlight-error.js';
 import { withFunctionFlags } from './cli/deploy-flags.js';
 import { deployRequests, readStdin, registryCredentials } from './cli/deploy-input.js';
+import { dashValueHint } from './cli/dash-value-hint.js';
 import { UsageError } from './cli/usage-error.js';
 import { parseDuration } from './spec/units.js';
 
@@ -426,7 +427,9 @@ async function main(argv: string[]): Promise<void> {
       },
     )
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      if (error) throw error;
+      const hint = dashValueHint(message, argv);
+      throw new UsageError(hint ? `${message}. ${hint}` : message);
     })
     .parseAsync();
 }

@@ -55,6 +55,20 @@ describe('commands without a runner', () => {
       const usage = await runRunner(['deploy', '--data-dir', dataDir, '--json', '--no-such-flag']);
       expect(usage.exitCode).toBe(64);
       expect(JSON.parse(usage.stdout).error.code).toBe('USAGE');
+      // A value that begins with '-' is read as flags: the error says how to give it, and does not echo it.
+      const dashed = await runRunner([
+        'deploy',
+        'x:1',
+        '--data-dir',
+        dataDir,
+        '--username',
+        'u',
+        '--password',
+        '-s3cret',
+      ]);
+      expect(dashed.exitCode).toBe(64);
+      expect(dashed.stderr).toContain('write it as --password=VALUE');
+      expect(dashed.stderr).not.toContain('s3cret');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -58,6 +58,9 @@ export async function registryCredentials(
   args: { username?: string; password?: string; 'password-stdin': boolean },
   log: (line: string) => void,
 ): Promise<DeployRequest['auth']> {
+  if (args.password === '') {
+    throw new UsageError('--password needs a value: --password=VALUE, or better, --password-stdin');
+  }
   if (args['password-stdin'] && args.password !== undefined) {
     throw new UsageError('--password and --password-stdin are exclusive: give the password one way');
   }
