@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { FunctionRuntime } from '../../runner/src/control/function-runtime.js';
 import { Activator } from '../../runner/src/gateway/activator.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const servers: Server[] = [];
 afterEach(() => servers.splice(0).forEach((server) => server.close()));
@@ -20,7 +19,7 @@ function fn(activate: () => Promise<void>): FunctionRuntime {
 
 /** The edge's `activated` frontend, played by a server on a Unix socket: it answers as `answer` says. */
 async function fakeEdge(answer: (req: IncomingMessage, call: number) => { status: number; error?: string }) {
-  const socket = join(mkdtempSync(join(tmpdir(), 'pilotlight-activator-')), 'activated.sock');
+  const socket = join(tempDir('activator'), 'activated.sock');
   const seen: Array<{ function: string; body: string }> = [];
   const server = createServer((req, res) => {
     let body = '';

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { AppProcess } from '../../adapter/src/app-process.js';
@@ -11,6 +10,7 @@ import { rawRequest } from '../helpers/own-connection.js';
 import { Adapter } from '../../adapter/src/adapter.js';
 import { parseAdapterConfig } from '../../adapter/src/config.js';
 import type { Logger } from '../../adapter/src/logger.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // The adapter in this process against a small app in this process, on 127.0.0.1: no container, no child.
 const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
@@ -180,7 +180,7 @@ describe('adapter in process', () => {
   });
 
   test('an app OOM-killed mid-request: that request gets 502 naming the memory limit, later ones APP_EXITED', async () => {
-    const cgroup = mkdtempSync(join(tmpdir(), 'pilotlight-cgroup-'));
+    const cgroup = tempDir('cgroup');
     writeFileSync(join(cgroup, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n');
     writeFileSync(join(cgroup, 'memory.max'), `${512 * 1024 * 1024}\n`);
     const sockets: Socket[] = [];

@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { Dispatcher } from '../../runner/src/async/dispatcher.js';
@@ -7,6 +5,7 @@ import type { AttemptResult } from '../../runner/src/async/invoke-instance.js';
 import { InvocationStore, type Invocation } from '../../runner/src/async/invocation-store.js';
 import type { FunctionRegistry } from '../../runner/src/control/function-registry.js';
 import type { FunctionRuntime } from '../../runner/src/control/function-runtime.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const shop = {
   spec: { name: 'shop', async: { concurrency: 1, maxRetries: 0, maxEventAgeMs: 60_000 } },
@@ -24,7 +23,7 @@ function tickingClock(start: number) {
 }
 
 async function queue(): Promise<InvocationStore> {
-  return new InvocationStore(join(await mkdtemp(join(tmpdir(), 'pilotlight-dispatch-')), 'invocations.db'));
+  return new InvocationStore(join(tempDir('dispatch'), 'invocations.db'));
 }
 
 function dispatcherOver(

@@ -1,9 +1,8 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { InvocationStore } from '../../runner/src/async/invocation-store.js';
 import { backoffMs, nextStep } from '../../runner/src/async/retry-policy.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const config = { maxRetries: 2, maxEventAgeMs: 60_000 };
 
@@ -48,7 +47,7 @@ describe('what follows an attempt', () => {
 
 describe('the durable queue', () => {
   async function store(): Promise<InvocationStore> {
-    return new InvocationStore(join(await mkdtemp(join(tmpdir(), 'pilotlight-queue-')), 'invocations.db'));
+    return new InvocationStore(join(tempDir('queue'), 'invocations.db'));
   }
   const event = (id: string, fn = 'shop') => ({
     id,

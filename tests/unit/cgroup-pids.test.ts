@@ -1,11 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pidsCgroup, watchPidsLimit } from '../../adapter/src/cgroup-pids.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function fakeCgroup(version: 1 | 2, hits: number): { root: string; hit: (count: number) => void } {
-  const root = mkdtempSync(join(tmpdir(), 'pilotlight-cgroup-'));
+  const root = tempDir('cgroup');
   const dir = version === 2 ? root : join(root, 'pids');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'pids.max'), '128\n');
@@ -20,7 +20,7 @@ describe("the container's pids limit as the adapter reads it", () => {
   });
 
   test('no pids cgroup: nothing known, and the watch never fires', () => {
-    const root = mkdtempSync(join(tmpdir(), 'pilotlight-cgroup-'));
+    const root = tempDir('cgroup');
     expect(pidsCgroup(root)).toEqual({ limit: undefined, hits: undefined });
     watchPidsLimit(root, 5).stop();
   });

@@ -1,10 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { Deliverer, MAX_DELIVERY_ATTEMPTS } from '../../runner/src/async/deliverer.js';
 import { GroupCommit } from '../../runner/src/async/group-commit.js';
 import { InvocationStore } from '../../runner/src/async/invocation-store.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 class ManualClock {
   t = 1_000_000;
@@ -14,9 +13,7 @@ class ManualClock {
 }
 
 async function setup(answer: () => number) {
-  const store = new InvocationStore(
-    join(await mkdtemp(join(tmpdir(), 'pilotlight-deliver-')), 'invocations.db'),
-  );
+  const store = new InvocationStore(join(tempDir('deliver'), 'invocations.db'));
   const clock = new ManualClock();
   const posted: Array<{ url: string; record: Record<string, unknown> }> = [];
   const deliverer = new Deliverer({

@@ -1,14 +1,14 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { sinceTime } from '../../runner/src/commands/function-commands.js';
 import { readEnvFile } from '../../runner/src/spec/env-file.js';
 import { readSpecFile } from '../../runner/src/spec/spec-file.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pilotlight-files-'));
+  dir = tempDir('files');
 });
 
 async function file(name: string, text: string): Promise<string> {
