@@ -37,6 +37,11 @@ export interface ContainerCreate {
   confinement?: Confinement;
   /** Its stdout and stderr as the engine keeps them: rotated, at most maxFiles of maxFileBytes each. */
   logLimit?: { maxFileBytes: number; maxFiles: number };
+  /**
+   * Its stdin stays open until start() has written what it was given, then closes. Unlike the environment,
+   * what goes this way is kept nowhere by the engine (not in `docker inspect`, not on its disk).
+   */
+  stdinAtStart?: boolean;
 }
 
 /** Linux confinement of a container (the CIS Docker Benchmark's section 5), applied at create. */
@@ -128,7 +133,8 @@ export interface ContainerEngine {
 
   /** Creates a container; its id. A `network` that does not exist fails with NetworkNotFoundError. */
   create(spec: ContainerCreate): Promise<string>;
-  start(id: string): Promise<void>;
+  /** Starts a container; one created with `stdinAtStart` is given `stdin`, and its stdin then closes. */
+  start(id: string, stdin?: string): Promise<void>;
   /** undefined when the container does not exist. */
   inspect(id: string): Promise<ContainerDetails | undefined>;
   update(id: string, resources: Resources): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { tarContext, type ContextFile } from './build-context.js';
 import type {
@@ -23,6 +23,7 @@ import {
 } from './engine-errors.js';
 import { followProgress, type ProgressEvent } from './follow-progress.js';
 import { labelFilter } from './labels.js';
+import { writeAndClose } from './write-and-close.js';
 
 type EngineFailure = Error & { statusCode?: number; json?: { message?: string } | null };
 
@@ -145,6 +146,7 @@ export class DockerEngine implements ContainerEngine {
       Labels: spec.labels,
       ExposedPorts: Object.fromEntries(exposed.map((number) => [port(number), {}])),
       ...(spec.stopTimeoutSeconds === undefined ? {} : { StopTimeout: spec.stopTimeoutSeconds }),
+      ...(spec.stdinAtStart ? { OpenStdin: true, StdinOnce: true } : {}),
       HostConfig: {
         Init: spec.init ?? false,
         Binds: spec.readOnlyMounts?.map((mount) => `${mount.source}:${mount.target}:ro`),
@@ -177,15 +179,28 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
-  async start(id: string): Promise<void> {
-    await this.docker
-      .getContainer(id)
-      .start()
-      .catch((error: EngineFailure) => {
+  async start(id: string, stdin?: string): Promise<void> {
+    const container = this.docker.getContainer(id);
+    // Attached before the start, so that nothing the container reads first is missed.
+    const attached =
+      stdin === undefined
+        ? undefined
+        : ((await container
+            .attach({ stream: true, stdin: true, hijack: true })
+            .catch((error: EngineFailure) => {
+              throw asEngineError(error);
+            })) as Duplex);
+    try {
+      await container.start().catch((error: EngineFailure) => {
         const gone = missingNetwork(error);
         if (gone) throw gone;
         tolerate('stopped')(error);
       });
+    } catch (error) {
+      attached?.destroy();
+      throw error;
+    }
+    if (attached) await writeAndClose(attached, stdin!);
   }
 
   async inspect(id: string): Promise<ContainerDetails | undefined> {

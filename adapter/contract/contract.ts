@@ -47,6 +47,8 @@ export const ENV = {
   port: 'PILOTLIGHT_PORT',
   appPort: 'PILOTLIGHT_APP_PORT',
   appEntrypoint: 'PILOTLIGHT_APP_ENTRYPOINT',
+  /** `1`: more of the environment (secrets) comes on stdin, as a JSON array of `NAME=VALUE` strings. */
+  envOnStdin: 'PILOTLIGHT_ENV_ON_STDIN',
   function: 'PILOTLIGHT_FUNCTION',
   revision: 'PILOTLIGHT_REVISION',
   instance: 'PILOTLIGHT_INSTANCE',

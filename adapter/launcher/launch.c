@@ -131,6 +131,65 @@ static int parse_string_array(const char *text, char *buf, char **out, int max) 
   }
 }
 
+/* Most bytes of environment taken on stdin. */
+#define MAX_STDIN_ENV (1 << 20)
+
+/* All of fd 0 up to its end, NUL-terminated; NULL when it cannot be read or is larger than MAX_STDIN_ENV. */
+static char *read_stdin(size_t *size) {
+  size_t cap = 4096;
+  char *text = malloc(cap + 1);
+  *size = 0;
+  while (text) {
+    if (*size == cap) {
+      if (cap >= MAX_STDIN_ENV) break;
+      cap *= 2;
+      char *larger = realloc(text, cap + 1);
+      if (!larger) break;
+      text = larger;
+    }
+    ssize_t got = read(0, text + *size, cap - *size);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) break;
+    if (got == 0) {
+      text[*size] = '\0';
+      return text;
+    }
+    *size += (size_t)got;
+  }
+  free(text);
+  return NULL;
+}
+
+/*
+ * PILOTLIGHT_ENV_ON_STDIN=1: more of the environment (secrets) comes on stdin as a JSON array of NAME=VALUE
+ * strings, so that the engine keeps no copy of it. It is read to its end before anything starts; then stdin is
+ * /dev/null, and the setting is cleared so that the adapter does not look again. -1 when it is not complete.
+ */
+static int take_env_on_stdin(void) {
+  const char *flag = getenv("PILOTLIGHT_ENV_ON_STDIN");
+  if (!flag || strcmp(flag, "1") != 0) return 0;
+  size_t size;
+  char *text = read_stdin(&size);
+  if (!text || size == 0 || strlen(text) != size) return -1;
+  char *decoded = malloc(size + 1);
+  char **entries = calloc(size + 1, sizeof(char *));
+  if (!decoded || !entries) return -1;
+  int count = parse_string_array(text, decoded, entries, (int)size + 1);
+  if (count < 0) return -1;
+  for (int i = 0; i < count; i++) {
+    const char *equals = strchr(entries[i], '=');
+    if (!equals || equals == entries[i] || strncmp(entries[i], "PILOTLIGHT_", 11) == 0) return -1;
+    if (putenv(entries[i]) != 0) return -1;
+  }
+  unsetenv("PILOTLIGHT_ENV_ON_STDIN");
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null > 0) {
+    dup2(null, 0);
+    close(null);
+  }
+  return 0;
+}
+
 /* The environment without the adapter's own settings (PILOTLIGHT_*). */
 static char **app_environment(void) {
   size_t n = 0;
@@ -200,6 +259,10 @@ int main(int argc, char **argv) {
   if (separator == 1 || separator >= argc) {
     fprintf(stderr, "pilotlight-launch: usage: launch ADAPTER-COMMAND... -- [APP-ARGS...]\n");
     return 64;
+  }
+  if (take_env_on_stdin() < 0) {
+    fprintf(stderr, "pilotlight-launch: PILOTLIGHT_ENV_ON_STDIN=1, but stdin is not a complete JSON array of NAME=VALUE strings\n");
+    return 78;
   }
   int app_args = argc - separator - 1;
   /* The adapter's command line: its own, then the app's arguments, as it would be started without us. */

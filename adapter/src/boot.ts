@@ -3,6 +3,7 @@ import { startAppProcess } from './app-process.js';
 import { AdapterConfigError, parseAdapterConfig } from './config.js';
 import { launchedApp } from './launched-app.js';
 import { createLogger } from './logger.js';
+import { takeEnvOnStdin } from './env-on-stdin.js';
 
 /**
  * The adapter's entrypoint: `adapter [APP CMD...]`, with the app's ENTRYPOINT in PILOTLIGHT_APP_ENTRYPOINT.
@@ -12,6 +13,8 @@ import { createLogger } from './logger.js';
 const logger = createLogger();
 let config;
 try {
+  // Into process.env itself: hooks and the initializer get it too, as the app does.
+  takeEnvOnStdin(process.env);
   config = parseAdapterConfig(process.env, process.argv.slice(2));
 } catch (error) {
   if (!(error instanceof AdapterConfigError)) throw error;

@@ -11,8 +11,13 @@ import type {
 } from '../../engine/container-engine.js';
 import type { ContextFile } from '../../engine/build-context.js';
 
-/** A container as the fake keeps it: what `inspect` shows, and the environment it was given. */
-export type FakeContainer = Omit<ContainerDetails, 'hostPorts'> & { env: Record<string, string> };
+/** A container as the fake keeps it: what `inspect` shows, the environment it was given, and its stdin. */
+export type FakeContainer = Omit<ContainerDetails, 'hostPorts'> & {
+  env: Record<string, string>;
+  stdinAtStart: boolean;
+  /** What start() gave a container created with `stdinAtStart`. */
+  stdin?: string;
+};
 
 type Method = 'create' | 'start' | 'update' | 'pause' | 'unpause' | 'stop' | 'remove';
 
@@ -105,13 +110,18 @@ export class FakeEngine implements ContainerEngine {
       resources: spec.resources ?? { cpus: 0, memory: 0 },
       addresses: { [spec.network ?? 'bridge']: `10.0.0.${this.nextId}` },
       env: spec.env,
+      stdinAtStart: spec.stdinAtStart ?? false,
     });
     return id;
   }
 
-  async start(id: string): Promise<void> {
+  async start(id: string, stdin?: string): Promise<void> {
     await this.enter('start', id);
-    this.mustFind(id).running = true;
+    const container = this.mustFind(id);
+    if (stdin !== undefined && !container.stdinAtStart)
+      throw new Error(`${id} was not created to take stdin`);
+    container.running = true;
+    if (stdin !== undefined) container.stdin = stdin;
   }
 
   async inspect(id: string): Promise<ContainerDetails | undefined> {

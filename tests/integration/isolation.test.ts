@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type Docker from 'dockerode';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sampleImageRef, thirdPartyImageRef } from '../../images/catalog.js';
 import { DEFAULT_CAPABILITIES } from '../../runner/src/spec/function-schema.js';
@@ -135,13 +135,19 @@ describe('isolation by default, and per function', () => {
     expect(kept).toBeLessThanOrEqual(31 * 1024 ** 2);
   }, 120_000);
 
-  test('a secret reaches the app in its environment, is stored sealed, and is never shown', async () => {
+  test('a secret reaches the app in its environment, is stored sealed, is never shown, and the engine has no copy', async () => {
     const value = `s3cret-${Date.now()}`;
     const file = join(runner.dataDir, '..', `secret-${runner.runnerId}`);
     writeFileSync(file, `${value}\n`, { mode: 0o600 });
     await deploy(sampleImageRef('express'), 'secretive', ['--secret', `DB_PASSWORD=@${file}`]);
     const env = (await (await fetch(`${runner.gateway}/fn/secretive/env`)).json()) as Record<string, string>;
     expect(env['DB_PASSWORD']).toBe(value);
+    // Given on the container's stdin at start: the engine shows it nowhere and keeps it nowhere.
+    const info = await instanceOf('secretive');
+    expect(JSON.stringify(info)).not.toContain(value);
+    const engineDir = ((await docker.info()) as { DockerRootDir: string }).DockerRootDir;
+    const engineCopy = join(engineDir, 'containers', info.Id, 'config.v2.json');
+    if (existsSync(engineDir)) expect(readFileSync(engineCopy, 'utf8')).not.toContain(value);
     for (const state of ['state.db', 'state.db-wal']) {
       const bytes = readFileSync(join(runner.dataDir, state), { flag: 'r' });
       expect({ state, holds: bytes.includes(value) }).toEqual({ state, holds: false });

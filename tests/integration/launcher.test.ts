@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { testRuntime } from '../helpers/adapter-instance.js';
 const APP = `
 const http = require('node:http');
 const fs = require('node:fs');
-const seen = { argv: process.argv.slice(2), ppid: process.ppid,
+const seen = { argv: process.argv.slice(2), ppid: process.ppid, secret: process.env.SECRET,
   pilotlightEnv: Object.keys(process.env).filter((name) => name.startsWith('PILOTLIGHT_')) };
 fs.writeFileSync(process.env.SEEN_FILE, JSON.stringify(seen));
 console.log('app says hello on stdout');
@@ -28,7 +28,7 @@ interface Launched {
   output: () => string;
   exit: Promise<number | null>;
   adapterPort: () => Promise<number>;
-  seen: () => { argv: string[]; ppid: number; pilotlightEnv: string[] };
+  seen: () => { argv: string[]; ppid: number; secret?: string; pilotlightEnv: string[] };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'pilotlight-launcher-'));
@@ -182,6 +182,65 @@ describe('the native launcher', () => {
       const received = run.stdout.toString('utf8').split('\0').slice(0, -1);
       expect({ entrypoint, received }).toEqual({ entrypoint, received: args });
     }
+  });
+
+  test('PILOTLIGHT_ENV_ON_STDIN=1: the environment on stdin reaches the app and the adapter; stdin is then empty', async () => {
+    const runtime = await testRuntime();
+    const app = ['/bin/sh', '-c', 'printf "app:%s|%s|%s|" "$A" "$B" "${PILOTLIGHT_ENV_ON_STDIN-unset}"; cat'];
+    const adapter = ['/bin/sh', '-c', 'printf "adapter:%s|" "$A"; exec cat <&3'];
+    const run = (input: string) =>
+      spawnSync(join(runtime.dir, 'launch'), [...adapter, '--'], {
+        env: { PILOTLIGHT_APP_ENTRYPOINT: JSON.stringify(app), PILOTLIGHT_ENV_ON_STDIN: '1' },
+        input,
+        timeout: 10_000,
+      });
+    const given = run(JSON.stringify(['A=1', 'B=two words, "quoted" é']));
+    expect(given.status).toBe(0);
+    expect(given.stdout.toString()).toBe('adapter:1|app:1|two words, "quoted" é|unset|');
+
+    // Cut short (the runner went away as it wrote), or not NAME=VALUE: nothing starts, and the reason is given.
+    for (const input of ['["A=1",', '', '["=1"]', '["PILOTLIGHT_PORT=1"]', '{"A":"1"}']) {
+      const refused = run(input);
+      expect({ input, status: refused.status, out: refused.stdout.toString() }).toEqual({
+        input,
+        status: 78,
+        out: '',
+      });
+      expect(refused.stderr.toString()).toContain(
+        'PILOTLIGHT_ENV_ON_STDIN=1, but stdin is not a complete JSON array',
+      );
+    }
+  });
+
+  test('PILOTLIGHT_ENV_ON_STDIN=1 without the launcher: the adapter reads it and gives it to the app', async () => {
+    const runtime = await testRuntime();
+    const seenFile = join(dir, 'seen-alone.json');
+    const child = spawn(process.execPath, [join(runtime.dir, 'adapter.mjs'), appScript], {
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        PORT: String(await freePort()),
+        SEEN_FILE: seenFile,
+        PILOTLIGHT_PORT: '0',
+        PILOTLIGHT_APP_ENTRYPOINT: JSON.stringify([process.execPath]),
+        PILOTLIGHT_ENV_ON_STDIN: '1',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    running.push(child);
+    child.stdin.end(JSON.stringify(['SECRET=from stdin']));
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await until(
+      () => existsSync(seenFile),
+      () => output,
+    );
+    await until(
+      () => readFileSync(seenFile, 'utf8').endsWith('}'),
+      () => output,
+    );
+    const seen = JSON.parse(readFileSync(seenFile, 'utf8')) as { secret?: string; pilotlightEnv: string[] };
+    expect(seen.secret).toBe('from stdin');
+    expect(seen.pilotlightEnv).toEqual([]);
   });
 
   test('an entrypoint that is not a JSON array of strings leaves the adapter to refuse it', async () => {

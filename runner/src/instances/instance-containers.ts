@@ -83,6 +83,7 @@ export class InstanceContainers {
     const network = await this.networks.ensure(fn.name);
     const boot = { cpus: Math.max(fn.active.cpus, this.bootCpus), memory: fn.active.memory };
     const isolation = fn.isolation ?? defaultIsolationSettings();
+    const secrets = this.secretsOnStdin(fn);
     const spec = {
       ...adapterContainer({
         ref: fn.imageId,
@@ -93,7 +94,7 @@ export class InstanceContainers {
         name,
         env: {
           ...fn.env,
-          ...this.secretsOf(fn),
+          ...(secrets === undefined ? {} : { [ENV.envOnStdin]: '1' }),
           [ENV.function]: fn.name,
           [ENV.revision]: String(fn.revision),
           [ENV.instance]: name,
@@ -112,13 +113,14 @@ export class InstanceContainers {
       logLimit: INSTANCE_LOG_LIMIT,
       // Docker's stop waits this long after SIGTERM: enough for the adapter to drain and run pre-stop.
       stopTimeoutSeconds: Math.ceil(fn.timeoutMs / 1000) + 15,
+      stdinAtStart: secrets !== undefined,
     };
-    const details = await this.createRunning(spec).catch(async (error: Error) => {
+    const details = await this.createRunning(spec, secrets).catch(async (error: Error) => {
       // The network was removed behind the runner's back (`docker network prune`): make it again, once.
       if (!(error instanceof NetworkNotFoundError)) throw error;
       this.networks.forget(fn.name);
       await this.networks.ensure(fn.name);
-      return this.createRunning(spec);
+      return this.createRunning(spec, secrets);
     });
     const { id } = details;
     const now = this.clock.now();
@@ -140,10 +142,10 @@ export class InstanceContainers {
   }
 
   /** Creates, starts and reads back a container; one that fails on the way is removed, not left "created". */
-  private async createRunning(spec: ContainerCreate): Promise<ContainerDetails> {
+  private async createRunning(spec: ContainerCreate, stdin: string | undefined): Promise<ContainerDetails> {
     const id = await this.engine.create(spec);
     try {
-      await this.engine.start(id);
+      await this.engine.start(id, stdin);
       const details = await this.engine.inspect(id);
       if (!details) throw new Error(`container ${spec.name ?? id} vanished as it started`);
       return details;
@@ -153,10 +155,14 @@ export class InstanceContainers {
     }
   }
 
-  private secretsOf(fn: FunctionSpec): Record<string, string> {
-    return Object.fromEntries(
-      Object.entries(fn.secrets ?? {}).map(([name, sealed]) => [name, this.openSecret(sealed)]),
-    );
+  /**
+   * The function's secrets, opened, as the adapter's launcher reads them on stdin (a JSON array of NAME=VALUE):
+   * given in the environment, the engine would show them in `docker inspect` and keep them on its disk.
+   */
+  private secretsOnStdin(fn: FunctionSpec): string | undefined {
+    const sealed = Object.entries(fn.secrets ?? {});
+    if (sealed.length === 0) return undefined;
+    return JSON.stringify(sealed.map(([name, value]) => `${name}=${this.openSecret(value)}`));
   }
 
   resize(id: string, spec: ResourceSpec): Promise<void> {

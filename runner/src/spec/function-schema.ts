@@ -450,7 +450,7 @@ export const FIELDS = [
     flag: 'secret',
     kind: 'secrets',
     defaultFrom: 'no secret',
-    doc: "NAME=@FILE: the app gets the file's content in its environment as NAME; stored sealed, never shown (repeatable; a NAME alone keeps the value deployed before)",
+    doc: "NAME=@FILE: the app gets the file's content in its environment as NAME; stored sealed, never shown, given to the container on its stdin, not in its config (repeatable; a NAME alone keeps the value deployed before)",
   },
 ] as const satisfies readonly Field[];
 
