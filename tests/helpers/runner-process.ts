@@ -6,6 +6,9 @@ import { LABEL_RUNNER } from '../../engine/labels.js';
 import { runRunner, spawnRunner } from './runner-cli.js';
 import { runTempPrefix } from './test-docker.js';
 
+/** Data folders startRunner made: removed when the last runner on one stops. */
+const madeHere = new Set<string>();
+
 export interface RunnerProcess {
   dataDir: string;
   gateway: string;
@@ -32,6 +35,7 @@ export async function startRunner(
   } = {},
 ): Promise<RunnerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(runTempPrefix('runner')));
+  if (!options.dataDir) madeHere.add(dataDir);
   const child = spawnRunner(
     [
       'up',
@@ -93,7 +97,8 @@ export async function startRunner(
       child.kill('SIGTERM');
       await child;
       await removeLeftovers();
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      // By whichever runner on it is stopped last (one killed with -9 leaves it to the runner restarted on it).
+      if (madeHere.delete(dataDir)) await rm(dataDir, { recursive: true, force: true });
     },
     kill: async () => {
       child.kill('SIGKILL');

@@ -1,5 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { parse, stringify } from 'yaml';
@@ -8,6 +7,7 @@ import { sampleImageRef } from '../../images/catalog.js';
 import { readRunnerInfo } from '../../runner/src/control/runner-files.js';
 import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { execIn, testDocker } from '../helpers/test-docker.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const docker = testDocker();
 const express = sampleImageRef('express');
@@ -25,7 +25,7 @@ describe('one function spec: a file, flags on top, and the deployed spec printed
 
   beforeAll(async () => {
     runner = await startRunner(docker);
-    dir = await mkdtemp(join(tmpdir(), 'pilotlight-spec-'));
+    dir = tempDir('spec');
   });
   afterAll(() => runner.stop());
 

@@ -8,6 +8,7 @@ import { DEFAULT_CAPABILITIES } from '../../runner/src/spec/function-schema.js';
 import { confinementProblems } from '../helpers/confinement-audit.js';
 import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const docker = testDocker();
 
@@ -137,7 +138,7 @@ describe('isolation by default, and per function', () => {
 
   test('a secret reaches the app in its environment, is stored sealed, is never shown, and the engine has no copy', async () => {
     const value = `s3cret-${Date.now()}`;
-    const file = join(runner.dataDir, '..', `secret-${runner.runnerId}`);
+    const file = join(tempDir('secret'), 'db-password');
     writeFileSync(file, `${value}\n`, { mode: 0o600 });
     await deploy(sampleImageRef('express'), 'secretive', ['--secret', `DB_PASSWORD=@${file}`]);
     const env = (await (await fetch(`${runner.gateway}/fn/secretive/env`)).json()) as Record<string, string>;

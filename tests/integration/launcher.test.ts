@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testRuntime } from '../helpers/adapter-instance.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The native launcher, run on the host as an instance's ENTRYPOINT runs it: launch NODE ADAPTER -- ARGS, with the
@@ -31,7 +31,7 @@ interface Launched {
   seen: () => { argv: string[]; ppid: number; secret?: string; pilotlightEnv: string[] };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'pilotlight-launcher-'));
+const dir = tempDir('launcher');
 const appScript = join(dir, 'app.js');
 writeFileSync(appScript, APP);
 const running: ChildProcess[] = [];
