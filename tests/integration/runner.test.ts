@@ -197,6 +197,35 @@ describe('runner scaling and the pilot light', () => {
     expect(woken.State.StartedAt).toBe(reserved.State.StartedAt);
   });
 
+  test('an open WebSocket keeps its instance active: it is neither shrunk nor frozen under it', async () => {
+    const idle = ['--reserve-after', '1', '--freeze-after', '1'];
+    for (const fn of ['socketed', 'unsocketed']) {
+      const deployed = await runner.cli(['deploy', sampleImageRef('express'), '--name', fn, ...idle]);
+      expect(deployed.exitCode).toBe(0);
+    }
+    const socket = new WebSocket(`${runner.gateway.replace('http', 'ws')}/fn/socketed/ws`);
+    const messages: string[] = [];
+    socket.addEventListener('message', (event) => messages.push(String(event.data)));
+    await new Promise((resolve, reject) => {
+      socket.addEventListener('open', resolve);
+      socket.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    // The same settings with no socket open: once that instance is frozen, both graces have passed.
+    await until('the instance with no socket frozen', async () =>
+      (await instancesListed(runner, 'unsocketed'))[0]?.state === 'frozen' ? true : undefined,
+    );
+    expect((await instancesListed(runner, 'socketed'))[0]).toMatchObject({ state: 'active' });
+    socket.send('still there');
+    await until('the echo', async () => (messages.includes('echo: still there') ? true : undefined));
+
+    socket.close();
+    await until('the instance shrunk once its socket closed', async () =>
+      ['reserved', 'frozen'].includes((await instancesListed(runner, 'socketed'))[0]?.state ?? '')
+        ? true
+        : undefined,
+    );
+  });
+
   test('a frozen instance is unpaused and resized before the request reaches it', async () => {
     expect(
       (
