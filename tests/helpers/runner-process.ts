@@ -6,7 +6,7 @@ import { LABEL_RUNNER } from '../../engine/labels.js';
 import { runRunner, spawnRunner } from './runner-cli.js';
 import { runTempPrefix } from './test-docker.js';
 
-/** Data folders startRunner made: removed when the last runner on one stops. */
+/** Data folders startRunner made: removed when a runner on one stops, unless it is told to keep it. */
 const madeHere = new Set<string>();
 
 export interface RunnerProcess {
@@ -17,7 +17,8 @@ export interface RunnerProcess {
   output(): string;
   /** `runner ARGS --data-dir DIR` against this runner. */
   cli(args: string[], env?: Record<string, string>, input?: string): ReturnType<typeof runRunner>;
-  stop(): Promise<void>;
+  /** SIGTERM, then its containers and edge go; its data folder too, unless kept for a runner started on it next. */
+  stop(options?: { keepDataDir?: boolean }): Promise<void>;
   /** kill -9: instances stay running, as after a crash. */
   kill(): Promise<void>;
 }
@@ -93,12 +94,12 @@ export async function startRunner(
     process: child,
     output: () => output,
     cli: (args, env = {}, input) => runRunner([...args, '--data-dir', dataDir], env, input),
-    stop: async () => {
+    stop: async ({ keepDataDir = false } = {}) => {
       child.kill('SIGTERM');
       await child;
       await removeLeftovers();
-      // By whichever runner on it is stopped last (one killed with -9 leaves it to the runner restarted on it).
-      if (madeHere.delete(dataDir)) await rm(dataDir, { recursive: true, force: true });
+      // One killed with -9 leaves it to the runner restarted on it.
+      if (!keepDataDir && madeHere.delete(dataDir)) await rm(dataDir, { recursive: true, force: true });
     },
     kill: async () => {
       child.kill('SIGKILL');

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -64,7 +63,6 @@ describe('async events survive kill -9 at random moments', () => {
   });
   afterAll(async () => {
     await runner.stop();
-    await rm(runner.dataDir, { recursive: true, force: true });
     hook.close();
   });
 
@@ -114,7 +112,7 @@ describe('async events survive kill -9 at random moments', () => {
     expect(restarted).toBeGreaterThan(0);
     expect(restarted).toBeLessThanOrEqual(KILLS * 4);
 
-    await runner.stop();
+    await runner.stop({ keepDataDir: true });
     const db = new DatabaseSync(join(runner.dataDir, 'invocations.db'));
     try {
       expect(db.prepare('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
