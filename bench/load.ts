@@ -74,6 +74,8 @@ export interface ProbeResult {
   status: number;
   /** The x-pilotlight-error marker of an answer the runner or adapter made itself. */
   error: string | undefined;
+  /** Sent again on a new connection: its kept-alive one closed before any answer (see ProberOptions). */
+  retried?: boolean;
 }
 
 export interface Prober {
@@ -82,8 +84,19 @@ export interface Prober {
   readonly results: readonly ProbeResult[];
 }
 
+export interface ProberOptions {
+  timeoutMs?: number;
+  /**
+   * Send a GET once more when the kept-alive connection it went out on was closed before any answer, as
+   * browsers do and RFC 9112 §9.3.1 allows: a server may close an idle connection at any moment (an edge
+   * reload does), and a request can cross that close on the wire.
+   */
+  retryClosedIdle?: boolean;
+}
+
 /** Open-loop GETs at a fixed rate until stopped: every failure while something changes underneath is counted. */
-export function startProber(url: string, rate: number, timeoutMs = 30_000): Prober {
+export function startProber(url: string, rate: number, options: ProberOptions = {}): Prober {
+  const { timeoutMs = 30_000, retryClosedIdle = false } = options;
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true });
   const results: ProbeResult[] = [];
@@ -97,17 +110,32 @@ export function startProber(url: string, rate: number, timeoutMs = 30_000): Prob
         Object.assign(result, { doneAt: performance.now(), status, error });
         resolve();
       };
-      const req = request(
-        { host: target.hostname, port: target.port, path: target.pathname + target.search, agent },
-        (res) => {
-          res.resume();
-          res.on('end', () => finish(res.statusCode ?? 0, res.headers[HEADERS.error] as string));
-          res.on('error', () => finish(0, 'RESPONSE_ABORTED'));
-        },
-      );
-      req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-      req.on('error', (error: NodeJS.ErrnoException) => finish(0, error.code ?? error.message));
-      req.end();
+      // The retry goes on a connection of its own: the pool's other idle ones may be closing too.
+      const send = (): void => {
+        const req = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: target.pathname + target.search,
+            agent: result.retried ? false : agent,
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => finish(res.statusCode ?? 0, res.headers[HEADERS.error] as string));
+            res.on('error', () => finish(0, 'RESPONSE_ABORTED'));
+          },
+        );
+        req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          if (retryClosedIdle && req.reusedSocket && error.code === 'ECONNRESET' && !result.retried) {
+            result.retried = true;
+            return send();
+          }
+          finish(0, error.code ?? error.message);
+        });
+        req.end();
+      };
+      send();
     });
     pending.add(done);
     void done.then(() => pending.delete(done));
