@@ -595,6 +595,29 @@ describe('runner CLI and gateway against a deployed function', () => {
     expect(listed.length).toBeGreaterThanOrEqual(1);
   });
 
+  test('a release loses no request in flight through the worker an edge reload left finishing it', async () => {
+    const deploy = async (fn: string, flags: string[] = []) => {
+      const result = await runner.cli(['deploy', sampleImageRef('express'), '--name', fn, ...flags]);
+      expect(result.exitCode).toBe(0);
+    };
+    await deploy('long', ['--min', '1', '--reserve-after', '600']);
+    const started = Date.now();
+    const inflight = fetch(`${runner.gateway}/fn/long/slow?ms=4000`);
+    await until(
+      'the request in flight',
+      async () =>
+        (await instancesListed(runner, 'long')).some((instance) => instance.inflight > 0) || undefined,
+    );
+    // A new function reloads the edge: the old worker keeps the request to its end.
+    await deploy('neighbour');
+    // The new revision's rollout drains the old instance: it must wait for that request.
+    await deploy('long', ['--min', '1', '--reserve-after', '600', '--env', 'REVISION=2']);
+    const response = await inflight;
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('slept 4000 ms\n');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  });
+
   test('rm drains first: a request in flight completes, then the function is gone', async () => {
     const inflight = fetch(`${url}slow?ms=1500`);
     await until(

@@ -26,7 +26,13 @@ function fn(instances: Instance[]): FunctionRuntime {
   return { spec: { name: 'shop' }, pool: { instances, edgeQueued: 0 } } as unknown as FunctionRuntime;
 }
 
-const server = (sessions: number, total: number, status = 'UP') => ({ sessions, queued: 0, total, status });
+const server = (sessions: number, total: number, status = 'UP') => ({
+  sessions,
+  queued: 0,
+  total,
+  status,
+  address: '10.0.0.1:3000',
+});
 
 describe('applyEdgeStats', () => {
   test('sessions and the queue become demand; an instance is in use while it has sessions or its total grew', () => {

@@ -53,6 +53,12 @@ function parseMaster(answer: string): MasterState | undefined {
   return line ? { pid: Number(line[1]), reloads: Number(line[2]), failed: Number(line[3]) } : undefined;
 }
 
+/** The pids `show proc` lists under "old workers": those a reload left finishing what they had. */
+export function parseOldWorkers(answer: string): number[] {
+  const section = answer.split(/^# old workers\s*$/m)[1]?.split(/^#/m)[0] ?? '';
+  return [...section.matchAll(/^(\d+)\s+worker\b/gm)].map((match) => Number(match[1]));
+}
+
 /** The lines of haproxy's output that say what is wrong. */
 function alerts(output: string): string {
   const lines = output.split('\n').filter((line) => /ALERT|haproxy is not installed/.test(line));
@@ -73,6 +79,16 @@ export class EdgeProcess {
    */
   async running(): Promise<number | undefined> {
     return (await this.master())?.pid;
+  }
+
+  /** The workers a reload left finishing their requests; none when the master cannot tell now. */
+  async oldWorkers(): Promise<number[]> {
+    return parseOldWorkers(await edgeCommand(this.paths.master, 'show proc'));
+  }
+
+  /** A Runtime API command run by one worker, through the master. */
+  askWorker(pid: number, command: string): Promise<string> {
+    return edgeCommand(this.paths.master, `@!${pid} ${command}`);
   }
 
   writeConfig(config: string): void {

@@ -5,6 +5,8 @@ export interface ServerStats {
   total: number;
   /** UP, DOWN, MAINT, DRAIN, NOLB… as HAProxy says it. */
   status: string;
+  /** IP:PORT the server connects to (empty when the answer does not show it). */
+  address: string;
 }
 
 export interface BackendStats {
@@ -18,7 +20,15 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
   const lines = csv.split('\n').filter((line) => line.trim() !== '');
   const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
   const at = (name: string): number => header.indexOf(name);
-  const [px, sv, qcur, scur, stot, status] = ['pxname', 'svname', 'qcur', 'scur', 'stot', 'status'].map(at);
+  const [px, sv, qcur, scur, stot, status, addr] = [
+    'pxname',
+    'svname',
+    'qcur',
+    'scur',
+    'stot',
+    'status',
+    'addr',
+  ].map(at);
   const backends = new Map<string, BackendStats>();
   for (const line of lines) {
     const fields = line.split(',');
@@ -38,6 +48,7 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
         queued: number(qcur),
         total: number(stot),
         status: fields[status!] ?? '',
+        address: addr === -1 ? '' : (fields[addr!] ?? ''),
       });
   }
   return backends;

@@ -225,13 +225,40 @@ export class Edge implements Routing {
     });
   }
 
+  /** Requests at the edge for the instance: the current worker's, and those old workers still finish. */
   async sessions(instance: Instance): Promise<number> {
     const backend = this.backends.get(instance.fn);
     const index = backend ? slotOf(backend, instance.name) : -1;
     if (!this.live || index === -1) return 0;
-    const answer = await edgeCommand(this.paths.admin, `show stat ${backendName(instance.fn)} 4 -1`);
-    const server = parseShowStat(answer).get(backendName(instance.fn))?.servers.get(slotName(index));
-    return server ? server.sessions + server.queued : 0;
+    const name = backendName(instance.fn);
+    const command = `show stat ${name} 4 -1`;
+    const [answer, old] = await Promise.all([
+      edgeCommand(this.paths.admin, command),
+      this.oldWorkerStats(command),
+    ]);
+    const server = parseShowStat(answer).get(name)?.servers.get(slotName(index));
+    const address = backend!.slots[index]!.address;
+    return (
+      (server ? server.sessions + server.queued : 0) +
+      old.reduce((sum, stats) => sum + sessionsAt(stats.get(name), address), 0)
+    );
+  }
+
+  /**
+   * `show stat` as each old worker answers it. A reload leaves the old worker finishing the requests it had, to
+   * the servers it had: the runner's changes since went to the current worker only, so its servers are known by
+   * address, not by slot. None when the master cannot tell now (it re-executes itself right after a reload).
+   */
+  private async oldWorkerStats(command: string): Promise<Array<Map<string, BackendStats>>> {
+    const pids = await this.process.oldWorkers().catch(() => []);
+    return Promise.all(
+      pids.map((pid) =>
+        this.process
+          .askWorker(pid, command)
+          .then(parseShowStat)
+          .catch(() => new Map<string, BackendStats>()),
+      ),
+    );
   }
 
   /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
@@ -256,16 +283,25 @@ export class Edge implements Routing {
   async sample(): Promise<Map<string, BackendStats>> {
     const byFunction = new Map<string, BackendStats>();
     if (!this.live) return byFunction;
-    const all = parseShowStat(await edgeCommand(this.paths.admin, 'show stat -1 6 -1'));
+    const command = 'show stat -1 6 -1';
+    const [answer, old] = await Promise.all([
+      edgeCommand(this.paths.admin, command),
+      this.oldWorkerStats(command),
+    ]);
+    const all = parseShowStat(answer);
     for (const [fn, backend] of this.backends) {
-      const stats = all.get(backendName(fn));
+      const name = backendName(fn);
+      const stats = all.get(name);
       if (!stats) continue;
       const servers = new Map<string, ServerStats>();
       backend.slots.forEach((slot, index) => {
         const server = stats.servers.get(slotName(index));
-        if (slot.instance !== undefined && server) servers.set(slot.instance, server);
+        if (slot.instance === undefined || !server) return;
+        const finishing = old.reduce((sum, each) => sum + sessionsAt(each.get(name), slot.address), 0);
+        servers.set(slot.instance, { ...server, sessions: server.sessions + finishing });
       });
-      byFunction.set(fn, { queued: stats.queued, servers });
+      const queued = old.reduce((sum, each) => sum + (each.get(name)?.queued ?? 0), stats.queued);
+      byFunction.set(fn, { queued, servers });
     }
     return byFunction;
   }
@@ -295,6 +331,16 @@ export class Edge implements Routing {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** Sessions and queued requests of a backend's servers that connect to ADDRESS. */
+function sessionsAt(backend: BackendStats | undefined, address: string): number {
+  if (!backend || address === FREE_ADDRESS) return 0;
+  let count = 0;
+  for (const server of backend.servers.values()) {
+    if (server.address === address) count += server.sessions + server.queued;
+  }
+  return count;
 }
 
 /** The port to bind: the one asked for when it is free (else one clear error), or any free one for 0. */
