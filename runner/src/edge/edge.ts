@@ -30,6 +30,9 @@ function slotsFor(spec: FunctionSpec): number {
   return Math.max(4, 2 * spec.scaling.maxScale + 2);
 }
 
+/** How long a question about one instance's sessions waits for the master's CLI to answer again. */
+const MASTER_PATIENCE_MS = 1000;
+
 function freeSlot(maxconn: number): EdgeSlot {
   return { instance: undefined, address: FREE_ADDRESS, maxconn, state: 'maint' };
 }
@@ -234,7 +237,8 @@ export class Edge implements Routing {
     const command = `show stat ${name} 4 -1`;
     const [answer, old] = await Promise.all([
       edgeCommand(this.paths.admin, command),
-      this.oldWorkerStats(command),
+      // A drain or a shrink acts on this answer: worth waiting a moment for the master.
+      this.oldWorkerStats(command, MASTER_PATIENCE_MS),
     ]);
     const server = parseShowStat(answer).get(name)?.servers.get(slotName(index));
     const address = backend!.slots[index]!.address;
@@ -247,18 +251,23 @@ export class Edge implements Routing {
   /**
    * `show stat` as each old worker answers it. A reload leaves the old worker finishing the requests it had, to
    * the servers it had: the runner's changes since went to the current worker only, so its servers are known by
-   * address, not by slot. None when the master cannot tell now (it re-executes itself right after a reload).
+   * address, not by slot. The master's CLI is closed for a moment after a reload, while it re-executes itself:
+   * it is asked again for up to patienceMs, and then none are counted.
    */
-  private async oldWorkerStats(command: string): Promise<Array<Map<string, BackendStats>>> {
-    const pids = await this.process.oldWorkers().catch(() => []);
-    return Promise.all(
-      pids.map((pid) =>
-        this.process
-          .askWorker(pid, command)
-          .then(parseShowStat)
-          .catch(() => new Map<string, BackendStats>()),
-      ),
-    );
+  private async oldWorkerStats(command: string, patienceMs = 0): Promise<Array<Map<string, BackendStats>>> {
+    const deadline = Date.now() + patienceMs;
+    for (;;) {
+      try {
+        const pids = await this.process.oldWorkers();
+        // A worker gone since answers with an error line, which reads as no stats.
+        return await Promise.all(
+          pids.map(async (pid) => parseShowStat(await this.process.askWorker(pid, command))),
+        );
+      } catch {
+        if (Date.now() >= deadline) return [];
+        await sleep(50);
+      }
+    }
   }
 
   /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
