@@ -242,10 +242,7 @@ export class Edge implements Routing {
     ]);
     const server = parseShowStat(answer).get(name)?.servers.get(slotName(index));
     const address = backend!.slots[index]!.address;
-    return (
-      (server ? server.sessions + server.queued : 0) +
-      old.reduce((sum, stats) => sum + sessionsAt(stats.get(name), address), 0)
-    );
+    return (server ? server.sessions + server.queued : 0) + finishingAt(old, name, address);
   }
 
   /**
@@ -306,8 +303,10 @@ export class Edge implements Routing {
       backend.slots.forEach((slot, index) => {
         const server = stats.servers.get(slotName(index));
         if (slot.instance === undefined || !server) return;
-        const finishing = old.reduce((sum, each) => sum + sessionsAt(each.get(name), slot.address), 0);
-        servers.set(slot.instance, { ...server, sessions: server.sessions + finishing });
+        servers.set(slot.instance, {
+          ...server,
+          sessions: server.sessions + finishingAt(old, name, slot.address),
+        });
       });
       const queued = old.reduce((sum, each) => sum + (each.get(name)?.queued ?? 0), stats.queued);
       byFunction.set(fn, { queued, servers });
@@ -342,12 +341,14 @@ export class Edge implements Routing {
   }
 }
 
-/** Sessions and queued requests of a backend's servers that connect to ADDRESS. */
-function sessionsAt(backend: BackendStats | undefined, address: string): number {
-  if (!backend || address === FREE_ADDRESS) return 0;
+/** Sessions and queued requests the old workers still have in backend NAME for servers at ADDRESS. */
+function finishingAt(old: Array<Map<string, BackendStats>>, name: string, address: string): number {
+  if (address === FREE_ADDRESS) return 0;
   let count = 0;
-  for (const server of backend.servers.values()) {
-    if (server.address === address) count += server.sessions + server.queued;
+  for (const stats of old) {
+    for (const server of stats.get(name)?.servers.values() ?? []) {
+      if (server.address === address) count += server.sessions + server.queued;
+    }
   }
   return count;
 }

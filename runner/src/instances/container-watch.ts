@@ -217,7 +217,7 @@ export class ContainerWatch {
     if (event.action === 'pause') return this.options.onPaused?.(event.id);
     // Cut from a network: the sweep tells whether it is still reachable on another, and if not, it is gone.
     if (event.action === 'disconnect') {
-      if (new Set(this.options.tracked()).has(event.id)) this.sweepSoon();
+      if ([...this.options.tracked()].includes(event.id)) this.sweepSoon();
       return;
     }
     if (event.action === 'die' || event.action === 'destroy') {
