@@ -43,6 +43,9 @@ async function edgeServers(
 }
 
 /** One raw request on its own connection; the whole answer as text. */
+/** Headers meant for one connection only (RFC 9110 §7.6.1), and the one the request above names. */
+const HOP_HEADER = /^(connection|keep-alive|te|trailer|upgrade|proxy-.*|x-hop)$/;
+
 function rawRequest(port: number, bytes: string, waitMs = 2000): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -111,6 +114,31 @@ describe('the edge (HAProxy) in front of every function', () => {
     );
     expect(byHost).toMatch(/^HTTP\/1.1 200/);
     expect(byHost).toContain('"url":"/headers"');
+  });
+
+  test('hop-by-hop headers stop at the edge both ways, for an app reached straight and one through its adapter', async () => {
+    for (const fn of ['plain', 'local']) {
+      const answer = await rawRequest(
+        port,
+        `GET /fn/${fn}/headers HTTP/1.1\r\nHost: x\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nX-End: 2\r\n` +
+          'Keep-Alive: 300\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Authorization: Basic eA==\r\n' +
+          'Proxy-Connection: keep-alive\r\n\r\n',
+      );
+      expect(answer).toMatch(/^HTTP\/1.1 200/);
+      const seen = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+        headers: Record<string, string>;
+      };
+      // Only the last hop's own Connection (keep-alive or close, from the edge or the adapter) may arrive.
+      const passed = Object.entries(seen.headers).filter(
+        ([name, value]) =>
+          HOP_HEADER.test(name) && !(name === 'connection' && /^(keep-alive|close)$/.test(value)),
+      );
+      expect({ fn, passed }).toEqual({ fn, passed: [] });
+      expect(seen.headers['x-end']).toBe('2');
+      // Node's server answers a kept-alive request with its own keep-alive: timeout=5, meant for the edge only.
+      const kept = await fetch(`${runner.gateway}/fn/${fn}/`);
+      expect({ fn, keepAlive: kept.headers.get('keep-alive') }).toEqual({ fn, keepAlive: null });
+    }
   });
 
   test('clients never reach /_/, not even in absolute form; unknown names get 404 with a JSON error', async () => {

@@ -1,5 +1,6 @@
 import { HEADERS, OWN_HEADER_PREFIX } from '../../../adapter/contract/contract.js';
 import type { EdgePaths } from './edge-paths.js';
+import { hopByHopRules } from './hop-by-hop.js';
 import { availableParallelism } from 'node:os';
 
 /** Where a server stands at the edge: taking requests, finishing its own (drain), or taking none (maint). */
@@ -118,6 +119,7 @@ function globalSection(paths: EdgePaths, tuning: EdgeTuning): string[] {
     ...(tuning.busyPolling ? ['  busy-polling'] : []),
     ...(LOG_TARGET ? [`  log ${LOG_TARGET} local0`] : []),
     '  master-worker',
+    `  lua-load ${paths.lua}`,
     // The runner asks often (samples, drains, the activator): more than the default 10 connections at once.
     `  stats socket ${paths.admin} mode 600 level admin expose-fd listeners maxconn 256`,
     '  stats timeout 10s',
@@ -182,7 +184,8 @@ function edgeFrontend(listen: EdgeListen): string[] {
     `  http-request return ${errorAnswer(404, 'NOT_ROUTED', 'send requests to /fn/NAME/… or with Host: NAME.localhost')} if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found }`,
     `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if reserved_path !{ var(txn.lambda) -m found }`,
     `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
-    `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found }`,
+    `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found } { req.hdr(host) -m found }`,
+    ...hopByHopRules(),
     `  http-request del-header ${FUNCTION_HEADER}`,
     `  http-request set-header ${FUNCTION_HEADER} %[var(txn.fn)] if { var(txn.fn) -m found }`,
     '  use_backend runner if { var(txn.lambda) -m found }',

@@ -15,6 +15,8 @@ export interface EdgePaths {
   activated: string;
   /** The answer to a request HAProxy could not parse (no rule runs for it, so it is a fixed file). */
   badRequest: string;
+  /** The Lua actions the configuration loads (hop-by-hop headers a Connection header names). */
+  lua: string;
   log: string;
 }
 
@@ -29,6 +31,7 @@ export function edgePaths(dataDir: string): EdgePaths {
     runner: join(dir, 'runner.sock'),
     activated: join(dir, 'activated.sock'),
     badRequest: join(dir, 'bad-request.http'),
+    lua: join(dir, 'hop-by-hop.lua'),
     log: join(dir, 'haproxy.log'),
   };
 }

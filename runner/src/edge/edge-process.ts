@@ -5,6 +5,7 @@ import { sleep } from '../../../common/sleep.js';
 import { edgeCommand } from './edge-socket.js';
 import type { EdgePaths } from './edge-paths.js';
 import { badRequestFile } from './edge-config.js';
+import { hopByHopLua } from './hop-by-hop.js';
 
 export class EdgeStartError extends PilotlightError {
   constructor(message: string) {
@@ -95,6 +96,7 @@ export class EdgeProcess {
     mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
     chmodSync(this.paths.dir, 0o700);
     writeFileSync(this.paths.badRequest, badRequestFile(), { mode: 0o600 });
+    writeFileSync(this.paths.lua, hopByHopLua(), { mode: 0o600 });
     writeFileSync(`${this.paths.config}.new`, config, { mode: 0o600 });
   }
 
