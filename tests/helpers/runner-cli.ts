@@ -20,7 +20,19 @@ export function runRunner(args: string[], env: Record<string, string> = {}, inpu
   });
 }
 
-/** Starts a long-running `runner ARGS` (such as `up`). */
-export function spawnRunner(args: string[], env: Record<string, string> = {}) {
-  return execa(process.execPath, [runnerBin(), ...args], { reject: false, env, all: true });
+/**
+ * Makes the process a child subreaper, then runs the command in it (prctl is kept across execve): orphans
+ * below it become its children, as they do for a container's pid 1, and Node never reaps them.
+ */
+const SUBREAPER = [
+  'python3',
+  '-c',
+  'import ctypes,os,sys; assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0; os.execv(sys.argv[1], sys.argv[1:])',
+];
+
+/** Starts a long-running `runner ARGS` (such as `up`), optionally as a subreaper that never reaps. */
+export function spawnRunner(args: string[], env: Record<string, string> = {}, asSubreaper = false) {
+  const command = [process.execPath, runnerBin(), ...args];
+  const [file, ...rest] = asSubreaper ? [...SUBREAPER, ...command] : command;
+  return execa(file!, rest, { reject: false, env, all: true });
 }

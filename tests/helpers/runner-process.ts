@@ -33,6 +33,8 @@ export async function startRunner(
     env?: Record<string, string>;
     /** More `runner up` flags. */
     args?: string[];
+    /** Run as a child subreaper: the edge's master, orphaned by its daemonizing, is its child (see spawnRunner). */
+    asSubreaper?: boolean;
   } = {},
 ): Promise<RunnerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(runTempPrefix('runner')));
@@ -52,6 +54,7 @@ export async function startRunner(
       ...(options.args ?? []),
     ],
     options.env,
+    options.asSubreaper,
   );
   let output = '';
   const gateway = await new Promise<string>((resolve, reject) => {

@@ -82,6 +82,16 @@ export class EdgeProcess {
     return (await this.master())?.pid;
   }
 
+  /**
+   * Whether the master answers, is gone, or is still this edge's process but does not answer (stopped, or
+   * hung): then nothing can be done about it here but say so, since a second edge could not bind its port.
+   */
+  async health(): Promise<'answering' | 'gone' | 'unresponsive'> {
+    if ((await this.running()) !== undefined) return 'answering';
+    const pid = this.masterPid();
+    return pid !== undefined && this.isEdge(pid) ? 'unresponsive' : 'gone';
+  }
+
   /** The workers a reload left finishing their requests; none when the master cannot tell now. */
   async oldWorkers(): Promise<number[]> {
     return parseOldWorkers(await edgeCommand(this.paths.master, 'show proc'));
@@ -265,11 +275,25 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Whether the process runs. A zombie does not: a master killed while the runner is its reaper (a runner as a
+ * container's pid 1, or a subreaper) stays one, and an init that reaps late leaves one for a while.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command in parentheses may hold spaces: the state is the first field after its closing one.
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false; // gone meanwhile, or no /proc to tell
   }
 }

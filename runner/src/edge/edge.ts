@@ -88,6 +88,7 @@ export class Edge implements Routing {
   private live = false;
   private queue: Promise<unknown> = Promise.resolve();
   private supervisor: NodeJS.Timeout | undefined;
+  private lastHealth: 'answering' | 'gone' | 'unresponsive' = 'answering';
   private readonly upQuestions = new Map<string, Promise<boolean>>();
   private listen: EdgeListen;
 
@@ -127,14 +128,36 @@ export class Edge implements Routing {
 
   /** Starts the edge again, from the view, whenever its master is found gone. */
   supervise(everyMs = 1000): void {
+    let checking = false;
     this.supervisor = setInterval(() => {
-      void this.serial(async () => {
-        if (!this.live || (await this.process.running()) !== undefined) return;
-        this.log('edge found stopped: starting it again');
-        await this.process.start(this.config());
-      }).catch((error: Error) => this.log('edge restart failed', { error: error.message }));
+      if (checking || !this.live) return;
+      checking = true;
+      void this.superviseOnce()
+        .catch((error: Error) => this.log('edge restart failed', { error: error.message }))
+        .finally(() => (checking = false));
     }, everyMs);
     this.supervisor.unref();
+  }
+
+  /**
+   * Asked outside the queue: a master slow to answer (re-executing, stopped) must not hold up the server
+   * changes queued behind the question, such as a wake's. Only a restart takes the queue.
+   */
+  private async superviseOnce(): Promise<void> {
+    const health = await this.process.health();
+    if (health !== this.lastHealth) {
+      if (health === 'unresponsive')
+        this.log('edge master does not answer: it is left running, not replaced');
+      if (health === 'answering' && this.lastHealth === 'unresponsive') this.log('edge master answers again');
+      this.lastHealth = health;
+    }
+    if (health !== 'gone') return;
+    await this.serial(async () => {
+      if (!this.live || (await this.process.health()) !== 'gone') return;
+      this.log('edge found stopped: starting it again');
+      await this.process.start(this.config());
+      this.log('edge started again', { port: this.listen.port });
+    });
   }
 
   /** Stops supervising; with `stopEdge`, the edge finishes its requests and exits too. */
