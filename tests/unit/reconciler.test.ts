@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { NetworkNotFoundError } from '../../engine/engine-errors.js';
-import { LABEL_FUNCTION } from '../../engine/labels.js';
+import { LABEL_FUNCTION, LABEL_REVISION, LABEL_RUNNER } from '../../engine/labels.js';
 import { defaultLifecycleConfig } from '../../runner/src/autoscaler/plan-instances.js';
 import { FunctionRegistry } from '../../runner/src/control/function-registry.js';
 import type { FunctionRuntime } from '../../runner/src/control/function-runtime.js';
 import { Reconciler } from '../../runner/src/control/reconciler.js';
+import { noRouting, type Routing } from '../../runner/src/edge/routing.js';
 import type { AdapterClient } from '../../runner/src/instances/adapter-client.js';
 import type { Instance } from '../../runner/src/instances/instance.js';
 import { defaultAdapterSettings, defaultAsyncSettings } from '../../runner/src/spec/deploy-request.js';
@@ -62,10 +63,17 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((reconciler) => reconciler.stop()));
 });
 
-async function setup(overrides: Partial<FunctionSpec> = {}) {
+async function setup(
+  overrides: Partial<FunctionSpec> = {},
+  options: {
+    routing?: Routing;
+    storedBefore?: (store: StateStore, engine: FakeEngine) => Promise<void>;
+  } = {},
+) {
   const engine = new FakeEngine();
   const clock = new ManualClock();
   const store = new StateStore(':memory:');
+  await options.storedBefore?.(store, engine);
   store.putFunction(spec(overrides), clock.now());
   const registry = new FunctionRegistry();
   const frozenHooks: string[] = [];
@@ -99,6 +107,7 @@ async function setup(overrides: Partial<FunctionSpec> = {}) {
     adapter,
     tickMs: 0,
     sweepMs: 3_600_000,
+    ...(options.routing ? { routing: options.routing } : {}),
   });
   running.push(reconciler);
   await reconciler.start();
@@ -365,5 +374,43 @@ describe('the reconciler against a fake engine and a hand-moved clock', () => {
     clock.advance(1_000);
     await tick();
     expect(engine.byLabel(LABEL_FUNCTION, 'shop')).toHaveLength(0);
+  });
+  test('a ready instance the edge cannot take is stopped, not left running untracked, and the error is thrown', async () => {
+    const refusing: Routing = {
+      ...noRouting,
+      serve: async () => {
+        throw new Error('the edge is gone');
+      },
+    };
+    const { engine, reconciler, registry } = await setup({}, { routing: refusing });
+    const second = await reconciler.startReady({ ...registry.get('shop').spec, revision: 2 });
+    await expect(reconciler.activate(registry.get('shop'), second.instance)).rejects.toThrow(
+      'the edge is gone',
+    );
+    expect(engine.containers.get(second.instance.id)).toBeUndefined();
+  });
+
+  test('after a restart, an instance of an earlier revision (a release not finished) is retired, not served', async () => {
+    let earlier = '';
+    const { engine, fn } = await setup(
+      {},
+      {
+        // Revision 1 was stored and had an instance; revision 2 was stored by the release the runner died in.
+        storedBefore: async (store, engine) => {
+          store.putFunction(spec(), 0);
+          earlier = await engine.create({
+            name: 'pilotlight-shop-r1-aaaaaa',
+            image: 'shop:1',
+            env: {},
+            labels: { [LABEL_RUNNER]: 'r1', [LABEL_FUNCTION]: 'shop', [LABEL_REVISION]: '1' },
+            resources: ACTIVE,
+          });
+          await engine.start(earlier);
+        },
+      },
+    );
+    expect(fn.spec.revision).toBe(2);
+    await until(() => !engine.containers.has(earlier), 'the earlier revision stopped');
+    expect(fn.pool.instances.every((instance) => instance.revision === 2)).toBe(true);
   });
 });

@@ -104,7 +104,12 @@ export class Deployer {
     const { revision: _ignored, ...toStore } = candidate;
     const saved = store.putFunction(toStore, this.deps.clock.now());
     const runtime = reconciler.runtimeFor(saved);
-    await reconciler.activate(runtime, first.instance);
+    try {
+      await reconciler.activate(runtime, first.instance);
+    } catch (error) {
+      await this.undoStore(checked.name, stored);
+      throw error;
+    }
     registry.set(runtime);
     if (previous) {
       previous.pool.rejectAllWaiting(
@@ -127,6 +132,22 @@ export class Deployer {
       readyMs: first.readyMs,
       warnings: checked.warnings,
     };
+  }
+
+  /**
+   * A deploy that failed once its spec was stored (the edge refused or died): the function is as it was
+   * before, in the store and at the edge, or not there at all if it is new. Its instance is already stopped.
+   */
+  private async undoStore(name: string, before: FunctionSpec | undefined): Promise<void> {
+    const { store, reconciler } = this.deps;
+    if (before) {
+      store.saveFunction(before, this.deps.clock.now());
+      await reconciler.declareRoutes(before).catch(() => undefined);
+      return;
+    }
+    store.removeFunction(name);
+    await reconciler.forgetRoutes(name).catch(() => undefined);
+    await reconciler.containers.networks.remove(name).catch(() => undefined);
   }
 
   /** Drains and stops its instances, removes its network, and forgets it. */

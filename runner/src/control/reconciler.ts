@@ -211,9 +211,16 @@ export class Reconciler {
   /** A ready instance starts serving: it gets its active spec (the start-up boost ends) and joins the pool. */
   async activate(fn: FunctionRuntime, instance: Instance): Promise<void> {
     instance.revision = fn.spec.revision;
-    await this.settle(instance, fn.spec);
-    await this.routing.declare(fn.spec);
-    await this.routing.serve(instance, fn.spec.concurrency);
+    try {
+      await this.settle(instance, fn.spec);
+      await this.routing.declare(fn.spec);
+      await this.routing.serve(instance, fn.spec.concurrency);
+    } catch (error) {
+      // In no pool yet: left running, nothing would ever stop it, and a restart would adopt it.
+      await this.routing.remove(instance).catch(() => undefined);
+      await this.containers.stop(instance.id);
+      throw error;
+    }
     const now = this.deps.clock.now();
     moveTo(instance, 'active', now);
     instance.readyAt = now;
@@ -236,6 +243,11 @@ export class Reconciler {
     await Promise.all(instances.map((instance) => this.stopSending(instance)));
     const drains = instances.map((instance) => this.finishDrain(fn, instance));
     return { drained: Promise.all(drains).then(() => undefined) };
+  }
+
+  /** The function's backend at the edge as the spec says (a deploy that failed puts back the one before). */
+  async declareRoutes(spec: FunctionSpec): Promise<void> {
+    await this.routing.declare(spec);
   }
 
   /** The function's backend leaves the edge (its name then answers 404). */
@@ -609,6 +621,27 @@ export class Reconciler {
     });
   }
 
+  /**
+   * An instance of a revision before the stored one: a release the previous runner did not finish. It never
+   * serves again here. An active one may still finish requests an old edge worker sent it, so it drains; a
+   * reserved or frozen one has none (the edge held it), and goes at once.
+   */
+  private retireAdopted(fn: FunctionRuntime, instance: Instance): void {
+    this.deps.log('retiring instance of an earlier revision', {
+      fn: fn.spec.name,
+      instance: instance.name,
+      revision: instance.revision,
+      current: fn.spec.revision,
+    });
+    if (instance.state !== 'active') {
+      void this.track(this.guard(instance, () => this.containers.stop(instance.id)));
+      return;
+    }
+    moveTo(instance, 'draining', this.deps.clock.now());
+    fn.pool.add(instance);
+    void this.track(this.finishDrain(fn, instance));
+  }
+
   /** Runs an engine action holding the instance's lock; a failure is logged, not thrown. */
   private async guard(instance: Instance, work: () => Promise<void>): Promise<void> {
     try {
@@ -636,6 +669,10 @@ export class Reconciler {
       // Through its adapter, if the app could not say: the adapter reaches the app wherever it listens.
       if (instance.state === 'active' && !instance.target) {
         instance.target = `${new URL(instance.address).hostname}:${ADAPTER_PORT}`;
+      }
+      if (instance.revision !== fn.spec.revision) {
+        this.retireAdopted(fn, instance);
+        continue;
       }
       if (instance.state === 'active') await this.routing.serve(instance, fn.spec.concurrency);
       fn.pool.add(instance);

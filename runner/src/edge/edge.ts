@@ -251,20 +251,23 @@ export class Edge implements Routing {
     });
   }
 
-  /** Requests at the edge for the instance: the current worker's, and those old workers still finish. */
+  /**
+   * Requests at the edge for the instance: the current worker's, and those old workers still finish. An
+   * instance with no slot here (one a restarted runner retires) can only have the old workers'.
+   */
   async sessions(instance: Instance): Promise<number> {
     const backend = this.backends.get(instance.fn);
     const index = backend ? slotOf(backend, instance.name) : -1;
-    if (!this.live || index === -1) return 0;
+    const address = index === -1 ? instance.target : backend!.slots[index]!.address;
+    if (!this.live || !backend || address === undefined) return 0;
     const name = backendName(instance.fn);
     const command = `show stat ${name} 4 -1`;
     const [answer, old] = await Promise.all([
-      edgeCommand(this.paths.admin, command),
+      index === -1 ? Promise.resolve('') : edgeCommand(this.paths.admin, command),
       // A drain or a shrink acts on this answer: worth waiting a moment for the master.
       this.oldWorkerStats(command, MASTER_PATIENCE_MS),
     ]);
     const server = parseShowStat(answer).get(name)?.servers.get(slotName(index));
-    const address = backend!.slots[index]!.address;
     return (server ? server.sessions + server.queued : 0) + finishingAt(old, name, address);
   }
 
