@@ -22,6 +22,17 @@ export const CONTROL_PATHS = {
   preFreeze: '/_/pre-freeze',
 } as const;
 
+/**
+ * What an HTTP message's head may hold, the same at the edge and through the adapter: a request's header block
+ * over REQUEST_HEADER_BYTES is answered 431; an app's answer with a larger block than ANSWER_HEADER_BYTES, or
+ * more than HEADER_LINES header lines either way, is not taken (400 for a request, 502 for an answer).
+ */
+export const MESSAGE_LIMITS = {
+  requestHeaderBytes: 16 * 1024,
+  answerHeaderBytes: 30 * 1024,
+  headerLines: 1000,
+} as const;
+
 /** Headers of ours all start with this; any a caller sends is removed before the app sees the request. */
 export const OWN_HEADER_PREFIX = 'x-pilotlight-';
 

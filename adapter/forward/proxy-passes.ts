@@ -1,6 +1,6 @@
 import { request, type IncomingMessage } from 'node:http';
 import { AdapterError, ERROR_HEADER, REQUEST_ID_HEADER } from './adapter-error.js';
-import { ENV } from '../contract/contract.js';
+import { ENV, MESSAGE_LIMITS } from '../contract/contract.js';
 import { appResponseHeaders } from './forward-headers.js';
 import { isBodiless, type ProxyExchange } from './proxy-exchange.js';
 
@@ -56,6 +56,8 @@ export function streamPass(
       method: req.method,
       path: options.path,
       headers: options.headers,
+      // As the edge takes an answer straight from the app (Node's own limit is 16 KiB).
+      maxHeaderSize: MESSAGE_LIMITS.answerHeaderBytes,
     });
     exchange.upstream = upstream;
     upstream.on('response', (answer) => next.onAnswer(exchange, answer));

@@ -1,4 +1,4 @@
-import { HEADERS, OWN_HEADER_PREFIX } from '../../../adapter/contract/contract.js';
+import { HEADERS, MESSAGE_LIMITS, OWN_HEADER_PREFIX } from '../../../adapter/contract/contract.js';
 import type { EdgePaths } from './edge-paths.js';
 import { hopByHopRules } from './hop-by-hop.js';
 import { availableParallelism } from 'node:os';
@@ -56,7 +56,7 @@ export interface EdgeTuning {
 export const DEFAULT_EDGE_TUNING: EdgeTuning = { busyPolling: false };
 
 /** Requests whose header block is larger get 431, as Node's own server answers (16 KiB). */
-const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = MESSAGE_LIMITS.requestHeaderBytes;
 /** A client must have sent its request line and headers within this: a slow client gets 408. */
 const REQUEST_HEADERS_TIMEOUT_MS = 10_000;
 /** Idle keep-alive connections from clients close after this (longer than common clients' pools). */
@@ -124,8 +124,11 @@ function globalSection(paths: EdgePaths, tuning: EdgeTuning): string[] {
     `  stats socket ${paths.admin} mode 600 level admin expose-fd listeners maxconn 256`,
     '  stats timeout 10s',
     `  hard-stop-after ${HARD_STOP_AFTER_MS}`,
-    // Large enough for a 16 KiB header block plus rewrites; larger blocks are refused before any rule.
+    // Large enough for a 16 KiB request header block plus rewrites, and an answer's 30 KiB one; larger blocks
+    // are refused before any rule.
     '  tune.bufsize 32768',
+    // HAProxy's default is 101 lines (Apache's): a valid request of 16 KiB can hold many more.
+    `  tune.http.maxhdr ${MESSAGE_LIMITS.headerLines}`,
     '',
   ];
 }
@@ -154,7 +157,7 @@ function defaultsSection(paths: EdgePaths): string[] {
     // 408's lf-string needs a stream, which such an error never has.
     `  errorfile 400 ${paths.badRequest}`,
     `  http-error ${errorAnswer(408, 'REQUEST_TIMEOUT', 'the request line and headers did not arrive within 10 s')}`,
-    `  http-error ${errorAnswer(502, 'APP_UNREACHABLE', 'the app closed the connection without a valid HTTP answer (it may have crashed)')}`,
+    `  http-error ${errorAnswer(502, 'APP_UNREACHABLE', 'the app closed the connection without a valid HTTP answer (it may have crashed), or its answer was not valid HTTP or had too large a head')}`,
     `  http-error ${errorAnswer(503, 'NO_CAPACITY', 'no instance had room in time: retry shortly')}`,
     `  http-error ${errorAnswer(504, 'TIMEOUT', 'the function did not answer within its timeout')}`,
     '',
