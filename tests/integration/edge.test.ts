@@ -333,6 +333,58 @@ describe('the edge (HAProxy) in front of every function', () => {
     socket.close();
   });
 
+  test('a request is ended at its function timeout even while bytes keep moving (a dripping answer, a slow upload); an open WebSocket is not', async () => {
+    await deploy(runner, 'brief', [
+      '--timeout',
+      '2s',
+      '--concurrency',
+      '2',
+      '--max',
+      '1',
+      '--reserve-after',
+      '600',
+    ]);
+    const socket = new WebSocket(`${runner.gateway.replace('http', 'ws')}/fn/brief/ws`);
+    await new Promise((resolve) => socket.addEventListener('open', resolve));
+
+    // 40 chunks, 200 ms apart: 8 s of an answer that is never idle for HAProxy's timeout server.
+    const dripStarted = Date.now();
+    const drip = await fetch(`${runner.gateway}/fn/brief/stream?count=40&interval=200`);
+    expect(drip.status).toBe(200);
+    const body = await drip.text().catch(() => 'cut');
+    const dripMs = Date.now() - dripStarted;
+    expect(body.split('\n').length).toBeLessThan(40);
+    expect(dripMs).toBeGreaterThanOrEqual(2000);
+    expect(dripMs).toBeLessThan(3500);
+
+    // A body of 100 bytes, one every 300 ms: 30 s of upload holding the slot the WebSocket leaves.
+    const uploadStarted = Date.now();
+    const upload = await new Promise<string>((resolve) => {
+      const raw = connect(port, '127.0.0.1');
+      let answer = '';
+      raw.write('POST /fn/brief/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n');
+      const timer = setInterval(() => raw.write('x'), 300);
+      raw.on('data', (chunk) => (answer += chunk.toString()));
+      raw.on('close', () => {
+        clearInterval(timer);
+        resolve(answer);
+      });
+      raw.on('error', () => undefined);
+    });
+    expect(upload).not.toMatch(/^HTTP\/1\.1 200/);
+    expect(Date.now() - uploadStarted).toBeLessThan(3500);
+    // The slot is free again at once.
+    expect((await fetch(`${runner.gateway}/fn/brief/`)).status).toBe(200);
+
+    // The WebSocket, open through both (over 4 s, twice the timeout), still echoes.
+    const echoed = new Promise<string>((resolve) =>
+      socket.addEventListener('message', (event) => resolve(String(event.data))),
+    );
+    socket.send('still there');
+    expect(await echoed).toBe('echo: still there');
+    socket.close();
+  });
+
   test('a client that half-closes after a complete request still gets its answer', async () => {
     const answer = await new Promise<string>((resolve) => {
       let text = '';

@@ -172,6 +172,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   chmodSync(paths.runner, 0o600);
   const opened = await edge.open();
   edge.supervise();
+  edge.enforceTimeouts();
   log(
     opened === 'adopted'
       ? "edge (haproxy) adopted, reloaded with this runner's view"

@@ -20,6 +20,7 @@ import type { EdgePaths } from './edge-paths.js';
 import { EdgeProcess } from './edge-process.js';
 import { edgeAction, edgeCommand } from './edge-socket.js';
 import { parseShowStat, type BackendStats, type ServerStats } from './edge-stats.js';
+import { mayBeOverdue, parseStreamDetail, parseStreams } from './overdue-streams.js';
 import type { Routing } from './routing.js';
 
 /** How long a removed instance's slot may keep the requests it has before they are cut and it is freed. */
@@ -88,6 +89,9 @@ export class Edge implements Routing {
   private live = false;
   private queue: Promise<unknown> = Promise.resolve();
   private supervisor: NodeJS.Timeout | undefined;
+  private timeoutKeeper: NodeJS.Timeout | undefined;
+  /** Since when each function has had requests at the edge without a break, as the samples saw it. */
+  private readonly busySince = new Map<string, number>();
   private lastHealth: 'answering' | 'gone' | 'unresponsive' = 'answering';
   private readonly upQuestions = new Map<string, Promise<boolean>>();
   private listen: EdgeListen;
@@ -163,6 +167,7 @@ export class Edge implements Routing {
   /** Stops supervising; with `stopEdge`, the edge finishes its requests and exits too. */
   async close(stopEdge: boolean): Promise<void> {
     if (this.supervisor) clearInterval(this.supervisor);
+    if (this.timeoutKeeper) clearInterval(this.timeoutKeeper);
     await this.serial(async () => {
       this.live = false;
       if (stopEdge) await this.process.stop();
@@ -336,8 +341,61 @@ export class Edge implements Routing {
       });
       const queued = old.reduce((sum, each) => sum + (each.get(name)?.queued ?? 0), stats.queued);
       byFunction.set(fn, { queued, servers });
+      const open = queued + [...servers.values()].reduce((sum, server) => sum + server.sessions, 0);
+      if (open === 0) this.busySince.delete(fn);
+      else if (!this.busySince.has(fn)) this.busySince.set(fn, Date.now());
     }
     return byFunction;
+  }
+
+  /** Ends the requests past their function's timeout, every half second (see overdue-streams.ts). */
+  enforceTimeouts(everyMs = 500): void {
+    let checking = false;
+    this.timeoutKeeper = setInterval(() => {
+      if (checking || !this.live) return;
+      checking = true;
+      void this.endOverdue()
+        .catch((error: Error) => this.log('ending overdue requests failed', { error: error.message }))
+        .finally(() => (checking = false));
+    }, everyMs);
+    this.timeoutKeeper.unref();
+  }
+
+  /**
+   * Ends, in every worker, the requests of a function that have been at the edge longer than its timeout;
+   * an upgraded one (a WebSocket) excepted. Only functions busy without a break for about that long (by the
+   * samples) are looked at, so `show sess` is asked only when something may be overdue.
+   */
+  async endOverdue(now = Date.now()): Promise<number> {
+    const timeouts = new Map<string, number>();
+    for (const [fn, backend] of this.backends) {
+      const since = this.busySince.get(fn);
+      if (since !== undefined && now - since >= backend.timeoutMs - 1000) {
+        timeouts.set(backendName(fn), backend.timeoutMs);
+      }
+    }
+    if (!this.live || timeouts.size === 0) return 0;
+    const old = await this.process.oldWorkers().catch(() => [] as number[]);
+    const workers: Array<(command: string) => Promise<string>> = [
+      (command) => edgeCommand(this.paths.admin, command),
+      ...old.map((pid) => (command: string) => this.process.askWorker(pid, command)),
+    ];
+    let ended = 0;
+    for (const ask of workers) {
+      for (const stream of mayBeOverdue(parseStreams(await ask('show sess')), timeouts)) {
+        const detail = parseStreamDetail(await ask(`show sess ${stream.id}`));
+        const timeoutMs = timeouts.get(stream.backend)!;
+        if (!detail || detail.tunnel || detail.acceptedAt + timeoutMs > now) continue;
+        await ask(`shutdown session ${stream.id}`);
+        ended += 1;
+        this.log('request ended past its timeout', {
+          backend: stream.backend,
+          timeoutMs,
+          ageMs: now - detail.acceptedAt,
+        });
+      }
+    }
+    return ended;
   }
 
   private setState(instance: Instance, state: ServerState): Promise<void> {

@@ -1,0 +1,77 @@
+/**
+ * Requests past their function's timeout. HAProxy's `timeout server` ends only a request whose app side is
+ * idle that long: an app that drips its answer, a client that uploads a byte at a time or never reads the
+ * answer, each keeps a request (and the instance's concurrency slot) for as long as bytes move. The runner
+ * finds them in `show sess` and ends them.
+ */
+
+/** One line of `show sess`: a request in a worker, with its age in whole seconds (rounded either way). */
+export interface EdgeStream {
+  id: string;
+  backend: string;
+  /** Undefined while it waits in the backend's queue. */
+  server: string | undefined;
+  ageSeconds: number;
+}
+
+export function parseStreams(answer: string): EdgeStream[] {
+  const streams: EdgeStream[] = [];
+  for (const line of answer.split('\n')) {
+    const id = /^(0x[0-9a-f]+):/.exec(line)?.[1];
+    const backend = / be=(\S+)/.exec(line)?.[1];
+    const server = / srv=(\S+)/.exec(line)?.[1];
+    const age = / age=(\S+)/.exec(line)?.[1];
+    if (!id || !backend || !server || !age) continue;
+    streams.push({
+      id,
+      backend,
+      server: server === '<none>' ? undefined : server,
+      ageSeconds: seconds(age),
+    });
+  }
+  return streams;
+}
+
+/** HAProxy's human time: `3s`, `1m3s`, `2h0m`, `1d3h`. */
+function seconds(text: string): number {
+  const unit: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1 };
+  let total = 0;
+  for (const [, count, letter] of text.matchAll(/(\d+)([dhms])/g)) total += Number(count) * unit[letter!]!;
+  return total;
+}
+
+/** Streams that may be past `timeoutMs` by their rounded age, in a backend, sent to an instance. */
+export function mayBeOverdue(streams: EdgeStream[], timeouts: Map<string, number>): EdgeStream[] {
+  return streams.filter((stream) => {
+    const timeoutMs = timeouts.get(stream.backend);
+    return (
+      timeoutMs !== undefined && stream.server !== undefined && stream.ageSeconds + 1 >= timeoutMs / 1000
+    );
+  });
+}
+
+/** What `show sess ID` says of one request: when the edge took it, and whether it became a tunnel. */
+export interface StreamDetail {
+  acceptedAt: number;
+  tunnel: boolean;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+export function parseStreamDetail(answer: string): StreamDetail | undefined {
+  // [27/Nov/2026:13:33:07.332265], in the edge's local time (the runner's: they share the environment).
+  const date = /^0x[0-9a-f]+: \[(\d+)\/(\w{3})\/(\d+):(\d+):(\d+):(\d+)\.(\d+)\]/.exec(answer);
+  if (!date) return undefined;
+  const [, day, month, year, hours, minutes, secs, micros] = date;
+  const acceptedAt = new Date(
+    Number(year),
+    MONTHS.indexOf(month!),
+    Number(day),
+    Number(hours),
+    Number(minutes),
+    Number(secs),
+    Math.floor(Number(micros) / 1000),
+  ).getTime();
+  // An upgraded request (a WebSocket) is bounded by the tunnel timeout, not the function's.
+  return { acceptedAt, tunnel: /\b(req|rsp)\.st=MSG_TUNNEL\b/.test(answer) };
+}
