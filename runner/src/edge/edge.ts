@@ -63,7 +63,9 @@ export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'slots'> {
     revision: spec.revision,
     timeoutMs: spec.timeoutMs,
     tunnelTimeoutMs: spec.tunnelTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS,
-    queueTimeoutMs: capacityWaitMs(spec),
+    // The timeout counts from when the edge takes a request: one that waited it out in the queue would be
+    // ended as soon as it reached the app, so it gets the queue's 503 instead.
+    queueTimeoutMs: Math.min(capacityWaitMs(spec), spec.timeoutMs),
     maxBodyBytes: spec.adapter.maxBodyBytes,
   };
 }
