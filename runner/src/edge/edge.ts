@@ -90,8 +90,8 @@ export class Edge implements Routing {
   private readonly process: EdgeProcess;
   private live = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private supervisor: NodeJS.Timeout | undefined;
-  private timeoutKeeper: NodeJS.Timeout | undefined;
+  /** The supervisor and the timeout keeper. */
+  private readonly timers: NodeJS.Timeout[] = [];
   /** Since when each function has had requests at the edge without a break, as the samples saw it. */
   private readonly busySince = new Map<string, number>();
   private lastHealth: 'answering' | 'gone' | 'unresponsive' = 'answering';
@@ -134,15 +134,7 @@ export class Edge implements Routing {
 
   /** Starts the edge again, from the view, whenever its master is found gone. */
   supervise(everyMs = 1000): void {
-    let checking = false;
-    this.supervisor = setInterval(() => {
-      if (checking || !this.live) return;
-      checking = true;
-      void this.superviseOnce()
-        .catch((error: Error) => this.log('edge restart failed', { error: error.message }))
-        .finally(() => (checking = false));
-    }, everyMs);
-    this.supervisor.unref();
+    this.timers.push(this.whileLive(everyMs, 'edge restart failed', () => this.superviseOnce()));
   }
 
   /**
@@ -168,8 +160,7 @@ export class Edge implements Routing {
 
   /** Stops supervising; with `stopEdge`, the edge finishes its requests and exits too. */
   async close(stopEdge: boolean): Promise<void> {
-    if (this.supervisor) clearInterval(this.supervisor);
-    if (this.timeoutKeeper) clearInterval(this.timeoutKeeper);
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
     await this.serial(async () => {
       this.live = false;
       if (stopEdge) await this.process.stop();
@@ -352,15 +343,20 @@ export class Edge implements Routing {
 
   /** Ends the requests past their function's timeout, every half second (see overdue-streams.ts). */
   enforceTimeouts(everyMs = 500): void {
-    let checking = false;
-    this.timeoutKeeper = setInterval(() => {
-      if (checking || !this.live) return;
-      checking = true;
-      void this.endOverdue()
-        .catch((error: Error) => this.log('ending overdue requests failed', { error: error.message }))
-        .finally(() => (checking = false));
+    this.timers.push(this.whileLive(everyMs, 'ending overdue requests failed', () => this.endOverdue()));
+  }
+
+  /** Runs work every so often while the edge is live, one run at a time; a failure is logged. */
+  private whileLive(everyMs: number, failure: string, work: () => Promise<unknown>): NodeJS.Timeout {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || !this.live) return;
+      running = true;
+      void work()
+        .catch((error: Error) => this.log(failure, { error: error.message }))
+        .finally(() => (running = false));
     }, everyMs);
-    this.timeoutKeeper.unref();
+    return timer.unref();
   }
 
   /**
