@@ -385,6 +385,26 @@ describe('the edge (HAProxy) in front of every function', () => {
     socket.close();
   });
 
+  test('a cold start longer than the function timeout does not count against it; the app still gets only its timeout', async () => {
+    // The app answers its first request (the readiness probe's too) 2.5 s after it starts; the timeout is 1 s.
+    await deploy(runner, 'sleepy', [
+      ...['--timeout', '1s', '--min', '0', '--zero-after', '1s', '--reserve-after', '1s'],
+      ...['--env', 'STARTUP_DELAY_MS=2500'],
+    ]);
+    await until('the function at zero instances', async () => {
+      const listed = await runner.cli(['ls', '--json']);
+      const fns = JSON.parse(listed.stdout) as Array<{ name: string; instances: unknown[] }>;
+      return fns.find((fn) => fn.name === 'sleepy')!.instances.length === 0 || undefined;
+    });
+    const started = Date.now();
+    const cold = await fetch(`${runner.gateway}/fn/sleepy/`);
+    expect(cold.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    const slow = await fetch(`${runner.gateway}/fn/sleepy/slow?ms=3000`);
+    expect(slow.status).toBe(504);
+    expect(slow.headers.get('x-pilotlight-error')).toBe('TIMEOUT');
+  });
+
   test('a client that half-closes after a complete request still gets its answer', async () => {
     const answer = await new Promise<string>((resolve) => {
       let text = '';

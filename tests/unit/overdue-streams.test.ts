@@ -5,6 +5,7 @@ import { mayBeOverdue, parseStreamDetail, parseStreams } from '../../runner/src/
 const SHOW_SESS = [
   '0x55bb0b5bd660: proto=tcpv4 src=127.0.0.1:59630 fe=edge be=fn_ss srv=s2 ts=00 epoch=0 age=3s calls=2 rate=0 cpu=0 lat=0 rq[f=49c40080h,i=0,an=8000h,rx=,wx=,ax=] rp[f=88400000h,i=0,an=1400000h,rx=4m57s,wx=,ax=] scf=[8,80h,fd=12] scb=[8,11h,fd=13] exp=0s rc=0 c_exp=',
   '0x55bb0b5bd990: proto=tcpv4 src=127.0.0.1:59640 fe=edge be=fn_ss srv=<none> ts=00 epoch=0 age=1m3s calls=2 rate=0 cpu=0 lat=0 rq[f=49c40080h] rp[f=88400000h] exp=0s rc=0 c_exp=',
+  '0x55bb0b5bdaa0: proto=tcpv4 src=127.0.0.1:59650 fe=edge be=fn_ss srv=_activator ts=00 epoch=0 age=9s calls=2 rate=0 cpu=0 lat=0 exp=0s rc=0 c_exp=',
   '0x55bb0b487820: proto=unix_stream src=unix:1 fe=GLOBAL be=<NONE> srv=<none> ts=00 epoch=0 age=0s calls=1 rate=1 cpu=0 lat=0 exp=9s rc=0 c_exp=',
   '',
 ].join('\n');
@@ -19,17 +20,18 @@ describe('requests past their timeout, from show sess', () => {
     expect(parseStreams(SHOW_SESS)).toEqual([
       { id: '0x55bb0b5bd660', backend: 'fn_ss', server: 's2', ageSeconds: 3 },
       { id: '0x55bb0b5bd990', backend: 'fn_ss', server: undefined, ageSeconds: 63 },
+      { id: '0x55bb0b5bdaa0', backend: 'fn_ss', server: '_activator', ageSeconds: 9 },
       { id: '0x55bb0b487820', backend: '<NONE>', server: undefined, ageSeconds: 0 },
     ]);
   });
 
-  test('candidates: sent to a server, in a watched backend, and old enough given the whole-second age', () => {
+  test('candidates: sent to an instance (not queued, not held by the activator), in a watched backend, old enough given the whole-second age', () => {
     const streams = parseStreams(SHOW_SESS);
-    expect(mayBeOverdue(streams, new Map([['fn_ss', 4000]])).map((stream) => stream.id)).toEqual([
-      '0x55bb0b5bd660',
-    ]);
-    expect(mayBeOverdue(streams, new Map([['fn_ss', 5000]]))).toEqual([]);
-    expect(mayBeOverdue(streams, new Map([['fn_other', 1000]]))).toEqual([]);
+    const candidates = (timeouts: Array<[string, number]>) =>
+      mayBeOverdue(streams, new Map(timeouts), '_activator').map((stream) => stream.id);
+    expect(candidates([['fn_ss', 4000]])).toEqual(['0x55bb0b5bd660']);
+    expect(candidates([['fn_ss', 5000]])).toEqual([]);
+    expect(candidates([['fn_other', 1000]])).toEqual([]);
   });
 
   test('the detail gives when the edge took the request, to the millisecond, and whether it is a tunnel', () => {

@@ -35,6 +35,8 @@ export interface EdgeBackend {
   tunnelTimeoutMs: number;
   /** How long a request may wait for a free slot in the backend's queue. */
   queueTimeoutMs: number;
+  /** How long the activator may hold a request while an instance wakes or starts. */
+  activationWaitMs: number;
   maxBodyBytes?: number | undefined;
   slots: EdgeSlot[];
 }
@@ -209,10 +211,10 @@ function activatedFrontend(paths: EdgePaths, backends: EdgeBackend[]): string[] 
     'frontend activated',
     `  bind ${paths.activated} mode 600`,
     `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId})`,
-    ...backends.map(
-      ({ fn }) =>
-        `  use_backend ${backendName(fn)} if { req.hdr(${FUNCTION_HEADER}) -m str ${fn} } { nbsrv(${backendName(fn)}) gt 0 }`,
-    ),
+    ...backends.flatMap((backend) => [
+      ...instanceUpAcl(`up_${backend.fn}`, backend),
+      `  use_backend ${backendName(backend.fn)} if { req.hdr(${FUNCTION_HEADER}) -m str ${backend.fn} } up_${backend.fn}`,
+    ]),
     '  default_backend not_ready',
     '',
   ];
@@ -259,10 +261,24 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
         ]),
     `  http-request del-header ^${OWN_HEADER_PREFIX} -m reg`,
     `  http-request set-header ${HEADERS.context} ${context}`,
+    // Bound for the activator: a wake or a start does not count against the function's timeout (the
+    // runner ends a request to an instance at its deadline whatever this says).
+    ...instanceUpAcl('instance_up', backend),
+    `  http-request set-timeout server ${backend.activationWaitMs + backend.timeoutMs + 5000} if !instance_up`,
     ...backend.slots.map(serverLine),
     `  server ${ACTIVATOR_SERVER} ${paths.runner} backup`,
     '',
   ];
+}
+
+/**
+ * An ACL true while one of the function's instances is up at the edge (ready and not found down). Not
+ * `nbsrv`: with no instance up it counts the backup server, the activator, and is 1.
+ */
+function instanceUpAcl(name: string, backend: EdgeBackend): string[] {
+  return backend.slots.map(
+    (_slot, index) => `  acl ${name} srv_is_up(${backendName(backend.fn)}/${slotName(index)})`,
+  );
 }
 
 /**

@@ -66,6 +66,7 @@ export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'slots'> {
     // The timeout counts from when the edge takes a request: one that waited it out in the queue would be
     // ended as soon as it reached the app, so it gets the queue's 503 instead.
     queueTimeoutMs: Math.min(capacityWaitMs(spec), spec.timeoutMs),
+    activationWaitMs: capacityWaitMs(spec),
     maxBodyBytes: spec.adapter.maxBodyBytes,
   };
 }
@@ -76,6 +77,7 @@ function sameSettings(a: Omit<EdgeBackend, 'slots'>, b: Omit<EdgeBackend, 'slots
     a.timeoutMs === b.timeoutMs &&
     a.tunnelTimeoutMs === b.tunnelTimeoutMs &&
     a.queueTimeoutMs === b.queueTimeoutMs &&
+    a.activationWaitMs === b.activationWaitMs &&
     a.maxBodyBytes === b.maxBodyBytes
   );
 }
@@ -380,7 +382,7 @@ export class Edge implements Routing {
     ];
     let ended = 0;
     for (const ask of workers) {
-      for (const stream of mayBeOverdue(parseStreams(await ask('show sess')), timeouts)) {
+      for (const stream of mayBeOverdue(parseStreams(await ask('show sess')), timeouts, ACTIVATOR_SERVER)) {
         const detail = parseStreamDetail(await ask(`show sess ${stream.id}`));
         const timeoutMs = timeouts.get(stream.backend)!;
         if (!detail || detail.tunnel || detail.acceptedAt + timeoutMs > now) continue;

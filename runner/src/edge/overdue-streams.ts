@@ -40,13 +40,20 @@ function seconds(text: string): number {
   return total;
 }
 
-/** Streams that may be past `timeoutMs` by their rounded age, in a backend, sent to an instance. */
-export function mayBeOverdue(streams: EdgeStream[], timeouts: Map<string, number>): EdgeStream[] {
+/**
+ * Streams that may be past `timeoutMs` by their rounded age, in a backend, sent to an instance. Not one sent to
+ * the activator: it waits for a wake or a start, bounded by the activator, and the activator sends it back in
+ * as a new request, whose time starts then.
+ */
+export function mayBeOverdue(
+  streams: EdgeStream[],
+  timeouts: Map<string, number>,
+  activator: string,
+): EdgeStream[] {
   return streams.filter((stream) => {
     const timeoutMs = timeouts.get(stream.backend);
-    return (
-      timeoutMs !== undefined && stream.server !== undefined && stream.ageSeconds + 1 >= timeoutMs / 1000
-    );
+    if (timeoutMs === undefined || stream.server === undefined || stream.server === activator) return false;
+    return stream.ageSeconds + 1 >= timeoutMs / 1000;
   });
 }
 
