@@ -413,4 +413,24 @@ describe('the reconciler against a fake engine and a hand-moved clock', () => {
     await until(() => !engine.containers.has(earlier), 'the earlier revision stopped');
     expect(fn.pool.instances.every((instance) => instance.revision === 2)).toBe(true);
   });
+  test('after a restart, an instance left mid-start loses its start-up boost and is served', async () => {
+    let boosted = '';
+    const { engine, fn } = await setup(
+      {},
+      {
+        storedBefore: async (_store, engine) => {
+          boosted = await engine.create({
+            name: 'pilotlight-shop-r1-bbbbbb',
+            image: 'shop:1',
+            env: {},
+            labels: { [LABEL_RUNNER]: 'r1', [LABEL_FUNCTION]: 'shop', [LABEL_REVISION]: '1' },
+            resources: { cpus: 2, memory: ACTIVE.memory },
+          });
+          await engine.start(boosted);
+        },
+      },
+    );
+    expect(engine.containers.get(boosted)?.resources).toEqual(ACTIVE);
+    expect(fn.pool.instances.map((instance) => [instance.id, instance.state])).toEqual([[boosted, 'active']]);
+  });
 });

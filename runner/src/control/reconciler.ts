@@ -622,6 +622,26 @@ export class Reconciler {
   }
 
   /**
+   * An active instance may have been left mid-start by the previous runner: its initializer is run (the
+   * adapter runs it at most once, and answers at once when it has), and its start-up boost ends. One whose
+   * initializer fails goes; false then.
+   */
+  private async finishStart(fn: FunctionRuntime, instance: Instance): Promise<boolean> {
+    try {
+      await this.initialize(instance, fn.spec);
+      await this.settle(instance, fn.spec);
+      return true;
+    } catch (error) {
+      this.deps.log('adopted instance not started', {
+        instance: instance.name,
+        error: (error as Error).message,
+      });
+      await this.containers.stop(instance.id);
+      return false;
+    }
+  }
+
+  /**
    * An instance of a revision before the stored one: a release the previous runner did not finish. It never
    * serves again here. An active one may still finish requests an old edge worker sent it, so it drains; a
    * reserved or frozen one has none (the edge held it), and goes at once.
@@ -674,6 +694,7 @@ export class Reconciler {
         this.retireAdopted(fn, instance);
         continue;
       }
+      if (instance.state === 'active' && !(await this.finishStart(fn, instance))) continue;
       if (instance.state === 'active') await this.routing.serve(instance, fn.spec.concurrency);
       fn.pool.add(instance);
       this.deps.log('adopted instance', { fn: fn.spec.name, instance: instance.name, state: instance.state });
