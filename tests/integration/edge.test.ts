@@ -457,9 +457,17 @@ describe('the edge (HAProxy) in front of every function', () => {
 });
 
 describe('the edge outlives the runner', () => {
-  test('kill -9 of the runner drops no request to a warm instance, and a restarted runner adopts the edge without a gap', async () => {
+  test('kill -9 of the runner drops no request to a warm instance, a function with none up answers RUNNER_UNAVAILABLE, and a restarted runner adopts the edge without a gap', async () => {
     const first = await startRunner(docker);
     await deploy(first, 'steady', ['--min', '1']);
+    await deploy(first, 'idle', ['--min', '0', '--zero-after', '1s', '--reserve-after', '1s']);
+    await until('idle at zero instances', async () => {
+      const listed = JSON.parse((await first.cli(['ls', '--json'])).stdout) as Array<{
+        name: string;
+        instances: unknown[];
+      }>;
+      return listed.find((fn) => fn.name === 'idle')!.instances.length === 0 || undefined;
+    });
     const url = `${first.gateway}/fn/steady/slow?ms=200`;
     // The restarted runner reloads the edge: see the seamless reload test for the retry.
     const prober = startProber(url, 20, { retryClosedIdle: true });
@@ -471,6 +479,12 @@ describe('the edge outlives the runner', () => {
     await until('probes answered while the runner is down', async () =>
       prober.results.length > killedAt + 20 ? true : undefined,
     );
+    // A function with no instance up cannot be woken meanwhile: the edge says why, not that it lacks room.
+    const cold = await until('the edge knows the runner is down', async () => {
+      const answer = await fetch(`${first.gateway}/fn/idle/`);
+      return answer.headers.get('x-pilotlight-error') === 'RUNNER_UNAVAILABLE' ? answer : undefined;
+    });
+    expect(cold.status).toBe(503);
     const second = await startRunner(docker, { dataDir: first.dataDir });
     expect(second.gateway).toBe(first.gateway);
     const adoptedAt = prober.results.length;
