@@ -5,16 +5,15 @@
  */
 export function hopByHopRules(): string[] {
   return [
-    ...FIXED.map((name) => `  http-request del-header ${name}`),
-    '  http-request del-header ^proxy- -m reg',
+    `  http-request del-header ${FIXED} -m reg`,
     `  http-request lua.${DROP_NAMED_REQUEST} if { req.hdr(connection) -m reg -i ${NAMES_OTHERS} }`,
-    ...FIXED.map((name) => `  http-response del-header ${name}`),
-    '  http-response del-header ^proxy- -m reg',
+    `  http-response del-header ${FIXED} -m reg`,
     `  http-response lua.${DROP_NAMED_RESPONSE} if { res.hdr(connection) -m reg -i ${NAMES_OTHERS} }`,
   ];
 }
 
-const FIXED = ['keep-alive', 'te', 'trailer'];
+/** One pass over the headers (names are lower case in HAProxy): one rule per name would be one pass each. */
+const FIXED = '^(keep-alive|te|trailer|proxy-.*)$';
 /** A Connection token other than upgrade (HAProxy has already taken keep-alive and close out). */
 const NAMES_OTHERS = '^(?!upgrade$)';
 const DROP_NAMED_REQUEST = 'drop_connection_named_req';
