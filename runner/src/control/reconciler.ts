@@ -642,12 +642,12 @@ export class Reconciler {
   }
 
   /**
-   * An instance of a revision before the stored one: a release the previous runner did not finish. It never
-   * serves again here. An active one may still finish requests an old edge worker sent it, so it drains; a
+   * An instance of another revision than the stored one: of the one before, when the previous runner died in
+   * a release; of the next, when it died in a deploy before storing it. It never serves again here. An active one may still finish requests an old edge worker sent it, so it drains; a
    * reserved or frozen one has none (the edge held it), and goes at once.
    */
   private retireAdopted(fn: FunctionRuntime, instance: Instance): void {
-    this.deps.log('retiring instance of an earlier revision', {
+    this.deps.log('retiring instance of another revision', {
       fn: fn.spec.name,
       instance: instance.name,
       revision: instance.revision,
