@@ -643,8 +643,9 @@ export class Reconciler {
 
   /**
    * An instance of another revision than the stored one: of the one before, when the previous runner died in
-   * a release; of the next, when it died in a deploy before storing it. It never serves again here. An active one may still finish requests an old edge worker sent it, so it drains; a
-   * reserved or frozen one has none (the edge held it), and goes at once.
+   * a release; of the next, when it died in a deploy before storing it. It never serves again here. An active
+   * one may still finish requests an old edge worker sent it, so it drains; a reserved or frozen one has none
+   * (the edge held it), and goes at once.
    */
   private retireAdopted(fn: FunctionRuntime, instance: Instance): void {
     this.deps.log('retiring instance of another revision', {

@@ -94,6 +94,8 @@ export class Edge implements Routing {
   private queue: Promise<unknown> = Promise.resolve();
   /** The supervisor and the timeout keeper. */
   private readonly timers: NodeJS.Timeout[] = [];
+  /** WebSockets found past their function's timeout, by worker and stream: when the edge took each. */
+  private readonly tunnels = new Map<string, number>();
   /** Since when each function has had requests at the edge without a break, as the samples saw it. */
   private readonly busySince = new Map<string, number>();
   private lastHealth: 'answering' | 'gone' | 'unresponsive' = 'answering';
@@ -185,6 +187,7 @@ export class Edge implements Routing {
   forget(fn: string): Promise<void> {
     return this.serial(async () => {
       if (!this.backends.delete(fn)) return;
+      this.busySince.delete(fn);
       await this.reload();
     });
   }
@@ -381,9 +384,17 @@ export class Edge implements Routing {
       ...old.map((pid) => (command: string) => this.process.askWorker(pid, command)),
     ];
     let ended = 0;
-    for (const ask of workers) {
+    const seen = new Set<string>();
+    for (const [at, ask] of workers.entries()) {
       for (const stream of mayBeOverdue(parseStreams(await ask('show sess')), timeouts, ACTIVATOR_SERVER)) {
+        // A WebSocket stays a candidate for as long as it is open: it is asked about once.
+        const key = `${at === 0 ? 'current' : old[at - 1]}/${stream.id}`;
+        seen.add(key);
+        const tunnelSince = this.tunnels.get(key);
+        if (tunnelSince !== undefined && Math.abs(now - tunnelSince - stream.ageSeconds * 1000) < 2000)
+          continue;
         const detail = parseStreamDetail(await ask(`show sess ${stream.id}`));
+        if (detail?.tunnel) this.tunnels.set(key, detail.acceptedAt);
         const timeoutMs = timeouts.get(stream.backend)!;
         if (!detail || detail.tunnel || detail.acceptedAt + timeoutMs > now) continue;
         await ask(`shutdown session ${stream.id}`);
@@ -395,6 +406,7 @@ export class Edge implements Routing {
         });
       }
     }
+    for (const key of this.tunnels.keys()) if (!seen.has(key)) this.tunnels.delete(key);
     return ended;
   }
 
