@@ -60,11 +60,20 @@ describe('the engine restarts under running instances (dockerd --live-restore, a
       expect(setup.exitCode).toBe(0);
       expect(setup.all).toContain('starting dockerd');
 
+      const engineBackAt = performance.now();
+      await until('requests served once the engine is back', async () =>
+        prober.results.filter((probe) => probe.sentAt > engineBackAt && probe.status === 200).length >= 20
+          ? true
+          : undefined,
+      );
+      const results = await prober.stop();
+      expect(results.filter((probe) => probe.status !== 200)).toEqual([]);
       // Live-restore kept the same container running: not restarted, not replaced.
       const kept = await docker.getContainer(before!.Id).inspect();
       expect(kept.State.Running).toBe(true);
       expect(kept.State.StartedAt).toBe(startedAt);
 
+      // A request in flight at a kill fails with it: no prober across this part.
       const killedAt = Date.now();
       await docker.getContainer(before!.Id).kill();
       const replacement = await until(
@@ -75,15 +84,10 @@ describe('the engine restarts under running instances (dockerd --live-restore, a
           ),
         20_000,
       );
-      const replacedAt = performance.now();
-      await until('requests served by the replacement', async () =>
-        prober.results.filter((probe) => probe.sentAt > replacedAt && probe.status === 200).length >= 10
-          ? true
-          : undefined,
+      await until(
+        'the replacement answering through the edge',
+        async () => (await fetch(`${runner.gateway}/fn/steady/`)).status === 200 || undefined,
       );
-      const results = await prober.stop();
-
-      expect(results.filter((probe) => probe.status !== 200)).toEqual([]);
       expect(replacement.Id).not.toBe(before!.Id);
       const listed = await runner.cli(['events', 'steady', '--json']);
       const deaths = (JSON.parse(listed.stdout) as InstanceEvent[]).filter((event) => event.action === 'die');
