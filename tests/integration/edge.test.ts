@@ -355,7 +355,8 @@ describe('the edge (HAProxy) in front of every function', () => {
     const dripMs = Date.now() - dripStarted;
     expect(body.split('\n').length).toBeLessThan(40);
     expect(dripMs).toBeGreaterThanOrEqual(2000);
-    expect(dripMs).toBeLessThan(3500);
+    // Ended within a couple of the keeper's half-second looks (about 2.4 s here), not at the drip's 8 s.
+    expect(dripMs).toBeLessThan(4500);
 
     // A body of 100 bytes, one every 300 ms: 30 s of upload holding the slot the WebSocket leaves.
     const uploadStarted = Date.now();
@@ -372,7 +373,7 @@ describe('the edge (HAProxy) in front of every function', () => {
       raw.on('error', () => undefined);
     });
     expect(upload).not.toMatch(/^HTTP\/1\.1 200/);
-    expect(Date.now() - uploadStarted).toBeLessThan(3500);
+    expect(Date.now() - uploadStarted).toBeLessThan(4500);
     // The slot is free again at once.
     expect((await fetch(`${runner.gateway}/fn/brief/`)).status).toBe(200);
 
