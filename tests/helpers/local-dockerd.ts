@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isZombie, procStat } from '../../common/proc-stat.js';
 
 const DAEMON_CONFIG = '/etc/docker/daemon.json';
 
@@ -45,16 +46,6 @@ function commandOf(pid: number): string[] | undefined {
   }
 }
 
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name in parentheses may hold spaces: the fields after its closing parenthesis are fixed.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
 function cgroupsOf(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cgroup`, 'utf8');
@@ -64,6 +55,5 @@ function cgroupsOf(pid: number): string {
 }
 
 function isRunning(pid: number): boolean {
-  const state = statFields(pid)?.[0];
-  return state !== undefined && state !== 'Z' && state !== 'X';
+  return procStat(pid) !== undefined && !isZombie(pid);
 }

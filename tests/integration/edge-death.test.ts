@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProber, type ProbeResult } from '../../bench/load.js';
+import { procStat } from '../../common/proc-stat.js';
 import { sampleImageRef } from '../../images/catalog.js';
 import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
@@ -16,15 +17,6 @@ function masterPid(runner: RunnerProcess): number | undefined {
         .trim()
         .split('\n')[0],
     );
-  } catch {
-    return undefined;
-  }
-}
-
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
   } catch {
     return undefined;
   }
@@ -94,7 +86,7 @@ describe('the edge is killed with -9 under load', () => {
     await deploy(runner, 'reaped', ['--reserve-after', '600']);
     const { results, killedAt, master } = await killMasterUnderLoad(runner, 'reaped');
 
-    expect(processState(master)).toBe('Z');
+    expect(procStat(master)?.[0]).toBe('Z');
     const failed = results.filter((probe) => probe.status !== 200);
     const lastFailure = Math.max(killedAt, ...failed.map((probe) => probe.sentAt));
     expect(lastFailure - killedAt).toBeLessThan(1500);

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { procStat } from '../../common/proc-stat.js';
 import { sleep } from '../../common/sleep.js';
 import { renderEdgeConfig } from '../../runner/src/edge/edge-config.js';
 import { edgePaths, type EdgePaths } from '../../runner/src/edge/edge-paths.js';
@@ -31,8 +32,7 @@ function edgeProcesses(paths: EdgePaths): Array<{ pid: number; ppid: number }> {
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       if (!args.includes(paths.config)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(procStat(Number(entry))?.[1]);
       found.push({ pid: Number(entry), ppid });
     } catch {
       // gone meanwhile

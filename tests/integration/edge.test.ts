@@ -16,6 +16,15 @@ async function deploy(runner: RunnerProcess, fn: string, flags: string[] = []): 
   if (result.exitCode !== 0) throw new Error(`deploy of ${fn} failed:\n${result.all}`);
 }
 
+/** A function's instances as `runner ls --json` lists them. */
+async function listedInstances(runner: RunnerProcess, fn: string): Promise<Array<{ inflight: number }>> {
+  const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
+    name: string;
+    instances: Array<{ inflight: number }>;
+  }>;
+  return listed.find((each) => each.name === fn)!.instances;
+}
+
 /** The sample's count of the most requests it held at once (of `plain`), from zero again. */
 async function resetPeak(runner: RunnerProcess): Promise<void> {
   await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' }).then((res) => res.arrayBuffer());
@@ -321,12 +330,7 @@ describe('the edge (HAProxy) in front of every function', () => {
     socket.send('ping');
     expect(await echoed).toBe('echo: ping');
     const inFlight = await until('the open WebSocket counted at the edge', async () => {
-      const result = await runner.cli(['ls', '--json']);
-      const fns = JSON.parse(result.stdout) as Array<{
-        name: string;
-        instances: Array<{ inflight: number }>;
-      }>;
-      const count = fns.find((fn) => fn.name === 'plain')!.instances[0]!.inflight;
+      const count = (await listedInstances(runner, 'plain'))[0]!.inflight;
       return count >= 1 ? count : undefined;
     });
     expect(inFlight).toBeGreaterThanOrEqual(1);
@@ -392,11 +396,10 @@ describe('the edge (HAProxy) in front of every function', () => {
       ...['--timeout', '1s', '--min', '0', '--zero-after', '1s', '--reserve-after', '1s'],
       ...['--env', 'STARTUP_DELAY_MS=2500'],
     ]);
-    await until('the function at zero instances', async () => {
-      const listed = await runner.cli(['ls', '--json']);
-      const fns = JSON.parse(listed.stdout) as Array<{ name: string; instances: unknown[] }>;
-      return fns.find((fn) => fn.name === 'sleepy')!.instances.length === 0 || undefined;
-    });
+    await until(
+      'the function at zero instances',
+      async () => (await listedInstances(runner, 'sleepy')).length === 0 || undefined,
+    );
     const started = Date.now();
     const cold = await fetch(`${runner.gateway}/fn/sleepy/`);
     expect(cold.status).toBe(200);
@@ -462,13 +465,10 @@ describe('the edge outlives the runner', () => {
     const first = await startRunner(docker);
     await deploy(first, 'steady', ['--min', '1']);
     await deploy(first, 'idle', ['--min', '0', '--zero-after', '1s', '--reserve-after', '1s']);
-    await until('idle at zero instances', async () => {
-      const listed = JSON.parse((await first.cli(['ls', '--json'])).stdout) as Array<{
-        name: string;
-        instances: unknown[];
-      }>;
-      return listed.find((fn) => fn.name === 'idle')!.instances.length === 0 || undefined;
-    });
+    await until(
+      'idle at zero instances',
+      async () => (await listedInstances(first, 'idle')).length === 0 || undefined,
+    );
     const url = `${first.gateway}/fn/steady/slow?ms=200`;
     // The restarted runner reloads the edge: see the seamless reload test for the retry.
     const prober = startProber(url, 20, { retryClosedIdle: true });

@@ -265,7 +265,8 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
     // runner ends a request to an instance at its deadline whatever this says).
     ...instanceUpAcl('instance_up', backend),
     `  http-request set-timeout server ${backend.activationWaitMs + backend.timeoutMs + 5000} if !instance_up`,
-    `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !instance_up !{ srv_is_up(${backendName(backend.fn)}/${ACTIVATOR_SERVER}) }`,
+    // The runner's check first: while it answers, instance_up is not evaluated a second time per request.
+    `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backendName(backend.fn)}/${ACTIVATOR_SERVER}) } !instance_up`,
     ...backend.slots.map(serverLine),
     // Checked, so that a runner that is down is known here (its socket refuses) and said so above.
     `  server ${ACTIVATOR_SERVER} ${paths.runner} backup check inter 1s fall 1 rise 1`,

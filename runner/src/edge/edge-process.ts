@@ -5,6 +5,7 @@ import { sleep } from '../../../common/sleep.js';
 import { edgeCommand } from './edge-socket.js';
 import type { EdgePaths } from './edge-paths.js';
 import { badRequestFile } from './edge-config.js';
+import { isZombie } from '../../../common/proc-stat.js';
 import { hopByHopLua } from './hop-by-hop.js';
 
 export class EdgeStartError extends PilotlightError {
@@ -286,14 +287,4 @@ function alive(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   return !isZombie(pid);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command in parentheses may hold spaces: the state is the first field after its closing one.
-    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false; // gone meanwhile, or no /proc to tell
-  }
 }
