@@ -93,6 +93,8 @@ export const ADAPTER_EXIT = {
   crashed: 70,
   /** The app reached the container's pids limit (a fork bomb, a thread leak): the instance goes. */
   pidsLimit: 75,
+  /** A request timed out and the app began no answer to any request meanwhile: it is stuck, the instance goes. */
+  appStuck: 69,
 } as const;
 
 /** Every adapter setting is named with this prefix; the app's environment has none of them. */

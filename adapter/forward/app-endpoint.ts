@@ -7,6 +7,16 @@ export interface AppEndpoint {
   agent: Agent;
   /** A Unix socket to connect to instead of host:port. */
   socketPath?: string;
+  /** Told of every answer the app begins and every call to it that times out. */
+  watch?: AnswerWatch;
+}
+
+/** What judges whether the app still answers (the adapter's `AppLiveness`). */
+export interface AnswerWatch {
+  /** The app sent the head of an answer. */
+  answered(): void;
+  /** A call to the app, begun at this time (ms), timed out. */
+  timedOut(begunAt: number): void;
 }
 
 export function createAppEndpoint(host: string, port: number): AppEndpoint {

@@ -18,6 +18,7 @@ export class ProxyExchange {
   settled = false;
   /** Set when a first attempt was dropped: the app may have seen the request, so it cannot count as unserved. */
   dropped: NodeJS.ErrnoException | undefined;
+  readonly begunAt = Date.now();
 
   constructor(
     readonly app: AppEndpoint,

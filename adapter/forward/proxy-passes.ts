@@ -13,17 +13,16 @@ import { isBodiless, type ProxyExchange } from './proxy-exchange.js';
 /** Past the timeout the upstream request is aborted (its socket destroyed) and the client gets 504. */
 export function timeoutPass(exchange: ProxyExchange): void {
   const { options } = exchange;
-  exchange.timer = setTimeout(
-    () =>
-      exchange.fail(
-        new AdapterError(
-          'TIMEOUT',
-          504,
-          `${options.upstreamName ?? 'the app'} did not finish within the request timeout of ${options.timeoutMs} ms (${ENV.requestTimeoutMs})`,
-        ),
+  exchange.timer = setTimeout(() => {
+    exchange.fail(
+      new AdapterError(
+        'TIMEOUT',
+        504,
+        `${options.upstreamName ?? 'the app'} did not finish within the request timeout of ${options.timeoutMs} ms (${ENV.requestTimeoutMs})`,
       ),
-    options.timeoutMs,
-  );
+    );
+    exchange.app.watch?.timedOut(exchange.begunAt);
+  }, options.timeoutMs);
 }
 
 /**
@@ -60,7 +59,10 @@ export function streamPass(
       maxHeaderSize: MESSAGE_LIMITS.answerHeaderBytes,
     });
     exchange.upstream = upstream;
-    upstream.on('response', (answer) => next.onAnswer(exchange, answer));
+    upstream.on('response', (answer) => {
+      app.watch?.answered();
+      next.onAnswer(exchange, answer);
+    });
     upstream.on('error', (failure: NodeJS.ErrnoException) => {
       if (exchange.settled) return;
       if (mayRetry && bodiless && upstream.reusedSocket && failure.code === 'ECONNRESET') {

@@ -4,6 +4,7 @@ import { once as onceEvent } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AdapterError, sendAdapterError, sendJson } from '../forward/adapter-error.js';
 import { createAppEndpoint, type AppEndpoint } from '../forward/app-endpoint.js';
+import { AppLiveness } from './app-liveness.js';
 import type { AppProcess } from './app-process.js';
 import type { AdapterConfig } from './config.js';
 import { memoryLimitBytes, oomKillCount } from './cgroup-memory.js';
@@ -43,6 +44,7 @@ export class Adapter {
   readonly stats = new AdapterStats();
   private readonly server: Server;
   private readonly app: AppEndpoint;
+  private readonly liveness = new AppLiveness();
   private readonly limiter: InflightLimiter;
   private appProcess: AppProcess | undefined;
   private ready!: Promise<void>;
@@ -57,7 +59,7 @@ export class Adapter {
   constructor(private readonly deps: AdapterDeps) {
     this.oomKillsAtStart = oomKillCount(deps.cgroupRoot);
     const { config } = deps;
-    this.app = createAppEndpoint(config.appHost, config.appPort);
+    this.app = { ...createAppEndpoint(config.appHost, config.appPort), watch: this.liveness };
     this.limiter = new InflightLimiter(config.maxInflight, config.maxQueued);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
@@ -104,6 +106,11 @@ export class Adapter {
 
   get appExited(): Promise<number> | undefined {
     return this.appProcess?.exited;
+  }
+
+  /** Resolves with the reason once the app is found stuck (see app-liveness.ts). */
+  get appStuck(): Promise<string> {
+    return this.liveness.stuck;
   }
 
   /**

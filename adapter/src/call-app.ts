@@ -29,13 +29,16 @@ export function callApp(
       path: options.path,
       headers: options.body ? { ...options.headers, 'content-length': options.body.length } : options.headers,
     });
+    const begunAt = Date.now();
     const timer = setTimeout(() => {
       upstream.destroy();
+      app.watch?.timedOut(begunAt);
       reject(
         new AdapterError('TIMEOUT', 504, `${options.what} did not finish within ${options.timeoutMs} ms`),
       );
     }, options.timeoutMs);
     upstream.on('response', (answer) => {
+      app.watch?.answered();
       const chunks: Buffer[] = [];
       answer.on('data', (chunk: Buffer) => chunks.push(chunk));
       answer.on('end', () => {

@@ -34,12 +34,14 @@ export async function runAdapter({ config, logger, appEnv, app }: AdapterStart):
   const end = await Promise.race([
     exited.then((code) => ({ code, reason: undefined })),
     pids.reached.then((reason) => ({ code: ADAPTER_EXIT.pidsLimit, reason })),
+    adapter.appStuck.then((reason) => ({ code: ADAPTER_EXIT.appStuck, reason })),
   ]);
   pids.stop();
   if (adapter.state === 'draining' || adapter.state === 'stopped') return;
   adapter.state = 'stopped';
   if (end.reason) {
-    // Forks fail from now on: leave at once; the engine ends every process in the container with the adapter.
+    // Forks fail from now on, or the app answers nothing: leave at once; the engine ends every process in the
+    // container with the adapter.
     logger.error(`${end.reason}: instance going away`, { exitCode: end.code });
     process.exit(end.code);
   }

@@ -94,6 +94,12 @@ app.all('/crash', (req, res) => {
   process.exit(3);
 });
 
+// Blocks the event loop for good, as an endless loop in a handler does: connections are taken, nothing answers.
+app.all('/hang', () => {
+  console.error('hanging on request');
+  for (;;);
+});
+
 // Allocates memory (and touches it) until the kernel's OOM killer stops it at the container's limit.
 app.get('/oom', (req, res) => {
   console.error('allocating until killed');

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { rawRequest } from '../helpers/own-connection.js';
 import { extract } from 'tar-stream';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
-import { ADAPTER_PORT } from '../../adapter/contract/contract.js';
+import { ADAPTER_EXIT, ADAPTER_PORT } from '../../adapter/contract/contract.js';
+import { startProber } from '../../bench/load.js';
 import {
   imageFor,
   removeImage,
@@ -268,7 +269,7 @@ describe.each(matrix)(
       expect((await fetch(`${limited.url}/`)).status).toBe(200);
     });
 
-    test('a request past the timeout answers 504 naming the limit', async () => {
+    test('a request past the timeout answers 504 naming the limit; an app that began no answer meanwhile is stuck, and the container exits 69', async () => {
       const bounded = await startAdapterInstance(docker, ref, packaging, {
         PILOTLIGHT_REQUEST_TIMEOUT_MS: '800',
       });
@@ -279,6 +280,25 @@ describe.each(matrix)(
       expect(Date.now() - started).toBeLessThan(2500);
       expect(response.headers.get('x-pilotlight-error')).toBe('TIMEOUT');
       expect(await response.text()).toContain('800 ms');
+      const exit = (await bounded.container.wait()) as { StatusCode: number };
+      expect(exit.StatusCode).toBe(ADAPTER_EXIT.appStuck);
+      expect(await bounded.logs()).toContain('the app is stuck: a request timed out after');
+    });
+
+    test('an app that answers other requests while one runs past the timeout is alive, and keeps serving', async () => {
+      const alive = await startAdapterInstance(docker, ref, packaging, {
+        PILOTLIGHT_REQUEST_TIMEOUT_MS: '800',
+      });
+      cleanups.unshift(() => alive.remove());
+      const prober = startProber(`${alive.url}/`, 20);
+      const response = await fetch(`${alive.url}${sample.slow}?ms=3000`);
+      expect(response.status).toBe(504);
+      const timedOut = performance.now();
+      const results = await prober.stop();
+      expect(results.filter((probe) => probe.status !== 200)).toEqual([]);
+      expect(results.some((probe) => probe.doneAt > timedOut - 600)).toBe(true);
+      expect((await fetch(`${alive.url}/`)).status).toBe(200);
+      expect((await alive.container.inspect()).State.Running).toBe(true);
     });
 
     test('an app crash answers 502 with the request id and the container exits with the app', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { ADAPTER_EXIT } from '../../adapter/contract/contract.js';
 import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
@@ -268,6 +269,49 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     } finally {
       proxy.releaseEvents();
       await intruder?.remove();
+    }
+  });
+
+  test('an app that stops answering (an endless loop) is replaced: reached straight, the edge finds it; on loopback, its adapter does', async () => {
+    const cases = [
+      { fn: 'hangs', flags: [], noticedBy: ['stuck'] },
+      // Its adapter times the request out too, and exits 69 at once; the edge may see it first.
+      { fn: 'hangs-local', flags: ['--env', 'HOST=127.0.0.1'], noticedBy: ['die', 'stuck'] },
+    ];
+    for (const { fn, flags, noticedBy } of cases) {
+      await deploy(runner, fn, 'express', ['--min', '1', '--timeout', '2s', ...flags]);
+      const first = await activeInstance(runner, fn);
+      const prober = startProber(`${runner.gateway}/fn/${fn}/`, 10);
+      await until('the prober is served', async () => prober.results.some((probe) => probe.status === 200));
+
+      const hangSent = performance.now();
+      const hang = await fetch(`${runner.gateway}/fn/${fn}/hang`);
+      expect(hang.status).toBe(504);
+      expect(hang.headers.get('x-pilotlight-error')).toBe('TIMEOUT');
+      // Queued requests may scale the function out meanwhile: what matters is that the stuck one goes.
+      const death = await until(`the death of ${first.name}`, async () => {
+        const { lastDeath } = await listed(runner, fn);
+        return lastDeath?.instance === first.name ? lastDeath : undefined;
+      });
+      const gone = performance.now();
+      expect(death.reason).toMatch(/^stopped answering/);
+      await activeInstance(runner, fn, first.name);
+      await until('a 200 from a request sent after the death', async () =>
+        prober.results.some((probe) => probe.sentAt > gone && probe.status === 200),
+      );
+      const results = await prober.stop();
+      const failed = results.filter((probe) => probe.status !== 200);
+      // Requests sent to the stuck app fail (504, or 502 as it is stopped); none sent once it is gone.
+      expect(failed.filter((probe) => probe.sentAt > gone)).toEqual([]);
+      expect(failed.every((probe) => probe.sentAt > hangSent - 200)).toBe(true);
+      expect((await listed(runner, fn)).instances.map((instance) => instance.name)).not.toContain(first.name);
+      const died = (await events(runner, fn)).find((event) => event.action === 'die');
+      expect(died).toMatchObject({ instance: first.name });
+      expect(noticedBy).toContain(died!.detail.noticedBy);
+      if (died!.detail.noticedBy === 'die') expect(died!.detail.exitCode).toBe(ADAPTER_EXIT.appStuck);
+      expect(died!.detail.logTail).toContain('hanging on request');
+      expect(await containerGone(first.id)).toBe(true);
+      expect((await fetch(`${runner.gateway}/fn/${fn}/`)).status).toBe(200);
     }
   });
 

@@ -23,16 +23,25 @@ function instance(name: string, state: Instance['state'] = 'active'): Instance {
 }
 
 function fn(instances: Instance[]): FunctionRuntime {
-  return { spec: { name: 'shop' }, pool: { instances, edgeQueued: 0 } } as unknown as FunctionRuntime;
+  return {
+    spec: { name: 'shop', timeoutMs: 2000 },
+    pool: { instances, edgeQueued: 0 },
+  } as unknown as FunctionRuntime;
 }
 
-const server = (sessions: number, total: number, status = 'UP') => ({
+const server = (sessions: number, total: number, status = 'UP', answered = 0, failed = 0) => ({
   sessions,
   queued: 0,
   total,
   status,
   address: '10.0.0.1:3000',
+  answered,
+  failed,
 });
+
+function backend(servers: Array<[string, ReturnType<typeof server>]>): Map<string, BackendStats> {
+  return new Map([['shop', { queued: 0, servers: new Map(servers) }]]);
+}
 
 describe('applyEdgeStats', () => {
   test('sessions and the queue become demand; an instance is in use while it has sessions or its total grew', () => {
@@ -54,7 +63,7 @@ describe('applyEdgeStats', () => {
         },
       ],
     ]);
-    expect(applyEdgeStats([shop], stats, 1000)).toEqual([]);
+    expect(applyEdgeStats([shop], stats, 1000)).toEqual({ down: [], stuck: [] });
     expect(shop.pool.edgeQueued).toBe(3);
     expect([busy.edgeSessions, used.edgeSessions, idle.edgeSessions]).toEqual([2, 0, 0]);
     expect([busy.lastActiveAt, used.lastActiveAt, idle.lastActiveAt]).toEqual([1000, 1000, 0]);
@@ -76,6 +85,61 @@ describe('applyEdgeStats', () => {
         },
       ],
     ]);
-    expect(applyEdgeStats([shop], stats, 1).map(({ instance }) => instance.name)).toEqual(['dead']);
+    const { down } = applyEdgeStats([shop], stats, 1);
+    expect(down.map(({ instance }) => instance.name)).toEqual(['dead']);
+  });
+
+  test('an active instance whose request failed after no answer for a whole timeout is stuck; one still answering is not', () => {
+    const hung = instance('hung');
+    const slow = instance('slow');
+    const shop = fn([hung, slow]);
+    const sample = (at: number, hungCounts: [number, number], slowCounts: [number, number]) =>
+      applyEdgeStats(
+        [shop],
+        backend([
+          ['hung', server(1, 9, 'UP', ...hungCounts)],
+          ['slow', server(1, 9, 'UP', ...slowCounts)],
+        ]),
+        at,
+      ).stuck.map(({ instance }) => instance.name);
+    expect(sample(0, [5, 0], [5, 0])).toEqual([]);
+    // Both go quiet; at 2.5 s a request of each times out, but slow began an answer in the same second.
+    expect(sample(1000, [5, 0], [5, 0])).toEqual([]);
+    expect(sample(2000, [5, 0], [5, 0])).toEqual([]);
+    expect(sample(3000, [5, 1], [6, 1])).toEqual(['hung']);
+    expect(hung.edgeAnswers).toMatchObject({ lastAnswerAt: 0, failed: 1 });
+  });
+
+  test('a failure within a timeout of the last answer is not stuck (the failed request may have begun before it)', () => {
+    const busy = instance('busy');
+    const shop = fn([busy]);
+    const sample = (at: number, answered: number, failed: number) =>
+      applyEdgeStats([shop], backend([['busy', server(1, 9, 'UP', answered, failed)]]), at).stuck;
+    expect(sample(0, 5, 0)).toEqual([]);
+    expect(sample(1000, 6, 0)).toEqual([]);
+    expect(sample(2000, 6, 0)).toEqual([]);
+    expect(sample(3000, 6, 1)).toEqual([]);
+    // The next failure, a whole timeout after the answer seen at 1 s, is.
+    expect(sample(4000, 6, 2)).toHaveLength(1);
+  });
+
+  test('counts that went down (a reload) start afresh; a draining instance is never judged stuck', () => {
+    const reloaded = instance('reloaded');
+    const draining = instance('draining', 'draining');
+    const shop = fn([reloaded, draining]);
+    const sample = (at: number, answered: number, failed: number) =>
+      applyEdgeStats(
+        [shop],
+        backend([
+          ['reloaded', server(1, 9, 'UP', answered, failed)],
+          ['draining', server(1, 9, 'UP', answered, failed)],
+        ]),
+        at,
+      ).stuck;
+    expect(sample(0, 50, 3)).toEqual([]);
+    expect(sample(5000, 0, 0)).toEqual([]);
+    expect(sample(6000, 0, 1)).toEqual([]);
+    expect(sample(7000, 0, 1)).toEqual([]);
+    expect(sample(8000, 0, 2).map(({ instance }) => instance.name)).toEqual(['reloaded']);
   });
 });

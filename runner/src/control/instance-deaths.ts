@@ -6,7 +6,9 @@ import type { Instance } from '../instances/instance.js';
 export type Departure =
   | GoneCause
   | { via: 'answer'; answer: string; message?: string | undefined }
-  | { via: 'start-failed'; reason: string };
+  | { via: 'start-failed'; reason: string }
+  /** Its requests fail and it began no answer for at least a timeout (see answer-watch.ts): it is stopped. */
+  | { via: 'stuck'; quietMs: number; timeoutMs: number };
 
 const DETACHED_REASON = 'lost its network: the network was removed or the container disconnected from it';
 
@@ -17,6 +19,9 @@ const DETACHED_REASON = 'lost its network: the network was removed or the contai
 export function firstAccount(cause: Departure, oomKilled: boolean, memory: number): string {
   if (cause.via === 'start-failed') return `failed to start: ${cause.reason}`;
   if (cause.via === 'detached') return DETACHED_REASON;
+  if (cause.via === 'stuck') {
+    return `stopped answering: requests failed and it began no answer for ${seconds(cause.quietMs)} (timeout ${seconds(cause.timeoutMs)}); stopped`;
+  }
   if (cause.via === 'event' && cause.action !== 'kill') {
     return describeExit({ exitCode: cause.exitCode, oomKilled, memory });
   }
@@ -55,7 +60,7 @@ export async function takeAccount(
   const oomKilled = exit.oomKilled || oomSeen;
   const memory = exit.memory || instance.spec.memory;
   const reason =
-    cause.via === 'start-failed' || cause.via === 'detached'
+    cause.via === 'start-failed' || cause.via === 'detached' || cause.via === 'stuck'
       ? firstAccount(cause, oomKilled, memory)
       : cause.via === 'answer' && cause.answer === 'INSTANCE_MISMATCH'
         ? 'was replaced at its address by another container'
@@ -71,4 +76,8 @@ export async function takeAccount(
     ranMs: instance.readyAt === undefined ? null : at - instance.readyAt,
     logTail: exit.logTail,
   };
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }

@@ -129,8 +129,11 @@ export class Reconciler {
       this.deps.log('edge sample failed', { error: (error as Error).message });
       return;
     }
-    for (const { fn, instance } of applyEdgeStats(this.deps.registry.all(), stats, this.deps.clock.now())) {
-      void this.track(this.foundDown(fn, instance));
+    const { down, stuck } = applyEdgeStats(this.deps.registry.all(), stats, this.deps.clock.now());
+    for (const { fn, instance } of down) void this.track(this.foundDown(fn, instance));
+    for (const { fn, instance } of stuck) {
+      const quietMs = this.deps.clock.now() - instance.edgeAnswers!.lastAnswerAt;
+      this.instanceGone(instance.id, { via: 'stuck', quietMs, timeoutMs: fn.spec.timeoutMs });
     }
   }
 

@@ -7,6 +7,10 @@ export interface ServerStats {
   status: string;
   /** IP:PORT the server connects to (empty when the answer does not show it). */
   address: string;
+  /** Answers the server began, whatever their status (the edge's own 502s and 504s are not among them). */
+  answered: number;
+  /** Requests whose answer failed: timed out, or the connection dropped before or during it. */
+  failed: number;
 }
 
 export interface BackendStats {
@@ -29,6 +33,8 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
     'status',
     'addr',
   ].map(at);
+  const answers = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'].map(at);
+  const eresp = at('eresp');
   const backends = new Map<string, BackendStats>();
   for (const line of lines) {
     const fields = line.split(',');
@@ -49,6 +55,8 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
         total: number(stot),
         status: fields[status!] ?? '',
         address: addr === -1 ? '' : (fields[addr!] ?? ''),
+        answered: answers.reduce((sum, index) => sum + number(index), 0),
+        failed: number(eresp),
       });
   }
   return backends;

@@ -299,6 +299,9 @@ export function describeExit(exit: Pick<ContainerExit, 'exitCode' | 'oomKilled' 
   if (exit.oomKilled) return `was OOM-killed: memory limit exceeded (${formatBytes(exit.memory)})`;
   if (exit.exitCode === undefined) return 'is gone (the engine has no exit code for it)';
   if (exit.exitCode === ADAPTER_EXIT.pidsLimit) return `reached its pids limit (exit code ${exit.exitCode})`;
+  if (exit.exitCode === ADAPTER_EXIT.appStuck) {
+    return `stopped answering: a request timed out with no answer begun meanwhile (exit code ${exit.exitCode})`;
+  }
   if (exit.exitCode > 128) return `exited with code ${exit.exitCode} (signal ${exit.exitCode - 128})`;
   return `exited with code ${exit.exitCode}`;
 }

@@ -1,4 +1,5 @@
 import type { InstanceState } from '../autoscaler/plan-instances.js';
+import type { AnswerRecord } from './answer-watch.js';
 import type { ResourceSpec } from './resource-spec.js';
 
 /** One running container of a function, as the runner tracks it. */
@@ -27,6 +28,8 @@ export interface Instance {
   edgeSessions: number;
   /** Requests the edge had sent it in all, at the last sample (a change means it was used since). */
   edgeTotal: number;
+  /** Its answers and failed requests at the edge, as last sampled (see answer-watch.ts). */
+  edgeAnswers?: AnswerRecord;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
