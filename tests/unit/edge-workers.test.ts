@@ -19,12 +19,12 @@ describe("the edge's answers", () => {
     expect(parseOldWorkers(answer.replace(/# old workers\n.*\n.*\n/, ''))).toEqual([]);
   });
 
-  test('show stat: sessions, queue and address per server, the backend queue apart', () => {
+  test('show stat: sessions, queue, address, answers begun and failed per server, the backend queue apart', () => {
     const csv = [
-      '# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,addr',
-      'fn_shop,s1,0,0,1,1,10,5,UP,172.24.0.2:3000',
-      'fn_shop,s2,2,2,0,0,10,0,MAINT,0.0.0.0:1',
-      'fn_shop,BACKEND,4,4,1,1,10,5,UP,',
+      '# pxname,svname,qcur,qmax,scur,smax,slim,stot,eresp,status,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,addr',
+      'fn_shop,s1,0,0,1,1,10,5,2,UP,0,1,0,1,1,0,172.24.0.2:3000',
+      'fn_shop,s2,2,2,0,0,10,0,,MAINT,,,,,,,0.0.0.0:1',
+      'fn_shop,BACKEND,4,4,1,1,10,5,2,UP,0,1,0,1,1,0,',
       '',
     ].join('\n');
     const shop = parseShowStat(csv).get('fn_shop')!;
@@ -35,6 +35,8 @@ describe("the edge's answers", () => {
       total: 5,
       status: 'UP',
       address: '172.24.0.2:3000',
+      answered: 3,
+      failed: 2,
     });
     expect(shop.servers.get('s2')!.address).toBe('0.0.0.0:1');
   });
