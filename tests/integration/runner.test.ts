@@ -387,6 +387,52 @@ describe('runner restart', () => {
   });
 });
 
+describe('runner rm killed mid-drain', () => {
+  test('the runner started again finishes the removal: the function does not come back', async () => {
+    const first = await startRunner(docker);
+    const dataDir = first.dataDir;
+    let second: RunnerProcess | undefined;
+    try {
+      expect(
+        (await first.cli(['deploy', sampleImageRef('express'), '--name', 'leaving', '--min', '1'])).exitCode,
+      ).toBe(0);
+      const [instance] = await until('an active instance', async () => {
+        const active = (await instancesListed(first, 'leaving')).filter((item) => item.state === 'active');
+        return active.length === 1 ? active : undefined;
+      });
+      // A request in flight keeps the drain waiting.
+      const slow = fetch(`${first.gateway}/fn/leaving/slow?ms=20000`).catch(() => undefined);
+      await until('the request in flight', async () => {
+        const stats = (await (await fetch(`${first.gateway}/fn/leaving/peak`)).json()) as {
+          inflight: number;
+        };
+        return stats.inflight === 1 || undefined;
+      });
+      const removal = first.cli(['rm', 'leaving']);
+      await until(
+        'the function no longer listed, its instance still draining',
+        async () => (await list(first)).every((fn) => fn.name !== 'leaving') || undefined,
+      );
+      expect((await docker.getContainer(instance!.id).inspect()).State.Running).toBe(true);
+      await first.kill();
+      expect((await removal).exitCode).not.toBe(0);
+
+      second = await startRunner(docker, { dataDir });
+      expect((await list(second)).map((fn) => fn.name)).not.toContain('leaving');
+      expect(await instancesOf(docker, first.runnerId, 'leaving')).toHaveLength(0);
+      const networks = await docker.listNetworks({
+        filters: { name: [`pilotlight-${first.runnerId}-leaving`] },
+      });
+      expect(networks).toHaveLength(0);
+      expect((await fetch(`${second.gateway}/fn/leaving/`)).status).toBe(404);
+      await slow;
+    } finally {
+      await second?.stop();
+      await first.stop().catch(() => undefined);
+    }
+  });
+});
+
 describe('runner deploy bad input', () => {
   let runner: RunnerProcess;
   beforeAll(async () => {

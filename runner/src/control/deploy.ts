@@ -150,10 +150,14 @@ export class Deployer {
     await reconciler.containers.networks.remove(name).catch(() => undefined);
   }
 
-  /** Drains and stops its instances, removes its network, and forgets it. */
+  /**
+   * Forgets it, then drains and stops its instances and removes its network. Forgotten first: a runner killed
+   * mid-drain finds them orphans when it starts again, and finishes the removal instead of bringing it back.
+   */
   async remove(name: string): Promise<void> {
     const { registry, reconciler } = this.deps;
     const fn = registry.get(name);
+    this.deps.store.removeFunction(name);
     registry.delete(name);
     fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
     await reconciler.drainAll(fn);
@@ -162,7 +166,6 @@ export class Deployer {
     await reconciler.containers.networks.remove(name).catch((error: Error) => {
       this.deps.log('network not removed', { fn: name, error: error.message });
     });
-    this.deps.store.removeFunction(name);
   }
 
   /** Drains and stops a function's instances, keeping the function (a clean runner stop). */
