@@ -92,11 +92,13 @@ export interface ProberOptions {
    * reload does), and a request can cross that close on the wire.
    */
   retryClosedIdle?: boolean;
+  /** Each probe on a connection of its own, as clients that keep none alive send (curl, scripts). */
+  newConnections?: boolean;
 }
 
 /** Open-loop GETs at a fixed rate until stopped: every failure while something changes underneath is counted. */
 export function startProber(url: string, rate: number, options: ProberOptions = {}): Prober {
-  const { timeoutMs = 30_000, retryClosedIdle = false } = options;
+  const { timeoutMs = 30_000, retryClosedIdle = false, newConnections = false } = options;
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true });
   const results: ProbeResult[] = [];
@@ -117,7 +119,7 @@ export function startProber(url: string, rate: number, options: ProberOptions = 
             host: target.hostname,
             port: target.port,
             path: target.pathname + target.search,
-            agent: result.retried ? false : agent,
+            agent: result.retried || newConnections ? false : agent,
           },
           (res) => {
             res.resume();

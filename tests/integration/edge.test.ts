@@ -458,6 +458,45 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(results.filter((result) => result.retried).length).toBeLessThanOrEqual(5);
     expect((await fetch(`${runner.gateway}/fn/added/`)).status).toBe(200);
   }, 120_000);
+
+  test('a release reloads nothing: requests in flight and queued for another function stay within its concurrency, and the context names the new revision', async () => {
+    await deploy(runner, 'released', ['--reserve-after', '600']);
+    const admin = join(runner.dataDir, 'edge', 'admin.sock');
+    const workerPid = async () => /^Pid: (\d+)/m.exec(await edgeCommand(admin, 'show info'))?.[1];
+    const worker = await workerPid();
+    await resetPeak(runner);
+    const slow = (ms: number) =>
+      fetch(`${runner.gateway}/fn/plain/slow?ms=${ms}`).then(async (res) => {
+        await res.arrayBuffer();
+        return res.status;
+      });
+    // Two in flight at plain's app (its concurrency), two queued at the edge, and more coming all along.
+    const first = Array.from({ length: 4 }, () => slow(3000));
+    // Asked of the runner: a request to plain would wait behind these.
+    await until(
+      'plain at its concurrency',
+      async () => (await listedInstances(runner, 'plain'))[0]!.inflight >= 2 || undefined,
+    );
+    // On new connections: one kept alive from before a reload would stay with the old worker.
+    const prober = startProber(`${runner.gateway}/fn/plain/slow?ms=100`, 5, { newConnections: true });
+    await deploy(runner, 'released', ['--reserve-after', '600', '--env', 'RELEASE=2']);
+    const probes = await prober.stop();
+    expect(await Promise.all(first)).toEqual([200, 200, 200, 200]);
+    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+    // A reload would have left the first requests to an old worker, and let the new one send 2 more at once.
+    expect((await readPeak(runner)).peak).toBe(2);
+    expect(await workerPid()).toBe(worker);
+    const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
+      name: string;
+      revision: number;
+    }>;
+    const revision = listed.find((each) => each.name === 'released')!.revision;
+    expect(revision).toBeGreaterThan(1);
+    const seen = (await (await fetch(`${runner.gateway}/fn/released/headers`)).json()) as {
+      headers: Record<string, string>;
+    };
+    expect(JSON.parse(seen.headers['x-pilotlight-context']!)).toMatchObject({ revision: String(revision) });
+  }, 120_000);
 });
 
 describe('the edge outlives the runner', () => {

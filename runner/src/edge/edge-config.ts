@@ -30,6 +30,7 @@ export function slotName(index: number): string {
 /** One function as the edge serves it: its backend's settings and its instances. */
 export interface EdgeBackend {
   fn: string;
+  /** Not in the configuration: in the revisions map, changed at run time. */
   revision: number;
   timeoutMs: number;
   tunnelTimeoutMs: number;
@@ -240,9 +241,14 @@ function runnerBackends(paths: EdgePaths): string[] {
   ];
 }
 
+/** The revisions map (`EdgePaths.revisions`): each backend's function revision. */
+export function renderRevisions(backends: EdgeBackend[]): string {
+  return backends.map((backend) => `${backendName(backend.fn)} ${backend.revision}\n`).join('');
+}
+
 function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
   const context =
-    `'{"function":"${backend.fn}","revision":"${backend.revision}","requestId":"%[var(txn.rid)]",` +
+    `'{"function":"${backend.fn}","revision":"%[be_name,map(${paths.revisions})]","requestId":"%[var(txn.rid)]",` +
     `"deadline":%[date(0,ms),add(${backend.timeoutMs})]}'`;
   return [
     `backend ${backendName(backend.fn)}`,

@@ -17,6 +17,8 @@ export interface EdgePaths {
   badRequest: string;
   /** The Lua actions the configuration loads (hop-by-hop headers a Connection header names). */
   lua: string;
+  /** Each backend's function revision, for the context header: changed at run time, so a release needs no reload. */
+  revisions: string;
   log: string;
 }
 
@@ -32,6 +34,7 @@ export function edgePaths(dataDir: string): EdgePaths {
     activated: join(dir, 'activated.sock'),
     badRequest: join(dir, 'bad-request.http'),
     lua: join(dir, 'hop-by-hop.lua'),
+    revisions: join(dir, 'revisions.map'),
     log: join(dir, 'haproxy.log'),
   };
 }

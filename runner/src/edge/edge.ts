@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { sleep } from '../../../common/sleep.js';
@@ -8,6 +9,7 @@ import {
   FREE_ADDRESS,
   backendName,
   renderEdgeConfig,
+  renderRevisions,
   DEFAULT_EDGE_TUNING,
   type EdgeTuning,
   slotName,
@@ -71,9 +73,9 @@ export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'slots'> {
   };
 }
 
+/** Whether two backends' settings render the same configuration (the revision is in a map, not in it). */
 function sameSettings(a: Omit<EdgeBackend, 'slots'>, b: Omit<EdgeBackend, 'slots'>): boolean {
   return (
-    a.revision === b.revision &&
     a.timeoutMs === b.timeoutMs &&
     a.tunnelTimeoutMs === b.tunnelTimeoutMs &&
     a.queueTimeoutMs === b.queueTimeoutMs &&
@@ -177,11 +179,33 @@ export class Edge implements Routing {
       const existing = this.backends.get(spec.name);
       const slots = existing?.slots ?? [];
       const wanted = slotsFor(spec);
-      if (existing && sameSettings(existing, settings) && slots.length >= wanted) return;
+      if (existing && sameSettings(existing, settings) && slots.length >= wanted) {
+        // A release: no reload, which would leave requests in flight and queued to an old worker that the
+        // current one does not count against each server's maxconn.
+        if (existing.revision !== settings.revision) await this.setRevision(existing, settings.revision);
+        return;
+      }
       while (slots.length < wanted) slots.push(freeSlot(spec.concurrency));
       this.backends.set(spec.name, { ...settings, slots });
       await this.reload();
     });
+  }
+
+  private async setRevision(backend: EdgeBackend, revision: number): Promise<void> {
+    backend.revision = revision;
+    this.writeRevisions();
+    if (this.live) {
+      await edgeAction(
+        this.paths.admin,
+        `set map ${this.paths.revisions} ${backendName(backend.fn)} ${revision}`,
+      );
+    }
+  }
+
+  /** The revisions map as the view has it, for the next start or reload to load (or the current to read). */
+  private writeRevisions(): void {
+    mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(this.paths.revisions, renderRevisions([...this.backends.values()]), { mode: 0o600 });
   }
 
   forget(fn: string): Promise<void> {
@@ -426,7 +450,9 @@ export class Edge implements Routing {
     if (this.live) await this.process.reload(this.config());
   }
 
+  /** The configuration to start or reload with; the files it reads are written first. */
   private config(): string {
+    this.writeRevisions();
     return renderEdgeConfig(this.paths, this.listen, [...this.backends.values()], this.tuning);
   }
 
