@@ -13,6 +13,7 @@ const MiB = 1024 ** 2;
 interface ListedFunction {
   name: string;
   digest?: string;
+  waiting?: number;
   instances: Array<{ id: string; state: string; cpus: number; memory: number; inflight: number }>;
 }
 
@@ -662,6 +663,27 @@ describe('runner CLI and gateway against a deployed function', () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('slept 4000 ms\n');
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  });
+
+  test('a request held for a cold start when a release lands is served by the new revision, not refused', async () => {
+    const deploy = async (flags: string[]) => {
+      const result = await runner.cli(['deploy', sampleImageRef('express'), '--name', 'cold', ...flags]);
+      expect(result.exitCode).toBe(0);
+    };
+    const scaleToZero = ['--min', '0', '--zero-after', '1s', '--reserve-after', '1s'];
+    await deploy([...scaleToZero, '--env', 'STARTUP_DELAY_MS=5000']);
+    await until('cold at zero instances', async () =>
+      (await instancesListed(runner, 'cold')).length === 0 ? true : undefined,
+    );
+    // Held by the activator while revision 1 starts, for 5 s.
+    const held = fetch(`${runner.gateway}/fn/cold/env`);
+    await until('the request held', async () => {
+      return (await list(runner)).find((item) => item.name === 'cold')?.waiting === 1 || undefined;
+    });
+    await deploy([...scaleToZero, '--env', 'STARTUP_DELAY_MS=0']);
+    const response = await held;
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as Record<string, string>)['STARTUP_DELAY_MS']).toBe('0');
   });
 
   test('rm drains first: a request in flight completes, then the function is gone', async () => {

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { FunctionRuntime } from '../../runner/src/control/function-runtime.js';
 import { Activator } from '../../runner/src/gateway/activator.js';
+import { RedeployedError } from '../../runner/src/gateway/function-pool.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const servers: Server[] = [];
+/** No function replaced meanwhile. */
+const NO_FUNCTIONS = { find: () => undefined };
 afterEach(() => servers.splice(0).forEach((server) => server.close()));
 
 function fn(activate: () => Promise<void>): FunctionRuntime {
@@ -57,7 +60,7 @@ async function call(
 describe('the activator', () => {
   test('a wake that failed on the engine answers 502 naming the function, with the request id', async () => {
     const edge = await fakeEdge(() => ({ status: 200 }));
-    const activator = new Activator(edge.socket, { hasServerUp: async () => true });
+    const activator = new Activator(edge.socket, { hasServerUp: async () => true }, NO_FUNCTIONS);
     const response = await call(
       activator,
       fn(() => Promise.reject(new Error('cannot unpause: container is not paused'))),
@@ -74,7 +77,7 @@ describe('the activator', () => {
   test('it sends a request in only once the edge has a server up, naming the function', async () => {
     const edge = await fakeEdge(() => ({ status: 200 }));
     let asked = 0;
-    const activator = new Activator(edge.socket, { hasServerUp: async () => ++asked >= 3 });
+    const activator = new Activator(edge.socket, { hasServerUp: async () => ++asked >= 3 }, NO_FUNCTIONS);
     const response = await call(
       activator,
       fn(async () => {}),
@@ -88,7 +91,7 @@ describe('the activator', () => {
     const edge = await fakeEdge((_req, n) =>
       n === 1 ? { status: 503, error: 'EDGE_NOT_READY' } : { status: 200 },
     );
-    const activator = new Activator(edge.socket, { hasServerUp: async () => true });
+    const activator = new Activator(edge.socket, { hasServerUp: async () => true }, NO_FUNCTIONS);
     const bodiless = await call(
       activator,
       fn(async () => {}),
@@ -98,7 +101,7 @@ describe('the activator', () => {
 
     const again = await fakeEdge(() => ({ status: 503, error: 'EDGE_NOT_READY' }));
     const withBody = await call(
-      new Activator(again.socket, { hasServerUp: async () => true }),
+      new Activator(again.socket, { hasServerUp: async () => true }, NO_FUNCTIONS),
       fn(async () => {}),
       {
         method: 'POST',
@@ -112,7 +115,7 @@ describe('the activator', () => {
 
   test('no server up within the wait: 503 ACTIVATION_TIMEOUT, nothing sent in', async () => {
     const edge = await fakeEdge(() => ({ status: 200 }));
-    const activator = new Activator(edge.socket, { hasServerUp: async () => false });
+    const activator = new Activator(edge.socket, { hasServerUp: async () => false }, NO_FUNCTIONS);
     const response = await call(
       activator,
       fn(async () => {}),
@@ -120,5 +123,19 @@ describe('the activator', () => {
     expect(response.status).toBe(503);
     expect(response.headers.get('x-pilotlight-error')).toBe('ACTIVATION_TIMEOUT');
     expect(edge.seen).toEqual([]);
+  });
+  test('a request held across a release is served once the new revision is up, not refused', async () => {
+    const edge = await fakeEdge(() => ({ status: 200 }));
+    const released = fn(async () => undefined);
+    const old = fn(async () => {
+      throw new RedeployedError('shop');
+    });
+    const activator = new Activator(edge.socket, { hasServerUp: async () => true }, { find: () => released });
+    const response = await call(activator, old);
+    expect(response.status).toBe(200);
+    expect(edge.seen).toHaveLength(1);
+    // Without a newer one, the refusal stands.
+    const alone = new Activator(edge.socket, { hasServerUp: async () => true }, { find: () => old });
+    expect((await call(alone, old)).status).toBe(503);
   });
 });

@@ -81,9 +81,12 @@ describe("the runner's gateway-side server", () => {
     return createRunnerServer({
       registry,
       intake: {} as EventIntake,
-      activator: Object.assign(new Activator('/nonexistent.sock', { hasServerUp: async () => false }), {
-        forward,
-      }),
+      activator: Object.assign(
+        new Activator('/nonexistent.sock', { hasServerUp: async () => false }, { find: () => undefined }),
+        {
+          forward,
+        },
+      ),
       lambda: (req, res) => {
         const name = lambdaFunctionName(req.url ?? '');
         if (name === undefined) return false;

@@ -162,7 +162,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   const runnerServer = createRunnerServer({
     registry,
     intake,
-    activator: new Activator(paths.activated, edge),
+    activator: new Activator(paths.activated, edge, registry),
     lambda,
     log,
   });

@@ -11,6 +11,7 @@ import { checkDeploy, type DeployRequest } from '../spec/deploy-request.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import type { SecretBox } from '../store/secret-box.js';
 import type { StateStore } from '../store/state-store.js';
+import { RedeployedError } from '../gateway/function-pool.js';
 import { sealSecrets } from './deploy-secrets.js';
 import type { FunctionRegistry } from './function-registry.js';
 import type { Log, Reconciler } from './reconciler.js';
@@ -112,9 +113,8 @@ export class Deployer {
     }
     registry.set(runtime);
     if (previous) {
-      previous.pool.rejectAllWaiting(
-        new PilotlightError('REDEPLOYED', 'the function was redeployed: retry', 503),
-      );
+      // Requests the activator holds for the old revision wait on for the new one.
+      previous.pool.rejectAllWaiting(new RedeployedError(saved.name));
       // The edge sends nothing new to the old revision before the deploy is answered.
       void (await reconciler.retire(previous)).drained;
     }

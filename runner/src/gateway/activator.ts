@@ -11,7 +11,8 @@ import { EDGE_NOT_READY, FUNCTION_HEADER } from '../edge/edge-config.js';
 import type { Routing } from '../edge/routing.js';
 import { isBodiless } from '../../../adapter/forward/proxy-exchange.js';
 import { sleep } from '../../../common/sleep.js';
-import { ActivationTimeoutError, ClientGoneError } from './function-pool.js';
+import { ActivationTimeoutError, ClientGoneError, RedeployedError } from './function-pool.js';
+import type { FunctionRegistry } from '../control/function-registry.js';
 
 /** How often the activator asks the edge again while the runner believes in an instance the edge found down. */
 const SERVER_UP_POLL_MS = 25;
@@ -29,6 +30,8 @@ export class Activator {
   constructor(
     activatedSocket: string,
     private readonly routing: Pick<Routing, 'hasServerUp'>,
+    /** The function as it is now: a request held across a release is served by the new revision. */
+    private readonly functions: Pick<FunctionRegistry, 'find'>,
   ) {
     this.edge = {
       host: 'localhost',
@@ -43,7 +46,8 @@ export class Activator {
    * server be found down meanwhile (the edge answers `EDGE_NOT_READY` and reads no body), a request without a
    * body waits again; one with a body gets a 503 to retry.
    */
-  async forward(fn: FunctionRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async forward(held: FunctionRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let fn = held;
     const requestId = requestIdFrom(req.headers);
     const deadline = Date.now() + fn.pool.maxWaitMs;
     const headers = endToEndHeaders(req.headers);
@@ -53,7 +57,7 @@ export class Activator {
     res.once('close', () => gone.abort());
     for (;;) {
       try {
-        await this.untilServerUp(fn, deadline, gone.signal);
+        fn = await this.untilServerUp(fn, deadline, gone.signal);
       } catch (error) {
         if (error instanceof ClientGoneError) return;
         return answerUnavailable(fn, res, requestId, error);
@@ -83,10 +87,22 @@ export class Activator {
    * heard yet that the edge found the instance down, and sending the request in then would only bring it
    * back here.
    */
-  private async untilServerUp(fn: FunctionRuntime, deadline: number, gone: AbortSignal): Promise<void> {
+  private async untilServerUp(
+    held: FunctionRuntime,
+    deadline: number,
+    gone: AbortSignal,
+  ): Promise<FunctionRuntime> {
+    let fn = held;
     for (;;) {
-      await fn.pool.activate(gone);
-      if (await this.routing.hasServerUp(fn.spec.name)) return;
+      try {
+        await fn.pool.activate(gone);
+      } catch (error) {
+        const next = error instanceof RedeployedError ? this.functions.find(fn.spec.name) : undefined;
+        if (!next || next === fn) throw error;
+        fn = next;
+        continue;
+      }
+      if (await this.routing.hasServerUp(fn.spec.name)) return fn;
       if (gone.aborted) throw new ClientGoneError(fn.spec.name);
       if (Date.now() >= deadline) throw new ActivationTimeoutError(fn.spec.name, fn.pool.maxWaitMs);
       await sleep(SERVER_UP_POLL_MS);

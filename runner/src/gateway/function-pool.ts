@@ -21,6 +21,13 @@ export class ActivationTimeoutError extends PilotlightError {
   }
 }
 
+/** A release replaced the function while the request waited: the new revision's instances serve it. */
+export class RedeployedError extends PilotlightError {
+  constructor(fn: string) {
+    super('REDEPLOYED', `function ${fn} was redeployed while the request waited: retry`, 503);
+  }
+}
+
 /** The client went away while its request waited: nobody is left to answer. */
 export class ClientGoneError extends PilotlightError {
   constructor(fn: string) {
