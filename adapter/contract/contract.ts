@@ -15,6 +15,8 @@ export const CONTROL_PREFIX = '/_/';
 export const CONTROL_PATHS = {
   ready: '/_/ready',
   health: '/_/health',
+  /** Whether the app begins an answer to a probe of its own (see adapter/src/app-liveness.ts). */
+  live: '/_/live',
   stats: '/_/stats',
   invoke: '/_/invoke',
   initialize: '/_/initialize',
@@ -84,6 +86,11 @@ export const ENV = {
 
 /** The User-Agent of the adapter's readiness probes, so an app can tell them from users' requests. */
 export const PROBE_USER_AGENT = 'pilotlight-probe';
+
+/** How long an app has to answer a liveness probe (`/_/live`): its request timeout, within 1 to 5 s. */
+export function livenessProbeMs(requestTimeoutMs: number): number {
+  return Math.min(5000, Math.max(1000, requestTimeoutMs));
+}
 
 /** The adapter's own exit codes (any other is the app's, passed on). */
 export const ADAPTER_EXIT = {

@@ -4,7 +4,7 @@ import { once as onceEvent } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AdapterError, sendAdapterError, sendJson } from '../forward/adapter-error.js';
 import { createAppEndpoint, type AppEndpoint } from '../forward/app-endpoint.js';
-import { AppLiveness } from './app-liveness.js';
+import { appAnswers, AppLiveness } from './app-liveness.js';
 import type { AppProcess } from './app-process.js';
 import type { AdapterConfig } from './config.js';
 import { memoryLimitBytes, oomKillCount } from './cgroup-memory.js';
@@ -22,7 +22,7 @@ import { waitUntilReady } from './readiness.js';
 import { runHook } from './run-hook.js';
 import { once } from './run-once.js';
 import { AdapterStats } from './stats.js';
-import { CONTROL_PATHS, CONTROL_PREFIX } from '../contract/contract.js';
+import { CONTROL_PATHS, CONTROL_PREFIX, livenessProbeMs } from '../contract/contract.js';
 import { disguisedReserved, originForm } from './request-target.js';
 
 export type AdapterState = 'starting' | 'ready' | 'failed' | 'draining' | 'stopped';
@@ -44,7 +44,7 @@ export class Adapter {
   readonly stats = new AdapterStats();
   private readonly server: Server;
   private readonly app: AppEndpoint;
-  private readonly liveness = new AppLiveness();
+  private readonly liveness: AppLiveness;
   private readonly limiter: InflightLimiter;
   private appProcess: AppProcess | undefined;
   private ready!: Promise<void>;
@@ -59,6 +59,14 @@ export class Adapter {
   constructor(private readonly deps: AdapterDeps) {
     this.oomKillsAtStart = oomKillCount(deps.cgroupRoot);
     const { config } = deps;
+    this.liveness = new AppLiveness(
+      () => appAnswers(config, livenessProbeMs(config.requestTimeoutMs)),
+      Date.now,
+      (timedOutAfterMs) =>
+        deps.logger.info('a request timed out with no answer begun meanwhile, but the app answers a probe', {
+          timedOutAfterMs,
+        }),
+    );
     this.app = { ...createAppEndpoint(config.appHost, config.appPort), watch: this.liveness };
     this.limiter = new InflightLimiter(config.maxInflight, config.maxQueued);
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -262,6 +270,14 @@ export class Adapter {
             state: this.state,
             reason: exit ?? this.failure ?? null,
           });
+        }
+        case CONTROL_PATHS.live: {
+          // The runner asks when the edge saw the app's requests fail with no answer for a whole timeout.
+          const answers = await appAnswers(
+            this.deps.config,
+            livenessProbeMs(this.deps.config.requestTimeoutMs),
+          );
+          return sendJson(res, 200, { answers });
         }
         case CONTROL_PATHS.stats:
           return sendJson(res, 200, { state: this.state, ...this.stats.snapshot(this.limiter.queued) });

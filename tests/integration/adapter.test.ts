@@ -12,6 +12,7 @@ import {
   type AdapterInstance,
   type Packaging,
 } from '../helpers/adapter-instance.js';
+import { until } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 
 const docker = testDocker();
@@ -269,7 +270,7 @@ describe.each(matrix)(
       expect((await fetch(`${limited.url}/`)).status).toBe(200);
     });
 
-    test('a request past the timeout answers 504 naming the limit; an app that began no answer meanwhile is stuck, and the container exits 69', async () => {
+    test('a request past the timeout answers 504 naming the limit; the app, slow but answering a probe, keeps serving', async () => {
       const bounded = await startAdapterInstance(docker, ref, packaging, {
         PILOTLIGHT_REQUEST_TIMEOUT_MS: '800',
       });
@@ -280,12 +281,15 @@ describe.each(matrix)(
       expect(Date.now() - started).toBeLessThan(2500);
       expect(response.headers.get('x-pilotlight-error')).toBe('TIMEOUT');
       expect(await response.text()).toContain('800 ms');
-      const exit = (await bounded.container.wait()) as { StatusCode: number };
-      expect(exit.StatusCode).toBe(ADAPTER_EXIT.appStuck);
-      expect(await bounded.logs()).toContain('the app is stuck: a request timed out after');
+      await until(
+        'the probe answered',
+        async () => (await bounded.logs()).includes('but the app answers a probe') || undefined,
+      );
+      expect((await fetch(`${bounded.url}/`)).status).toBe(200);
+      expect((await bounded.container.inspect()).State.Running).toBe(true);
     });
 
-    test('an app that answers other requests while one runs past the timeout is alive, and keeps serving', async () => {
+    test('an app that answers other requests while one runs past the timeout is not even probed', async () => {
       const alive = await startAdapterInstance(docker, ref, packaging, {
         PILOTLIGHT_REQUEST_TIMEOUT_MS: '800',
       });
@@ -298,7 +302,7 @@ describe.each(matrix)(
       expect(results.filter((probe) => probe.status !== 200)).toEqual([]);
       expect(results.some((probe) => probe.doneAt > timedOut - 600)).toBe(true);
       expect((await fetch(`${alive.url}/`)).status).toBe(200);
-      expect((await alive.container.inspect()).State.Running).toBe(true);
+      expect(await alive.logs()).not.toContain('but the app answers a probe');
     });
 
     test('an app crash answers 502 with the request id and the container exits with the app', async () => {
@@ -347,3 +351,21 @@ async function inFlight(url: string): Promise<void> {
   }
   throw new Error(`no request in flight at ${url} within 10 s`);
 }
+
+describe('adapter with an app that stops answering', () => {
+  test('a request timed out with no answer begun meanwhile, and a probe unanswered: stuck, the container exits 69', async () => {
+    const stuck = await startAdapterInstance(docker, sampleImageRef('express'), 'mount', {
+      PILOTLIGHT_REQUEST_TIMEOUT_MS: '800',
+    });
+    try {
+      const response = await fetch(`${stuck.url}/hang`);
+      expect(response.status).toBe(504);
+      expect(response.headers.get('x-pilotlight-error')).toBe('TIMEOUT');
+      const exit = (await stuck.container.wait()) as { StatusCode: number };
+      expect(exit.StatusCode).toBe(ADAPTER_EXIT.appStuck);
+      expect(await stuck.logs()).toContain('the app is stuck: a request timed out after');
+    } finally {
+      await stuck.remove();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -313,6 +314,34 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
       expect(await containerGone(first.id)).toBe(true);
       expect((await fetch(`${runner.gateway}/fn/${fn}/`)).status).toBe(200);
     }
+  });
+
+  test('a client that stalls its upload past the timeout gets its 504, and the healthy instance stays (it answers a probe)', async () => {
+    await deploy(runner, 'stalled', 'express', ['--min', '1', '--timeout', '2s']);
+    const first = await activeInstance(runner, 'stalled');
+    const { port } = new URL(runner.gateway);
+    // Twice: the second surely comes a whole timeout after the instance's last answer, as the edge counts.
+    for (let stall = 0; stall < 2; stall++) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => resolve(text));
+        socket.write(
+          'POST /fn/stalled/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 34\r\n\r\nabcde',
+        );
+      });
+      expect(answer).toMatch(/^HTTP\/1.1 504 /);
+    }
+    await until(
+      'the runner probed the app and left it alone',
+      async () => runner.output().includes('the app answers a probe: left alone') || undefined,
+    );
+    const listing = await listed(runner, 'stalled');
+    expect(listing.deaths).toBe(0);
+    expect(listing.instances.map((instance) => instance.name)).toEqual([first.name]);
+    expect((await fetch(`${runner.gateway}/fn/stalled/`)).status).toBe(200);
   });
 
   test('an app that exceeds its memory limit: 502, replaced, the event names the limit (and so does the 502 through the adapter)', async () => {

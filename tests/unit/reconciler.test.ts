@@ -82,6 +82,7 @@ async function setup(
   const adapter: AdapterClient = {
     waitReady: async () => ({ ready: true, ms: 5, direct: true }),
     health: async () => ({ healthy: true }),
+    appAnswers: async () => 'answers',
     initialize: async () => {
       const reason = initFailures.shift();
       return reason ? { ok: false, code: 'INITIALIZER_FAILED', reason } : { ok: true, ms: 1 };

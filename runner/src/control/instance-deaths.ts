@@ -7,8 +7,11 @@ export type Departure =
   | GoneCause
   | { via: 'answer'; answer: string; message?: string | undefined }
   | { via: 'start-failed'; reason: string }
-  /** Its requests fail and it began no answer for at least a timeout (see answer-watch.ts): it is stopped. */
-  | { via: 'stuck'; quietMs: number; timeoutMs: number };
+  /**
+   * Its requests failed with no answer begun for at least a timeout (answer-watch.ts), and the app did not
+   * answer its adapter's probe (`silent`), or the adapter did not answer (`unreachable`): it is stopped.
+   */
+  | { via: 'stuck'; quietMs: number; timeoutMs: number; answer: 'silent' | 'unreachable' };
 
 const DETACHED_REASON = 'lost its network: the network was removed or the container disconnected from it';
 
@@ -20,7 +23,8 @@ export function firstAccount(cause: Departure, oomKilled: boolean, memory: numbe
   if (cause.via === 'start-failed') return `failed to start: ${cause.reason}`;
   if (cause.via === 'detached') return DETACHED_REASON;
   if (cause.via === 'stuck') {
-    return `stopped answering: requests failed and it began no answer for ${seconds(cause.quietMs)} (timeout ${seconds(cause.timeoutMs)}); stopped`;
+    const probe = cause.answer === 'silent' ? 'nor a probe' : 'and its adapter did not answer';
+    return `stopped answering: requests failed and it began no answer for ${seconds(cause.quietMs)} (timeout ${seconds(cause.timeoutMs)}), ${probe}; stopped`;
   }
   if (cause.via === 'event' && cause.action !== 'kill') {
     return describeExit({ exitCode: cause.exitCode, oomKilled, memory });

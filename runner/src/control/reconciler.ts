@@ -12,7 +12,7 @@ import { InstanceContainers } from '../instances/instance-containers.js';
 import { AppNeverReadyError, InitializerFailedError } from '../instances/instance-errors.js';
 import { inUse, isIn, moveTo, type Instance } from '../instances/instance.js';
 import { noRouting, type Routing } from '../edge/routing.js';
-import { ADAPTER_PORT } from '../../../adapter/contract/contract.js';
+import { ADAPTER_PORT, livenessProbeMs } from '../../../adapter/contract/contract.js';
 import { shrinkTarget } from '../instances/shrink-target.js';
 import type { FunctionSpec } from '../spec/function-spec.js';
 import type { StateStore } from '../store/state-store.js';
@@ -131,9 +131,33 @@ export class Reconciler {
     }
     const { down, stuck } = applyEdgeStats(this.deps.registry.all(), stats, this.deps.clock.now());
     for (const { fn, instance } of down) void this.track(this.foundDown(fn, instance));
-    for (const { fn, instance } of stuck) {
+    for (const { fn, instance } of stuck) void this.track(this.foundSilent(fn, instance));
+  }
+
+  /**
+   * The edge saw the instance's requests fail with no answer begun for a whole timeout (answer-watch.ts): a
+   * suspect, as a client that stalls its upload makes the same counts. Its adapter probes the app: no answer
+   * there either (or no adapter answering), and it is stuck and goes.
+   */
+  private async foundSilent(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    if (this.checkingDown.has(instance.id)) return;
+    this.checkingDown.add(instance.id);
+    try {
       const quietMs = this.deps.clock.now() - instance.edgeAnswers!.lastAnswerAt;
-      this.instanceGone(instance.id, { via: 'stuck', quietMs, timeoutMs: fn.spec.timeoutMs });
+      const probe = livenessProbeMs(fn.spec.timeoutMs);
+      const answer = await this.adapter.appAnswers(instance, probe);
+      if (!fn.pool.has(instance) || !isIn(instance, 'active')) return;
+      if (answer === 'answers') {
+        instance.edgeAnswers!.lastAnswerAt = this.deps.clock.now();
+        this.deps.log('requests failed with no answer, but the app answers a probe: left alone', {
+          instance: instance.name,
+          quietMs,
+        });
+        return;
+      }
+      this.instanceGone(instance.id, { via: 'stuck', quietMs, timeoutMs: fn.spec.timeoutMs, answer });
+    } finally {
+      this.checkingDown.delete(instance.id);
     }
   }
 

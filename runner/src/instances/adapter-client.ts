@@ -26,6 +26,8 @@ export interface AdapterClient {
   health(instance: Instance): Promise<{ healthy: true } | { healthy: false; code: string; reason: string }>;
   /** The container's working set as the adapter reads it from its cgroup, when it can tell. */
   memoryInUse(instance: Instance): Promise<number | undefined>;
+  /** Whether the app begins an answer to a probe its adapter sends it, or the adapter does not answer. */
+  appAnswers(instance: Instance, timeoutMs: number): Promise<'answers' | 'silent' | 'unreachable'>;
 }
 
 interface HealthBody {
@@ -130,6 +132,17 @@ export function httpAdapterClient(clock: Clock): AdapterClient {
         code: answer.code ?? (answer.status === 503 ? 'APP_EXITED' : `HTTP_${answer.status}`),
         reason: answer.body.error?.message ?? answer.body.reason ?? 'no reason given',
       };
+    },
+
+    async appAnswers(instance, timeoutMs) {
+      const answer = await fetch(`${instance.address}${CONTROL_PATHS.live}`, {
+        headers: identity(instance),
+        signal: AbortSignal.timeout(timeoutMs + 2000),
+      })
+        .then((response) => response.json() as Promise<{ answers?: boolean }>)
+        .catch(() => undefined);
+      if (answer?.answers === undefined) return 'unreachable';
+      return answer.answers ? 'answers' : 'silent';
     },
 
     async memoryInUse(instance) {
