@@ -1,7 +1,6 @@
-import { request } from 'node:http';
-import { PROBE_USER_AGENT } from '../contract/contract.js';
 import type { AnswerWatch } from '../forward/app-endpoint.js';
 import type { AdapterConfig } from './config.js';
+import { probeRequest } from './readiness.js';
 
 /**
  * Whether the app begins an answer, whatever its status, to a GET of its readiness path (`/` when readiness is
@@ -13,16 +12,7 @@ export function appAnswers(
 ): Promise<boolean> {
   const path = config.readiness.kind === 'http' ? config.readiness.path : '/';
   return new Promise((resolve) => {
-    const probe = request({
-      host: config.appHost,
-      port: config.appPort,
-      path,
-      method: 'GET',
-      headers: { 'user-agent': PROBE_USER_AGENT },
-      // Its own connection: not one queued behind the requests the app is not answering.
-      agent: false,
-      timeout: timeoutMs,
-    });
+    const probe = probeRequest(config.appHost, config.appPort, path, timeoutMs);
     probe.on('response', (answer) => {
       answer.resume();
       probe.destroy();

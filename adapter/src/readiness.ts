@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { PROBE_USER_AGENT } from '../contract/contract.js';
 import { connect } from 'node:net';
 import type { AdapterConfig } from './config.js';
@@ -6,6 +6,22 @@ import { listeningPorts } from './listening-ports.js';
 import { statusInRanges } from './status-ranges.js';
 
 export type ProbeResult = { ready: true } | { ready: false; reason: string };
+
+/**
+ * A probe's GET, on a connection of its own (never one queued behind the app's requests), named as kube-probe
+ * names its own: the app can tell a probe from a user's request, in its logs and its counters.
+ */
+export function probeRequest(host: string, port: number, path: string, timeoutMs: number): ClientRequest {
+  return request({
+    host,
+    port,
+    path,
+    method: 'GET',
+    headers: { 'user-agent': PROBE_USER_AGENT },
+    agent: false,
+    timeout: timeoutMs,
+  });
+}
 
 /** One readiness probe of the app: an HTTP GET whose status must fall in the healthy ranges, or a TCP connect. */
 export function probeApp(config: AdapterConfig, timeoutMs = 1000): Promise<ProbeResult> {
@@ -23,16 +39,7 @@ export function probeApp(config: AdapterConfig, timeoutMs = 1000): Promise<Probe
       );
       return;
     }
-    const probe = request({
-      host,
-      port,
-      path: readiness.path,
-      method: 'GET',
-      // As kube-probe does: the app can tell a probe from a user's request (in its logs, in its counters).
-      headers: { 'user-agent': PROBE_USER_AGENT },
-      agent: false,
-      timeout: timeoutMs,
-    });
+    const probe = probeRequest(host, port, readiness.path, timeoutMs);
     probe.on('response', (answer) => {
       answer.resume();
       const status = answer.statusCode ?? 0;

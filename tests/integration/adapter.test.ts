@@ -216,7 +216,7 @@ describe.each(matrix)(
       const response = await fetch(`${main.url}/_/nope`);
       expect(response.status).toBe(404);
       expect(response.headers.get('x-pilotlight-error')).toBe('UNKNOWN_CONTROL_PATH');
-      expect(await response.text()).toContain('ready, health, stats, invoke, initialize');
+      expect(await response.text()).toContain('ready, health, live, stats, invoke, initialize');
     });
 
     test('an absolute-form request line reaches the app in origin form, and never /_/', async () => {

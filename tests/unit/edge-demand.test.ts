@@ -63,7 +63,7 @@ describe('applyEdgeStats', () => {
         },
       ],
     ]);
-    expect(applyEdgeStats([shop], stats, 1000)).toEqual({ down: [], stuck: [] });
+    expect(applyEdgeStats([shop], stats, 1000)).toEqual({ down: [], silent: [] });
     expect(shop.pool.edgeQueued).toBe(3);
     expect([busy.edgeSessions, used.edgeSessions, idle.edgeSessions]).toEqual([2, 0, 0]);
     expect([busy.lastActiveAt, used.lastActiveAt, idle.lastActiveAt]).toEqual([1000, 1000, 0]);
@@ -89,7 +89,7 @@ describe('applyEdgeStats', () => {
     expect(down.map(({ instance }) => instance.name)).toEqual(['dead']);
   });
 
-  test('an active instance whose request failed after no answer for a whole timeout is stuck; one still answering is not', () => {
+  test('an active instance whose request failed after no answer for a whole timeout is a suspect; one still answering is not', () => {
     const hung = instance('hung');
     const slow = instance('slow');
     const shop = fn([hung, slow]);
@@ -101,7 +101,7 @@ describe('applyEdgeStats', () => {
           ['slow', server(1, 9, 'UP', ...slowCounts)],
         ]),
         at,
-      ).stuck.map(({ instance }) => instance.name);
+      ).silent.map(({ instance }) => instance.name);
     expect(sample(0, [5, 0], [5, 0])).toEqual([]);
     // Both go quiet; at 2.5 s a request of each times out, but slow began an answer in the same second.
     expect(sample(1000, [5, 0], [5, 0])).toEqual([]);
@@ -110,11 +110,11 @@ describe('applyEdgeStats', () => {
     expect(hung.edgeAnswers).toMatchObject({ lastAnswerAt: 0, failed: 1 });
   });
 
-  test('a failure within a timeout of the last answer is not stuck (the failed request may have begun before it)', () => {
+  test('a failure within a timeout of the last answer is no suspect (the failed request may have begun before it)', () => {
     const busy = instance('busy');
     const shop = fn([busy]);
     const sample = (at: number, answered: number, failed: number) =>
-      applyEdgeStats([shop], backend([['busy', server(1, 9, 'UP', answered, failed)]]), at).stuck;
+      applyEdgeStats([shop], backend([['busy', server(1, 9, 'UP', answered, failed)]]), at).silent;
     expect(sample(0, 5, 0)).toEqual([]);
     expect(sample(1000, 6, 0)).toEqual([]);
     expect(sample(2000, 6, 0)).toEqual([]);
@@ -123,7 +123,7 @@ describe('applyEdgeStats', () => {
     expect(sample(4000, 6, 2)).toHaveLength(1);
   });
 
-  test('counts that went down (a reload) start afresh; a draining instance is never judged stuck', () => {
+  test('counts that went down (a reload) start afresh; a draining instance is never a suspect', () => {
     const reloaded = instance('reloaded');
     const draining = instance('draining', 'draining');
     const shop = fn([reloaded, draining]);
@@ -135,7 +135,7 @@ describe('applyEdgeStats', () => {
           ['draining', server(1, 9, 'UP', answered, failed)],
         ]),
         at,
-      ).stuck;
+      ).silent;
     expect(sample(0, 50, 3)).toEqual([]);
     expect(sample(5000, 0, 0)).toEqual([]);
     expect(sample(6000, 0, 1)).toEqual([]);

@@ -8,15 +8,15 @@ type Found = Array<{ fn: FunctionRuntime; instance: Instance }>;
 /**
  * Writes what the edge has open and queued into each function's pool: the sessions of each instance (and
  * when it was last used: while it has sessions, or whenever its total grew), and the function's queue.
- * Returns the active instances the edge found down, and those it found stuck.
+ * Returns the active instances the edge found down, and those whose requests fail while they answer nothing.
  */
 export function applyEdgeStats(
   functions: Iterable<FunctionRuntime>,
   stats: Map<string, BackendStats>,
   now: number,
-): { down: Found; stuck: Found } {
+): { down: Found; silent: Found } {
   const down: Found = [];
-  const stuck: Found = [];
+  const silent: Found = [];
   for (const fn of functions) {
     const backend = stats.get(fn.spec.name);
     fn.pool.edgeQueued = backend?.queued ?? 0;
@@ -30,8 +30,8 @@ export function applyEdgeStats(
       instance.edgeAnswers = judged.record;
       if (instance.state !== 'active') continue;
       if (server.status.startsWith('DOWN')) down.push({ fn, instance });
-      else if (judged.stuck) stuck.push({ fn, instance });
+      else if (judged.suspect) silent.push({ fn, instance });
     }
   }
-  return { down, stuck };
+  return { down, silent };
 }

@@ -129,9 +129,9 @@ export class Reconciler {
       this.deps.log('edge sample failed', { error: (error as Error).message });
       return;
     }
-    const { down, stuck } = applyEdgeStats(this.deps.registry.all(), stats, this.deps.clock.now());
+    const { down, silent } = applyEdgeStats(this.deps.registry.all(), stats, this.deps.clock.now());
     for (const { fn, instance } of down) void this.track(this.foundDown(fn, instance));
-    for (const { fn, instance } of stuck) void this.track(this.foundSilent(fn, instance));
+    for (const { fn, instance } of silent) void this.track(this.foundSilent(fn, instance));
   }
 
   /**
