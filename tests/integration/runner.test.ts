@@ -1,3 +1,4 @@
+import { startProber } from '../../bench/load.js';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SAMPLE_NAMES, sampleImageRef } from '../../images/catalog.js';
@@ -13,8 +14,16 @@ const MiB = 1024 ** 2;
 interface ListedFunction {
   name: string;
   digest?: string;
+  revision?: number;
   waiting?: number;
-  instances: Array<{ id: string; state: string; cpus: number; memory: number; inflight: number }>;
+  instances: Array<{
+    id: string;
+    name: string;
+    state: string;
+    cpus: number;
+    memory: number;
+    inflight: number;
+  }>;
 }
 
 async function list(runner: RunnerProcess): Promise<ListedFunction[]> {
@@ -663,6 +672,36 @@ describe('runner CLI and gateway against a deployed function', () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('slept 4000 ms\n');
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  });
+
+  test('a release is gradual: the new revision serves with as many instances as the old had active before the old stops', async () => {
+    const deploy = async (env: string) => {
+      const flags = ['--min', '3', '--concurrency', '1', '--reserve-after', '600', '--env', env];
+      const result = await runner.cli(['deploy', sampleImageRef('express'), '--name', 'wide', ...flags]);
+      expect(result.exitCode).toBe(0);
+    };
+    await deploy('RELEASE=1');
+    await until(
+      'three active instances',
+      async () =>
+        (await instancesListed(runner, 'wide')).filter((item) => item.state === 'active').length === 3 ||
+        undefined,
+    );
+    const prober = startProber(`${runner.gateway}/fn/wide/slow?ms=200`, 5);
+    const released = await deploy('RELEASE=2').then(
+      () => list(runner),
+      async (error: unknown) => {
+        await prober.stop();
+        throw error;
+      },
+    );
+    const results = await prober.stop();
+    const listed = released.find((item) => item.name === 'wide')!;
+    const serving = listed.instances.filter((item) => item.state === 'active');
+    expect(
+      serving.filter((item) => item.name.includes(`-r${listed.revision}-`)).length,
+    ).toBeGreaterThanOrEqual(3);
+    expect(results.filter((probe) => probe.status !== 200)).toEqual([]);
   });
 
   test('a request held for a cold start when a release lands is served by the new revision, not refused', async () => {

@@ -113,6 +113,10 @@ export class Deployer {
     }
     registry.set(runtime);
     if (previous) {
+      // Gradual: the new revision serves with as many instances as the old one had active before the old one
+      // stops taking requests, so a release under load keeps its capacity.
+      const active = previous.pool.instances.filter((instance) => instance.state === 'active').length;
+      await reconciler.surge(runtime, Math.min(active, saved.scaling.maxScale) - 1);
       // Requests the activator holds for the old revision wait on for the new one.
       previous.pool.rejectAllWaiting(new RedeployedError(saved.name));
       // The edge sends nothing new to the old revision before the deploy is answered.

@@ -254,6 +254,16 @@ export class Reconciler {
     fn.pool.add(instance);
   }
 
+  /**
+   * Starts `count` more instances of the function at once, as scale-outs do, and resolves once each serves or
+   * has failed (a failure is logged as a scale-out's is): a release brings the new revision up to the old
+   * one's size before the old one stops taking requests.
+   */
+  async surge(fn: FunctionRuntime, count: number): Promise<void> {
+    const starts = Array.from({ length: Math.max(0, count) }, () => this.track(this.scaleOut(fn)));
+    await Promise.allSettled(starts);
+  }
+
   /** Drains every instance of a function (over a copy: each drain takes its instance out of the pool). */
   async drainAll(fn: FunctionRuntime): Promise<void> {
     await (
@@ -388,6 +398,13 @@ export class Reconciler {
       this.deps.log('scaled out', { fn: fn.spec.name, instance: ready.name, readyMs });
       await this.guard(ready, () => this.settle(ready, fn.spec));
     } catch (error) {
+      // Stopped as it started, by a release or a removal of its function, or drained by the planner.
+      if (!this.deps.registry.isCurrent(fn) || isIn(ready, 'draining')) {
+        return this.deps.log('scale-out stopped before it was ready', {
+          fn: fn.spec.name,
+          instance: ready.name,
+        });
+      }
       this.deps.log('scale-out failed', { fn: fn.spec.name, error: (error as Error).message });
       // A start that never became ready counts toward a crash loop like a death (once: the engine may have
       // reported the container's exit already).
