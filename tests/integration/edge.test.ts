@@ -390,6 +390,37 @@ describe('the edge (HAProxy) in front of every function', () => {
     socket.close();
   });
 
+  test('the idle time of a kept-alive connection does not count against the next request on it, however busy the function', async () => {
+    await deploy(runner, 'kept', ['--timeout', '2s', '--reserve-after', '600']);
+    // Busy without a break, so its requests are watched for their timeout all along.
+    const prober = startProber(`${runner.gateway}/fn/kept/slow?ms=300`, 10, { newConnections: true });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) =>
+      new Promise<{ status: number; body: string; reused: boolean }>((resolve, reject) => {
+        const req = request(`${runner.gateway}/fn/kept${path}`, { agent }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body, reused: req.reusedSocket }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect((await get('/')).status).toBe(200);
+      for (let round = 0; round < 2; round++) {
+        // Idle past the timeout on purpose: that idle time is what must not count.
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const answer = await get('/slow?ms=500');
+        expect(answer).toEqual({ status: 200, body: 'slept 500 ms\n', reused: true });
+      }
+    } finally {
+      agent.destroy();
+      const results = await prober.stop();
+      expect(results.filter((probe) => probe.status !== 200)).toEqual([]);
+    }
+  }, 60_000);
+
   test('a cold start longer than the function timeout does not count against it; the app still gets only its timeout', async () => {
     // The app answers its first request (the readiness probe's too) 2.5 s after it starts; the timeout is 1 s.
     await deploy(runner, 'sleepy', [

@@ -1,5 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { mayBeOverdue, parseStreamDetail, parseStreams } from '../../runner/src/edge/overdue-streams.js';
+import {
+  EpochMarks,
+  mayBeOverdue,
+  parseStreamDetail,
+  parseStreams,
+  type EdgeStream,
+} from '../../runner/src/edge/overdue-streams.js';
 
 // As HAProxy 2.6 prints them: a request sent to server s2, one waiting in the queue, the CLI's own stream.
 const SHOW_SESS = [
@@ -18,10 +24,10 @@ const DETAIL = `0x55bb0b5bd660: [27/Nov/2026:13:33:07.332265] id=20 proto=tcpv4 
 describe('requests past their timeout, from show sess', () => {
   test('each request line is read: its id, backend, server (none while queued) and age', () => {
     expect(parseStreams(SHOW_SESS)).toEqual([
-      { id: '0x55bb0b5bd660', backend: 'fn_ss', server: 's2', ageSeconds: 3 },
-      { id: '0x55bb0b5bd990', backend: 'fn_ss', server: undefined, ageSeconds: 63 },
-      { id: '0x55bb0b5bdaa0', backend: 'fn_ss', server: '_activator', ageSeconds: 9 },
-      { id: '0x55bb0b487820', backend: '<NONE>', server: undefined, ageSeconds: 0 },
+      { id: '0x55bb0b5bd660', backend: 'fn_ss', server: 's2', ageSeconds: 3, epoch: 0 },
+      { id: '0x55bb0b5bd990', backend: 'fn_ss', server: undefined, ageSeconds: 63, epoch: 0 },
+      { id: '0x55bb0b5bdaa0', backend: 'fn_ss', server: '_activator', ageSeconds: 9, epoch: 0 },
+      { id: '0x55bb0b487820', backend: '<NONE>', server: undefined, ageSeconds: 0, epoch: 0 },
     ]);
   });
 
@@ -41,5 +47,29 @@ describe('requests past their timeout, from show sess', () => {
     });
     expect(parseStreamDetail(DETAIL.replace('rsp.st=MSG_RPBEFORE', 'rsp.st=MSG_TUNNEL'))?.tunnel).toBe(true);
     expect(parseStreamDetail('Unknown command')).toBeUndefined();
+  });
+
+  test('a stream is dated no earlier than the last listing sent before it was made (its epoch is higher)', () => {
+    const stream = (epoch: number): EdgeStream => ({
+      id: 'x',
+      backend: 'fn_ss',
+      server: 's1',
+      ageSeconds: 60,
+      epoch,
+    });
+    const marks = new EpochMarks();
+    expect(marks.madeAfter(stream(0))).toBeUndefined();
+    // Each listing shows its own stream's epoch as the highest: 0x4 sent at 1000, 0x5 at 1500, 0x9 at 2000.
+    marks.note([stream(2), stream(4)], 1000);
+    marks.note([stream(5)], 1500);
+    marks.note([stream(3), stream(9)], 2000);
+    expect(marks.madeAfter(stream(4))).toBeUndefined();
+    expect(marks.madeAfter(stream(5))).toBe(1000);
+    expect(marks.madeAfter(stream(6))).toBe(1500);
+    expect(marks.madeAfter(stream(10))).toBe(2000);
+    marks.prune(1800);
+    expect(marks.madeAfter(stream(6))).toBeUndefined();
+    expect(marks.madeAfter(stream(10))).toBe(2000);
+    expect(parseStreams(SHOW_SESS.replace('epoch=0 age=3s', 'epoch=0x1a age=3s'))[0]!.epoch).toBe(26);
   });
 });

@@ -22,8 +22,10 @@ import type { EdgePaths } from './edge-paths.js';
 import { EdgeProcess } from './edge-process.js';
 import { edgeAction, edgeCommand } from './edge-socket.js';
 import { parseShowStat, type BackendStats, type ServerStats } from './edge-stats.js';
-import { mayBeOverdue, parseStreamDetail, parseStreams } from './overdue-streams.js';
+import { EpochMarks, mayBeOverdue, parseStreamDetail, parseStreams } from './overdue-streams.js';
 import type { Routing } from './routing.js';
+
+const CURRENT_WORKER = 'current';
 
 /** How long a removed instance's slot may keep the requests it has before they are cut and it is freed. */
 const FREE_WAIT_MS = 30_000;
@@ -98,6 +100,8 @@ export class Edge implements Routing {
   private readonly timers: NodeJS.Timeout[] = [];
   /** WebSockets found past their function's timeout, by worker and stream: when the edge took each. */
   private readonly tunnels = new Map<string, number>();
+  /** When each worker's streams were made, from its listings (the current one's, and old ones' by pid). */
+  private readonly epochMarks = new Map<string, EpochMarks>();
   /** Since when each function has had requests at the edge without a break, as the samples saw it. */
   private readonly busySince = new Map<string, number>();
   private lastHealth: 'answering' | 'gone' | 'unresponsive' = 'answering';
@@ -390,47 +394,70 @@ export class Edge implements Routing {
 
   /**
    * Ends, in every worker, the requests of a function that have been at the edge longer than its timeout;
-   * an upgraded one (a WebSocket) excepted. Only functions busy without a break for about that long (by the
-   * samples) are looked at, so `show sess` is asked only when something may be overdue.
+   * an upgraded one (a WebSocket) excepted. While any function is busy, each worker's `show sess` is read
+   * twice a second, which also dates the streams made since (EpochMarks); only the requests of functions busy
+   * without a break for about their timeout (by the samples) are looked at closer.
    */
   async endOverdue(now = Date.now()): Promise<number> {
+    if (!this.live || this.busySince.size === 0) return 0;
     const timeouts = new Map<string, number>();
+    const streaks = new Map<string, number>();
     for (const [fn, backend] of this.backends) {
       const since = this.busySince.get(fn);
-      if (since !== undefined && now - since >= backend.timeoutMs - 1000) {
-        timeouts.set(backendName(fn), backend.timeoutMs);
-      }
+      if (since === undefined) continue;
+      streaks.set(backendName(fn), since);
+      if (now - since >= backend.timeoutMs - 1000) timeouts.set(backendName(fn), backend.timeoutMs);
     }
-    if (!this.live || timeouts.size === 0) return 0;
     const old = await this.process.oldWorkers().catch(() => [] as number[]);
-    const workers: Array<(command: string) => Promise<string>> = [
-      (command) => edgeCommand(this.paths.admin, command),
-      ...old.map((pid) => (command: string) => this.process.askWorker(pid, command)),
+    const workers = [
+      { worker: CURRENT_WORKER, ask: (command: string) => edgeCommand(this.paths.admin, command) },
+      ...old.map((pid) => ({
+        worker: String(pid),
+        ask: (command: string) => this.process.askWorker(pid, command),
+      })),
     ];
     let ended = 0;
     const seen = new Set<string>();
-    for (const [at, ask] of workers.entries()) {
-      for (const stream of mayBeOverdue(parseStreams(await ask('show sess')), timeouts, ACTIVATOR_SERVER)) {
+    for (const { worker, ask } of workers) {
+      const sentAt = Date.now();
+      const streams = parseStreams(await ask('show sess'));
+      const marks = this.epochMarks.get(worker) ?? new EpochMarks();
+      this.epochMarks.set(worker, marks);
+      marks.note(streams, sentAt);
+      // A stream made before the longest timeout is overdue whatever its marks say.
+      marks.prune(now - Math.max(...[...this.backends.values()].map((backend) => backend.timeoutMs)) - 2000);
+      for (const stream of mayBeOverdue(streams, timeouts, ACTIVATOR_SERVER)) {
         // A WebSocket stays a candidate for as long as it is open: it is asked about once.
-        const key = `${at === 0 ? 'current' : old[at - 1]}/${stream.id}`;
+        const key = `${worker}/${stream.id}`;
         seen.add(key);
         const tunnelSince = this.tunnels.get(key);
         if (tunnelSince !== undefined && Math.abs(now - tunnelSince - stream.ageSeconds * 1000) < 2000)
           continue;
         const detail = parseStreamDetail(await ask(`show sess ${stream.id}`));
         if (detail?.tunnel) this.tunnels.set(key, detail.acceptedAt);
+        if (!detail || detail.tunnel) continue;
+        // Not before its connection was taken, a listing was sent before it was made, or its function's busy
+        // streak began: on a kept-alive connection, the accept date is the end of the request before.
+        const begun = Math.max(
+          detail.acceptedAt,
+          marks.madeAfter(stream) ?? Number.NEGATIVE_INFINITY,
+          streaks.get(stream.backend) ?? Number.NEGATIVE_INFINITY,
+        );
         const timeoutMs = timeouts.get(stream.backend)!;
-        if (!detail || detail.tunnel || detail.acceptedAt + timeoutMs > now) continue;
+        if (begun + timeoutMs > now) continue;
         await ask(`shutdown session ${stream.id}`);
         ended += 1;
         this.log('request ended past its timeout', {
           backend: stream.backend,
           timeoutMs,
-          ageMs: now - detail.acceptedAt,
+          ageMs: now - begun,
         });
       }
     }
     for (const key of this.tunnels.keys()) if (!seen.has(key)) this.tunnels.delete(key);
+    for (const worker of this.epochMarks.keys()) {
+      if (worker !== CURRENT_WORKER && !old.includes(Number(worker))) this.epochMarks.delete(worker);
+    }
     return ended;
   }
 
@@ -450,8 +477,12 @@ export class Edge implements Routing {
     if (this.live) await this.process.reload(this.config());
   }
 
-  /** The configuration to start or reload with; the files it reads are written first. */
+  /**
+   * The configuration to start or reload with; the files it reads are written first. Asked only for a start
+   * or a reload, whose new worker counts its streams' epochs from zero: the marks of the one before go.
+   */
   private config(): string {
+    this.epochMarks.delete(CURRENT_WORKER);
     this.writeRevisions();
     return renderEdgeConfig(this.paths, this.listen, [...this.backends.values()], this.tuning);
   }

@@ -11,7 +11,13 @@ export interface EdgeStream {
   backend: string;
   /** Undefined while it waits in the backend's queue. */
   server: string | undefined;
+  /**
+   * Since its connection's accept, or the end of the request before it on a kept-alive connection: the idle
+   * time in between counts, so this is an upper bound of the request's own age.
+   */
   ageSeconds: number;
+  /** The worker's count of `show sess` commands when the stream was made (see EpochMarks). */
+  epoch: number;
 }
 
 export function parseStreams(answer: string): EdgeStream[] {
@@ -21,12 +27,14 @@ export function parseStreams(answer: string): EdgeStream[] {
     const backend = / be=(\S+)/.exec(line)?.[1];
     const server = / srv=(\S+)/.exec(line)?.[1];
     const age = / age=(\S+)/.exec(line)?.[1];
-    if (!id || !backend || !server || !age) continue;
+    const epoch = / epoch=(\S+)/.exec(line)?.[1];
+    if (!id || !backend || !server || !age || !epoch) continue;
     streams.push({
       id,
       backend,
       server: server === '<none>' ? undefined : server,
       ageSeconds: seconds(age),
+      epoch: Number(epoch),
     });
   }
   return streams;
@@ -81,4 +89,35 @@ export function parseStreamDetail(answer: string): StreamDetail | undefined {
   ).getTime();
   // An upgraded request (a WebSocket) is bounded by the tunnel timeout, not the function's.
   return { acceptedAt, tunnel: /\b(req|rsp)\.st=MSG_TUNNEL\b/.test(answer) };
+}
+
+/**
+ * When a worker's streams were made, bounded from below by the runner's own `show sess`: each one advances
+ * the worker's epoch, and a stream takes the epoch current when it is made (HAProxy 2.6's `stream_epoch`). A
+ * listing shows the epoch of the listing's own stream, the highest listed; a stream with a higher epoch was
+ * made after that listing was sent. On a kept-alive connection a stream is made for each request, while its
+ * accept date is the end of the request before: this bound keeps the idle time in between from counting
+ * against the function's timeout.
+ */
+export class EpochMarks {
+  private readonly marks: Array<{ epoch: number; at: number }> = [];
+
+  /** A listing sent at `at` answered with these streams. */
+  note(streams: EdgeStream[], at: number): void {
+    if (streams.length === 0) return;
+    this.marks.push({ epoch: Math.max(...streams.map((stream) => stream.epoch)), at });
+  }
+
+  /** The latest time the stream is known to have been made after, if any listing came before it. */
+  madeAfter(stream: EdgeStream): number | undefined {
+    for (let i = this.marks.length - 1; i >= 0; i--) {
+      if (this.marks[i]!.epoch < stream.epoch) return this.marks[i]!.at;
+    }
+    return undefined;
+  }
+
+  /** Forgets the marks older than `before`, but the latest. */
+  prune(before: number): void {
+    while (this.marks.length > 1 && this.marks[0]!.at < before) this.marks.shift();
+  }
 }
