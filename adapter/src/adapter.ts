@@ -60,7 +60,7 @@ export class Adapter {
     this.oomKillsAtStart = oomKillCount(deps.cgroupRoot);
     const { config } = deps;
     this.liveness = new AppLiveness(
-      () => appAnswers(config, livenessProbeMs(config.requestTimeoutMs)),
+      () => this.probeLiveness(),
       Date.now,
       (timedOutAfterMs) =>
         deps.logger.info('a request timed out with no answer begun meanwhile, but the app answers a probe', {
@@ -114,6 +114,11 @@ export class Adapter {
 
   get appExited(): Promise<number> | undefined {
     return this.appProcess?.exited;
+  }
+
+  /** Whether the app begins an answer to a probe within its liveness time (see app-liveness.ts). */
+  private probeLiveness(): Promise<boolean> {
+    return appAnswers(this.deps.config, livenessProbeMs(this.deps.config.requestTimeoutMs));
   }
 
   /** Resolves with the reason once the app is found stuck (see app-liveness.ts). */
@@ -273,11 +278,7 @@ export class Adapter {
         }
         case CONTROL_PATHS.live: {
           // The runner asks when the edge saw the app's requests fail with no answer for a whole timeout.
-          const answers = await appAnswers(
-            this.deps.config,
-            livenessProbeMs(this.deps.config.requestTimeoutMs),
-          );
-          return sendJson(res, 200, { answers });
+          return sendJson(res, 200, { answers: await this.probeLiveness() });
         }
         case CONTROL_PATHS.stats:
           return sendJson(res, 200, { state: this.state, ...this.stats.snapshot(this.limiter.queued) });

@@ -139,10 +139,8 @@ export class Reconciler {
    * suspect, as a client that stalls its upload makes the same counts. Its adapter probes the app: no answer
    * there either (or no adapter answering), and it is stuck and goes.
    */
-  private async foundSilent(fn: FunctionRuntime, instance: Instance): Promise<void> {
-    if (this.checkingDown.has(instance.id)) return;
-    this.checkingDown.add(instance.id);
-    try {
+  private foundSilent(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    return this.checkOnce(instance, async () => {
       const quietMs = this.deps.clock.now() - instance.edgeAnswers!.lastAnswerAt;
       const probe = livenessProbeMs(fn.spec.timeoutMs);
       const answer = await this.adapter.appAnswers(instance, probe);
@@ -156,6 +154,15 @@ export class Reconciler {
         return;
       }
       this.instanceGone(instance.id, { via: 'stuck', quietMs, timeoutMs: fn.spec.timeoutMs, answer });
+    });
+  }
+
+  /** One question about an instance's health at a time, however many samples find it suspect meanwhile. */
+  private async checkOnce(instance: Instance, check: () => Promise<void>): Promise<void> {
+    if (this.checkingDown.has(instance.id)) return;
+    this.checkingDown.add(instance.id);
+    try {
+      await check();
     } finally {
       this.checkingDown.delete(instance.id);
     }
@@ -485,10 +492,8 @@ export class Reconciler {
    * another container holds the address, nothing answers), and it is taken for dead. One that says it is
    * healthy (a refusal the app got over) is given back to the edge.
    */
-  private async foundDown(fn: FunctionRuntime, instance: Instance): Promise<void> {
-    if (this.checkingDown.has(instance.id)) return;
-    this.checkingDown.add(instance.id);
-    try {
+  private foundDown(fn: FunctionRuntime, instance: Instance): Promise<void> {
+    return this.checkOnce(instance, async () => {
       const health = await this.adapter.health(instance);
       if (!fn.pool.has(instance) || !isIn(instance, 'active')) return;
       // No answer from a container the engine still runs is not a death (a slow or busy adapter).
@@ -503,9 +508,7 @@ export class Reconciler {
       }
       const answer = health.code === 'UNREACHABLE' ? 'EDGE_DOWN' : health.code;
       this.instanceGone(instance.id, { via: 'answer', answer, message: health.reason });
-    } finally {
-      this.checkingDown.delete(instance.id);
-    }
+    });
   }
 
   /** A stopped container of ours that nothing tracks (its removal failed while the engine was away). */

@@ -416,6 +416,9 @@ export class Edge implements Routing {
         ask: (command: string) => this.process.askWorker(pid, command),
       })),
     ];
+    // A stream made before the longest timeout is overdue whatever its marks say.
+    const markedSince =
+      now - Math.max(...[...this.backends.values()].map((backend) => backend.timeoutMs)) - 2000;
     let ended = 0;
     const seen = new Set<string>();
     for (const { worker, ask } of workers) {
@@ -424,8 +427,7 @@ export class Edge implements Routing {
       const marks = this.epochMarks.get(worker) ?? new EpochMarks();
       this.epochMarks.set(worker, marks);
       marks.note(streams, sentAt);
-      // A stream made before the longest timeout is overdue whatever its marks say.
-      marks.prune(now - Math.max(...[...this.backends.values()].map((backend) => backend.timeoutMs)) - 2000);
+      marks.prune(markedSince);
       for (const stream of mayBeOverdue(streams, timeouts, ACTIVATOR_SERVER)) {
         // A WebSocket stays a candidate for as long as it is open: it is asked about once.
         const key = `${worker}/${stream.id}`;
