@@ -8,6 +8,7 @@ import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
 import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 import { getOnOwnConnection } from '../helpers/own-connection.js';
+import { edgeAdmin, edgeBackendOf, edgeServerStates } from '../helpers/edge-servers.js';
 
 const docker = testDocker();
 
@@ -39,16 +40,25 @@ async function edgeServers(
   runner: RunnerProcess,
   fn: string,
 ): Promise<Array<{ name: string; port: number }>> {
-  const answer = await edgeCommand(join(runner.dataDir, 'edge', 'admin.sock'), `show servers state fn_${fn}`);
   return (
-    answer
-      .split('\n')
-      .filter((line) => /^\d+ /.test(line))
-      .map((line) => line.split(' '))
+    (await edgeServerStates(runner.dataDir, fn))
       // Slots in use: not the activator, not forced into maintenance (admin state bit 1).
       .filter((fields) => fields[3] !== '_activator' && (Number(fields[6]) & 1) === 0)
       .map((fields) => ({ name: fields[3]!, port: Number(fields[18]) }))
   );
+}
+
+/** The pid of the edge's current worker: a reload makes a new one. */
+async function edgeWorkerPid(runner: RunnerProcess): Promise<string | undefined> {
+  return /^Pid: (\d+)/m.exec(await edgeCommand(edgeAdmin(runner.dataDir), 'show info'))?.[1];
+}
+
+/** A request to plain's app that takes ms; its status. */
+function slow(runner: RunnerProcess, ms: number): Promise<number> {
+  return fetch(`${runner.gateway}/fn/plain/slow?ms=${ms}`).then(async (res) => {
+    await res.arrayBuffer();
+    return res.status;
+  });
 }
 
 /** One raw request on its own connection; the whole answer as text. */
@@ -477,13 +487,16 @@ describe('the edge (HAProxy) in front of every function', () => {
     agent.destroy();
   }, 60_000);
 
-  test('a function deployed under load is added with a seamless reload: no request fails', async () => {
+  test('a function that needs a backend of a new shape is added with a seamless reload: no request fails', async () => {
     // A reload closes the old worker's idle connections: a GET that crosses that close is sent again on a new
     // connection, as browsers do (about one per reload at 200 req/s). A request cut in flight is a failure.
+    const worker = await edgeWorkerPid(runner);
     const prober = startProber(`${runner.gateway}/fn/plain/`, 50, { retryClosedIdle: true });
-    await deploy(runner, 'added');
+    // A queue timeout no backend has yet (it follows a timeout under the start wait): only a reload makes one.
+    await deploy(runner, 'added', ['--timeout', '7s']);
     await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--reserve-after', '600']);
     const results = await prober.stop();
+    expect(await edgeWorkerPid(runner)).not.toBe(worker);
     expect(results.length).toBeGreaterThan(50);
     expect(results.filter((result) => result.status !== 200)).toEqual([]);
     expect(results.filter((result) => result.retried).length).toBeLessThanOrEqual(5);
@@ -492,17 +505,10 @@ describe('the edge (HAProxy) in front of every function', () => {
 
   test('a release reloads nothing: requests in flight and queued for another function stay within its concurrency, and the context names the new revision', async () => {
     await deploy(runner, 'released', ['--reserve-after', '600']);
-    const admin = join(runner.dataDir, 'edge', 'admin.sock');
-    const workerPid = async () => /^Pid: (\d+)/m.exec(await edgeCommand(admin, 'show info'))?.[1];
-    const worker = await workerPid();
+    const worker = await edgeWorkerPid(runner);
     await resetPeak(runner);
-    const slow = (ms: number) =>
-      fetch(`${runner.gateway}/fn/plain/slow?ms=${ms}`).then(async (res) => {
-        await res.arrayBuffer();
-        return res.status;
-      });
     // Two in flight at plain's app (its concurrency), two queued at the edge, and more coming all along.
-    const first = Array.from({ length: 4 }, () => slow(3000));
+    const first = Array.from({ length: 4 }, () => slow(runner, 3000));
     // Asked of the runner: a request to plain would wait behind these.
     await until(
       'plain at its concurrency',
@@ -516,7 +522,7 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
     // A reload would have left the first requests to an old worker, and let the new one send 2 more at once.
     expect((await readPeak(runner)).peak).toBe(2);
-    expect(await workerPid()).toBe(worker);
+    expect(await edgeWorkerPid(runner)).toBe(worker);
     const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
       name: string;
       revision: number;
@@ -528,6 +534,55 @@ describe('the edge (HAProxy) in front of every function', () => {
     };
     expect(JSON.parse(seen.headers['x-pilotlight-context']!)).toMatchObject({ revision: String(revision) });
   }, 120_000);
+});
+
+describe('the edge adds and removes functions at run time', () => {
+  let runner: RunnerProcess;
+
+  beforeAll(async () => {
+    runner = await startRunner(docker);
+    await deploy(runner, 'plain', ['--concurrency', '2', '--max', '1', '--reserve-after', '600']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await runner?.stop();
+  }, 60_000);
+
+  test('deploying, changing and removing a function reloads nothing: another function under a queue stays within its concurrency, and no request fails', async () => {
+    // Another function of plain's shape, to have been deployed the once that needs a reload (the first one).
+    await deploy(runner, 'first', ['--concurrency', '2', '--max', '1', '--reserve-after', '600']);
+    const worker = await edgeWorkerPid(runner);
+    await resetPeak(runner);
+    const first = Array.from({ length: 4 }, () => slow(runner, 3000));
+    await until(
+      'plain at its concurrency',
+      async () => (await listedInstances(runner, 'plain'))[0]!.inflight >= 2 || undefined,
+    );
+    const prober = startProber(`${runner.gateway}/fn/plain/slow?ms=100`, 5, { newConnections: true });
+    const echo = (size: number) =>
+      fetch(`${runner.gateway}/fn/extra/echo`, { method: 'POST', body: 'x'.repeat(size) }).then(
+        async (res) => {
+          await res.arrayBuffer();
+          return res.status;
+        },
+      );
+    await deploy(runner, 'extra', ['--concurrency', '2', '--max', '1', '--max-body-size', '2k']);
+    expect(await echo(3000)).toBe(413);
+    const extraBackend = await edgeBackendOf(runner.dataDir, 'extra');
+    await deploy(runner, 'extra', ['--concurrency', '2', '--max', '1', '--max-body-size', '4k']);
+    expect(await echo(3000)).toBe(200);
+    expect(await runner.cli(['rm', 'extra'])).toMatchObject({ exitCode: 0 });
+    expect((await fetch(`${runner.gateway}/fn/extra/`)).status).toBe(404);
+    // Its backend serves the next function deployed.
+    await deploy(runner, 'again', ['--concurrency', '2', '--max', '1']);
+    expect((await fetch(`${runner.gateway}/fn/again/`)).status).toBe(200);
+    const probes = await prober.stop();
+    expect(await Promise.all(first)).toEqual([200, 200, 200, 200]);
+    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+    expect((await readPeak(runner)).peak).toBe(2);
+    expect(await edgeWorkerPid(runner)).toBe(worker);
+    expect(await edgeBackendOf(runner.dataDir, 'again')).toBe(extraBackend);
+  }, 180_000);
 });
 
 describe('the edge outlives the runner', () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ADAPTER_EXIT } from '../../adapter/contract/contract.js';
-import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
+import { edgeServerStates } from '../helpers/edge-servers.js';
 import { sampleImageRef, type SampleName } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
 import { startAdapterInstance, type AdapterInstance } from '../helpers/adapter-instance.js';
@@ -94,12 +94,10 @@ async function containerGone(id: string): Promise<boolean> {
 /** Whether the edge still has a server in service at this instance's address. */
 async function edgeRoutesTo(runner: RunnerProcess, fn: string, address: string): Promise<boolean> {
   const ip = new URL(address).hostname;
-  const answer = await edgeCommand(join(runner.dataDir, 'edge', 'admin.sock'), `show servers state fn_${fn}`);
-  // Fields: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state …; admin bit 1 is maint.
-  return answer
-    .split('\n')
-    .map((line) => line.split(' '))
-    .some((fields) => fields[4] === ip && (Number(fields[6]) & 1) === 0);
+  // Admin state (field 6) bit 1 is maint.
+  return (await edgeServerStates(runner.dataDir, fn)).some(
+    (fields) => fields[4] === ip && (Number(fields[6]) & 1) === 0,
+  );
 }
 
 /** A TCP connection attempt from inside a container (with the Node of the express sample): its outcome. */
@@ -348,9 +346,9 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     await deploy(runner, 'hog', 'express', ['--min', '1', '--memory', '128m', '--reserved-memory', '64m']);
     const first = await activeInstance(runner, 'hog');
     // Straight from the edge to the app: the edge sees a connection cut, not why.
-    const answer = await fetch(`${runner.gateway}/fn/hog/oom`);
+    const answer = await getOnOwnConnection(`${runner.gateway}/fn/hog/oom`);
     expect(answer.status).toBe(502);
-    expect(answer.headers.get('x-pilotlight-error')).toBe('APP_UNREACHABLE');
+    expect(answer.headers['x-pilotlight-error']).toBe('APP_UNREACHABLE');
     await activeInstance(runner, 'hog', first.name);
     // An app on loopback is reached through its adapter, which reads the OOM kill from its cgroup.
     await deploy(runner, 'hog-local', 'express', [
@@ -363,10 +361,10 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
       '--env',
       'HOST=127.0.0.1',
     ]);
-    const viaAdapter = await fetch(`${runner.gateway}/fn/hog-local/oom`);
+    const viaAdapter = await getOnOwnConnection(`${runner.gateway}/fn/hog-local/oom`);
     expect(viaAdapter.status).toBe(502);
-    expect(viaAdapter.headers.get('x-pilotlight-error')).toBe('APP_OOM_KILLED');
-    expect(await viaAdapter.text()).toContain('memory limit exceeded (128m)');
+    expect(viaAdapter.headers['x-pilotlight-error']).toBe('APP_OOM_KILLED');
+    expect(viaAdapter.body).toContain('memory limit exceeded (128m)');
     const died = await until('the death event', async () =>
       (await events(runner, 'hog')).find((event) => event.action === 'die'),
     );

@@ -27,19 +27,32 @@ export function slotName(index: number): string {
   return `s${index + 1}`;
 }
 
-/** One function as the edge serves it: its backend's settings and its instances. */
-export interface EdgeBackend {
+/** What a function asks of its backend that can change at run time: kept in the settings map, not the configuration. */
+export interface FunctionSettings {
   fn: string;
-  /** Not in the configuration: in the revisions map, changed at run time. */
   revision: number;
   timeoutMs: number;
   tunnelTimeoutMs: number;
-  /** How long a request may wait for a free slot in the backend's queue. */
-  queueTimeoutMs: number;
   /** How long the activator may hold a request while an instance wakes or starts. */
   activationWaitMs: number;
   maxBodyBytes?: number | undefined;
+}
+
+/**
+ * One backend of the edge's pool. A backend is given to a function at run time (the functions map routes the
+ * function's requests to it, the settings map holds what the function asks of it), so that deploying or
+ * removing a function needs no reload; only what HAProxy 2.6 cannot change at run time is in the
+ * configuration: the queue's timeout and the number of slots.
+ */
+export interface EdgeBackend {
+  name: string;
+  /** How long a request may wait for a free slot in the backend's queue. */
+  queueTimeoutMs: number;
   slots: EdgeSlot[];
+  /** The function it serves (or served, while its last requests finish); undefined for a spare. */
+  settings: FunctionSettings | undefined;
+  /** Its function is gone: no request is routed to it, and it becomes a spare once its slots are free. */
+  retiring: boolean;
 }
 
 export interface EdgeListen {
@@ -72,8 +85,9 @@ export const ACTIVATOR_SERVER = '_activator';
 export const EDGE_NOT_READY = 'EDGE_NOT_READY';
 export const FUNCTION_HEADER = `${OWN_HEADER_PREFIX}function`;
 
-export function backendName(fn: string): string {
-  return `fn_${fn}`;
+/** The pool's backends are numbered: a backend outlives the function it serves, and may serve another after. */
+export function backendName(index: number): string {
+  return `pool${index}`;
 }
 
 /** The error envelope of the contract, made by the edge with the request id. */
@@ -96,7 +110,7 @@ export function renderEdgeConfig(
   return [
     ...globalSection(paths, tuning),
     ...defaultsSection(paths),
-    ...edgeFrontend(listen),
+    ...edgeFrontend(paths, listen),
     ...activatedFrontend(paths, backends),
     ...runnerBackends(paths),
     ...backends.flatMap((backend) => functionBackend(paths, backend)),
@@ -167,7 +181,7 @@ function defaultsSection(paths: EdgePaths): string[] {
   ];
 }
 
-function edgeFrontend(listen: EdgeListen): string[] {
+function edgeFrontend(paths: EdgePaths, listen: EdgeListen): string[] {
   return [
     'frontend edge',
     `  bind ${listen.host}:${listen.port}`,
@@ -196,7 +210,7 @@ function edgeFrontend(listen: EdgeListen): string[] {
     `  http-request set-header ${FUNCTION_HEADER} %[var(txn.fn)] if { var(txn.fn) -m found }`,
     '  use_backend runner if { var(txn.lambda) -m found }',
     `  use_backend runner if { req.hdr(${HEADERS.invocationType}) -i event }`,
-    '  use_backend fn_%[var(txn.fn)]',
+    `  use_backend %[var(txn.fn),map(${paths.functions},unknown)]`,
     '  default_backend unknown',
     '',
   ];
@@ -212,9 +226,10 @@ function activatedFrontend(paths: EdgePaths, backends: EdgeBackend[]): string[] 
     'frontend activated',
     `  bind ${paths.activated} mode 600`,
     `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId})`,
+    `  http-request set-var(txn.backend) req.hdr(${FUNCTION_HEADER}),map(${paths.functions})`,
     ...backends.flatMap((backend) => [
-      ...instanceUpAcl(`up_${backend.fn}`, backend),
-      `  use_backend ${backendName(backend.fn)} if { req.hdr(${FUNCTION_HEADER}) -m str ${backend.fn} } up_${backend.fn}`,
+      ...instanceUpAcl(`up_${backend.name}`, backend),
+      `  use_backend ${backend.name} if { var(txn.backend) -m str ${backend.name} } up_${backend.name}`,
     ]),
     '  default_backend not_ready',
     '',
@@ -241,38 +256,76 @@ function runnerBackends(paths: EdgePaths): string[] {
   ];
 }
 
-/** The revisions map (`EdgePaths.revisions`): each backend's function revision. */
-export function renderRevisions(backends: EdgeBackend[]): string {
-  return backends.map((backend) => `${backendName(backend.fn)} ${backend.revision}\n`).join('');
+/** The functions map (`EdgePaths.functions`): each function's backend, for routing. */
+export function renderFunctionsMap(backends: EdgeBackend[]): string {
+  return backends
+    .filter((backend) => backend.settings && !backend.retiring)
+    .map((backend) => `${backend.settings!.fn} ${backend.name}\n`)
+    .join('');
+}
+
+/** The settings map (`EdgePaths.settings`): each backend's function and what it asks of the backend. */
+export function renderSettingsMap(backends: EdgeBackend[]): string {
+  return backends
+    .filter((backend) => backend.settings)
+    .map((backend) => `${backend.name} ${settingsValue(backend.settings!)}\n`)
+    .join('');
+}
+
+/** The fields a backend reads from its settings map entry, in order, split at `|` (no name holds one). */
+const SETTINGS_FIELDS = [
+  'fn',
+  'revision',
+  'timeoutMs',
+  'tunnelTimeoutMs',
+  'activationTimeoutMs',
+  'maxBodyBytes',
+];
+
+export function settingsValue(settings: FunctionSettings): string {
+  const fields: Record<(typeof SETTINGS_FIELDS)[number], string | number> = {
+    fn: settings.fn,
+    revision: settings.revision,
+    timeoutMs: settings.timeoutMs,
+    tunnelTimeoutMs: settings.tunnelTimeoutMs,
+    // Bound for the activator: a wake or a start does not count against the function's timeout (the runner
+    // ends a request to an instance at its deadline whatever this says).
+    activationTimeoutMs: settings.activationWaitMs + settings.timeoutMs + 5000,
+    // 0: no limit.
+    maxBodyBytes: settings.maxBodyBytes ?? 0,
+  };
+  return SETTINGS_FIELDS.map((field) => fields[field]).join('|');
+}
+
+/** The sample expression of one field of the backend's settings (read into txn.settings first). */
+function setting(field: (typeof SETTINGS_FIELDS)[number]): string {
+  return `var(txn.settings),field(${SETTINGS_FIELDS.indexOf(field) + 1},|)`;
 }
 
 function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
   const context =
-    `'{"function":"${backend.fn}","revision":"%[be_name,map(${paths.revisions})]","requestId":"%[var(txn.rid)]",` +
-    `"deadline":%[date(0,ms),add(${backend.timeoutMs})]}'`;
+    `'{"function":"%[${setting('fn')}]","revision":"%[${setting('revision')}]","requestId":"%[var(txn.rid)]",` +
+    `"deadline":%[date(0,ms),add(txn.timeout)]}'`;
   return [
-    `backend ${backendName(backend.fn)}`,
+    `backend ${backend.name}`,
     '  balance leastconn',
-    `  timeout server ${backend.timeoutMs}`,
-    `  timeout tunnel ${backend.tunnelTimeoutMs}`,
     `  timeout queue ${backend.queueTimeoutMs}`,
     // A connection refused reached no app: another instance (or the activator) gets the request.
     '  retries 3',
     '  option redispatch 1',
     '  retry-on conn-failure',
-    ...(backend.maxBodyBytes === undefined
-      ? []
-      : [
-          `  http-request return ${errorAnswer(413, 'BODY_TOO_LARGE', `the request body exceeds the maxBodySize of the function, ${backend.maxBodyBytes} bytes`)} if { req.hdr_val(content-length) gt ${backend.maxBodyBytes} }`,
-        ]),
+    `  http-request set-var(txn.settings) be_name,map(${paths.settings})`,
+    `  http-request set-var(txn.timeout) ${setting('timeoutMs')}`,
+    `  http-request set-var(txn.maxbody) ${setting('maxBodyBytes')}`,
+    `  http-request set-timeout server var(txn.timeout)`,
+    `  http-request set-timeout tunnel ${setting('tunnelTimeoutMs')}`,
+    `  http-request return ${errorAnswer(413, 'BODY_TOO_LARGE', 'the request body exceeds the maxBodySize of the function, %[var(txn.maxbody)] bytes')} if { var(txn.maxbody) -m int gt 0 } { req.hdr_val(content-length),sub(txn.maxbody) gt 0 }`,
     `  http-request del-header ^${OWN_HEADER_PREFIX} -m reg`,
     `  http-request set-header ${HEADERS.context} ${context}`,
-    // Bound for the activator: a wake or a start does not count against the function's timeout (the
-    // runner ends a request to an instance at its deadline whatever this says).
     ...instanceUpAcl('instance_up', backend),
-    `  http-request set-timeout server ${backend.activationWaitMs + backend.timeoutMs + 5000} if !instance_up`,
+    `  http-request set-timeout server ${setting('activationTimeoutMs')} if !instance_up`,
     // The runner's check first: while it answers, instance_up is not evaluated a second time per request.
-    `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backendName(backend.fn)}/${ACTIVATOR_SERVER}) } !instance_up`,
+    `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backend.name}/${ACTIVATOR_SERVER}) } !instance_up`,
     ...backend.slots.map(serverLine),
     // Checked, so that a runner that is down is known here (its socket refuses) and said so above.
     `  server ${ACTIVATOR_SERVER} ${paths.runner} backup check inter 1s fall 1 rise 1`,
@@ -285,9 +338,7 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
  * `nbsrv`: with no instance up it counts the backup server, the activator, and is 1.
  */
 function instanceUpAcl(name: string, backend: EdgeBackend): string[] {
-  return backend.slots.map(
-    (_slot, index) => `  acl ${name} srv_is_up(${backendName(backend.fn)}/${slotName(index)})`,
-  );
+  return backend.slots.map((_slot, index) => `  acl ${name} srv_is_up(${backend.name}/${slotName(index)})`);
 }
 
 /**

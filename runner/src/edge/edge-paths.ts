@@ -17,8 +17,10 @@ export interface EdgePaths {
   badRequest: string;
   /** The Lua actions the configuration loads (hop-by-hop headers a Connection header names). */
   lua: string;
-  /** Each backend's function revision, for the context header: changed at run time, so a release needs no reload. */
-  revisions: string;
+  /** Each function's backend: changed at run time, so a deploy or a removal needs no reload. */
+  functions: string;
+  /** Each backend's function, revision, timeouts and body limit: changed at run time too. */
+  settings: string;
   log: string;
 }
 
@@ -34,7 +36,8 @@ export function edgePaths(dataDir: string): EdgePaths {
     activated: join(dir, 'activated.sock'),
     badRequest: join(dir, 'bad-request.http'),
     lua: join(dir, 'hop-by-hop.lua'),
-    revisions: join(dir, 'revisions.map'),
+    functions: join(dir, 'functions.map'),
+    settings: join(dir, 'settings.map'),
     log: join(dir, 'haproxy.log'),
   };
 }

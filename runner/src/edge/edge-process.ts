@@ -108,6 +108,10 @@ export class EdgeProcess {
     chmodSync(this.paths.dir, 0o700);
     writeFileSync(this.paths.badRequest, badRequestFile(), { mode: 0o600 });
     writeFileSync(this.paths.lua, hopByHopLua(), { mode: 0o600 });
+    // The maps are the view's to write (edge.ts); an edge started without one routes no function.
+    for (const map of [this.paths.functions, this.paths.settings]) {
+      if (!existsSync(map)) writeFileSync(map, '', { mode: 0o600 });
+    }
     writeFileSync(`${this.paths.config}.new`, config, { mode: 0o600 });
   }
 

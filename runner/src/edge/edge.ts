@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { sleep } from '../../../common/sleep.js';
@@ -9,11 +9,14 @@ import {
   FREE_ADDRESS,
   backendName,
   renderEdgeConfig,
-  renderRevisions,
+  renderFunctionsMap,
+  renderSettingsMap,
+  settingsValue,
   DEFAULT_EDGE_TUNING,
   type EdgeTuning,
   slotName,
   type EdgeBackend,
+  type FunctionSettings,
   type EdgeListen,
   type EdgeSlot,
   type ServerState,
@@ -46,9 +49,38 @@ function slotOf(backend: EdgeBackend, instance: string): number {
   return backend.slots.findIndex((slot) => slot.instance === instance);
 }
 
-function serverId(fn: string, index: number): string {
-  return `${backendName(fn)}/${slotName(index)}`;
+function serverId(backend: EdgeBackend, index: number): string {
+  return `${backend.name}/${slotName(index)}`;
 }
+
+/** What of a backend only a reload can change: the queue's timeout, and how many slots it has. */
+interface BackendShape {
+  queueTimeoutMs: number;
+  slots: number;
+  concurrency: number;
+}
+
+function shapeOf(spec: FunctionSpec): BackendShape {
+  return {
+    // The timeout counts from when the edge takes a request: one that waited it out in the queue would be
+    // ended as soon as it reached the app, so it gets the queue's 503 instead.
+    queueTimeoutMs: Math.min(capacityWaitMs(spec), spec.timeoutMs),
+    slots: slotsFor(spec),
+    concurrency: spec.concurrency,
+  };
+}
+
+function fits(backend: EdgeBackend, shape: BackendShape): boolean {
+  return backend.queueTimeoutMs === shape.queueTimeoutMs && backend.slots.length >= shape.slots;
+}
+
+/**
+ * Spare backends a reload leaves of the shape it was made for (and of each function's), so that the next
+ * functions deployed like them are added at run time: a reload hands the requests in flight and queued to the
+ * old worker, which the new one does not count against each server's maxconn. At most MAX_SPARES in all.
+ */
+const SPARES_PER_SHAPE = 2;
+const MAX_SPARES = 8;
 
 function splitAddress(address: string): [string, string] {
   const at = address.lastIndexOf(':');
@@ -60,30 +92,16 @@ export const DEFAULT_TUNNEL_TIMEOUT_MS = 3600_000;
 
 type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
-/** The backend settings a function's spec gives (its servers aside). */
-export function backendOf(spec: FunctionSpec): Omit<EdgeBackend, 'slots'> {
+/** What a function's spec asks of its backend that can change at run time. */
+export function settingsOf(spec: FunctionSpec): FunctionSettings {
   return {
     fn: spec.name,
     revision: spec.revision,
     timeoutMs: spec.timeoutMs,
     tunnelTimeoutMs: spec.tunnelTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS,
-    // The timeout counts from when the edge takes a request: one that waited it out in the queue would be
-    // ended as soon as it reached the app, so it gets the queue's 503 instead.
-    queueTimeoutMs: Math.min(capacityWaitMs(spec), spec.timeoutMs),
     activationWaitMs: capacityWaitMs(spec),
     maxBodyBytes: spec.adapter.maxBodyBytes,
   };
-}
-
-/** Whether two backends' settings render the same configuration (the revision is in a map, not in it). */
-function sameSettings(a: Omit<EdgeBackend, 'slots'>, b: Omit<EdgeBackend, 'slots'>): boolean {
-  return (
-    a.timeoutMs === b.timeoutMs &&
-    a.tunnelTimeoutMs === b.tunnelTimeoutMs &&
-    a.queueTimeoutMs === b.queueTimeoutMs &&
-    a.activationWaitMs === b.activationWaitMs &&
-    a.maxBodyBytes === b.maxBodyBytes
-  );
 }
 
 /**
@@ -92,7 +110,12 @@ function sameSettings(a: Omit<EdgeBackend, 'slots'>, b: Omit<EdgeBackend, 'slots
  * Every change goes through one queue, so a reload never races a server change.
  */
 export class Edge implements Routing {
+  /** The pool, by backend name: those serving a function, those whose function is gone, and spares. */
   private readonly backends = new Map<string, EdgeBackend>();
+  /** The backend serving each function. */
+  private readonly byFunction = new Map<string, EdgeBackend>();
+  /** Each function's backend in the edge a restarted runner adopts (its functions map): kept until open. */
+  private readonly adopted: Map<string, string>;
   private readonly process: EdgeProcess;
   private live = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -116,6 +139,7 @@ export class Edge implements Routing {
   ) {
     this.listen = listen;
     this.process = new EdgeProcess(paths);
+    this.adopted = readFunctionsMap(paths.functions);
   }
 
   get port(): number {
@@ -128,6 +152,8 @@ export class Edge implements Routing {
    */
   async open(): Promise<'adopted' | 'started'> {
     return this.serial(async () => {
+      this.keepSpares();
+      this.adopted.clear();
       if ((await this.process.running()) === undefined) {
         this.listen = { ...this.listen, port: await freePort(this.listen) };
         await this.process.start(this.config());
@@ -177,53 +203,139 @@ export class Edge implements Routing {
     });
   }
 
+  /**
+   * The function's backend: the one it has (its settings changed at run time), a spare (given at run time), or
+   * a new one, by a reload (also when it needs what only a reload changes: its queue's timeout, more slots).
+   */
   declare(spec: FunctionSpec): Promise<void> {
     return this.serial(async () => {
-      const settings = backendOf(spec);
-      const existing = this.backends.get(spec.name);
-      const slots = existing?.slots ?? [];
-      const wanted = slotsFor(spec);
-      if (existing && sameSettings(existing, settings) && slots.length >= wanted) {
-        // A release: no reload, which would leave requests in flight and queued to an old worker that the
-        // current one does not count against each server's maxconn.
-        if (existing.revision !== settings.revision) await this.setRevision(existing, settings.revision);
-        return;
-      }
-      while (slots.length < wanted) slots.push(freeSlot(spec.concurrency));
-      this.backends.set(spec.name, { ...settings, slots });
+      const settings = settingsOf(spec);
+      const shape = shapeOf(spec);
+      const current = this.byFunction.get(spec.name);
+      if (current && fits(current, shape)) return this.changeSettings(current, settings);
+      const spare = current ? undefined : this.spareFitting(shape);
+      if (spare && this.live) return this.assign(spare, settings);
+      const backend = current ?? spare ?? this.newBackend(shape, this.adopted.get(spec.name));
+      backend.queueTimeoutMs = shape.queueTimeoutMs;
+      while (backend.slots.length < shape.slots) backend.slots.push(freeSlot(shape.concurrency));
+      backend.settings = settings;
+      this.byFunction.set(spec.name, backend);
+      this.keepSpares(shape);
       await this.reload();
     });
   }
 
-  private async setRevision(backend: EdgeBackend, revision: number): Promise<void> {
-    backend.revision = revision;
-    this.writeRevisions();
-    if (this.live) {
-      await edgeAction(
-        this.paths.admin,
-        `set map ${this.paths.revisions} ${backendName(backend.fn)} ${revision}`,
-      );
+  private async changeSettings(backend: EdgeBackend, settings: FunctionSettings): Promise<void> {
+    const value = settingsValue(settings);
+    if (backend.settings && settingsValue(backend.settings) === value) return;
+    backend.settings = settings;
+    this.writeMaps();
+    if (this.live)
+      await edgeAction(this.paths.admin, `set map ${this.paths.settings} ${backend.name} ${value}`);
+  }
+
+  /** A spare starts serving the function: its settings first, so that the first request routed finds them. */
+  private async assign(spare: EdgeBackend, settings: FunctionSettings): Promise<void> {
+    spare.settings = settings;
+    this.byFunction.set(settings.fn, spare);
+    this.writeMaps();
+    const { admin, settings: settingsMap, functions } = this.paths;
+    await edgeAction(admin, `add map ${settingsMap} ${spare.name} ${settingsValue(settings)}`);
+    await edgeAction(admin, `add map ${functions} ${settings.fn} ${spare.name}`);
+  }
+
+  private spareFitting(shape: BackendShape): EdgeBackend | undefined {
+    const spares = [...this.backends.values()].filter((backend) => !backend.settings && fits(backend, shape));
+    // The smallest that fits, so that a function with many slots still finds one.
+    return spares.sort((a, b) => a.slots.length - b.slots.length)[0];
+  }
+
+  private newBackend(shape: BackendShape, name?: string): EdgeBackend {
+    const taken = new Set([...this.backends.keys(), ...this.adopted.values()]);
+    if (name === undefined || this.backends.has(name)) {
+      let index = 1;
+      while (taken.has(backendName(index))) index += 1;
+      name = backendName(index);
+    }
+    const slots = Array.from({ length: shape.slots }, () => freeSlot(shape.concurrency));
+    const backend: EdgeBackend = {
+      name,
+      queueTimeoutMs: shape.queueTimeoutMs,
+      slots,
+      settings: undefined,
+      retiring: false,
+    };
+    this.backends.set(name, backend);
+    return backend;
+  }
+
+  /** Spares of the given shape and of each function's, before a reload renders them. */
+  private keepSpares(first?: BackendShape): void {
+    const shapes = [...(first ? [first] : [])];
+    for (const backend of this.byFunction.values()) {
+      shapes.push({
+        queueTimeoutMs: backend.queueTimeoutMs,
+        slots: backend.slots.length,
+        concurrency: backend.slots[0]?.maxconn ?? 1,
+      });
+    }
+    for (const shape of shapes) {
+      const spares = () => [...this.backends.values()].filter((backend) => !backend.settings);
+      while (
+        spares().length < MAX_SPARES &&
+        spares().filter((backend) => fits(backend, shape)).length < SPARES_PER_SHAPE
+      ) {
+        this.newBackend(shape);
+      }
     }
   }
 
-  /** The revisions map as the view has it, for the next start or reload to load (or the current to read). */
-  private writeRevisions(): void {
+  /** Both maps as the view has them, for the next start or reload to load (or the current to read). */
+  private writeMaps(): void {
     mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(this.paths.revisions, renderRevisions([...this.backends.values()]), { mode: 0o600 });
+    const backends = [...this.backends.values()];
+    writeFileSync(this.paths.settings, renderSettingsMap(backends), { mode: 0o600 });
+    writeFileSync(this.paths.functions, renderFunctionsMap(backends), { mode: 0o600 });
   }
 
+  /**
+   * No request is routed to the function from now on; its backend becomes a spare once its slots are free
+   * (its instances are removed, each waiting for its requests to finish).
+   */
   forget(fn: string): Promise<void> {
     return this.serial(async () => {
-      if (!this.backends.delete(fn)) return;
+      const backend = this.byFunction.get(fn);
+      if (!backend) return;
+      this.byFunction.delete(fn);
       this.busySince.delete(fn);
-      await this.reload();
+      backend.retiring = true;
+      this.writeMaps();
+      if (this.live) await edgeAction(this.paths.admin, `del map ${this.paths.functions} ${fn}`);
+      await this.releaseIfFree(backend);
     });
+  }
+
+  private async releaseIfFree(backend: EdgeBackend): Promise<void> {
+    if (!backend.retiring || backend.slots.some((slot) => slot.instance !== undefined)) return;
+    backend.retiring = false;
+    backend.settings = undefined;
+    this.writeMaps();
+    if (this.live) await edgeAction(this.paths.admin, `del map ${this.paths.settings} ${backend.name}`);
+  }
+
+  /** The slot an instance has, in whichever backend. */
+  private slotHolding(instance: string): { backend: EdgeBackend; index: number } | undefined {
+    for (const backend of this.backends.values()) {
+      const index = slotOf(backend, instance);
+      if (index !== -1) return { backend, index };
+    }
+    return undefined;
   }
 
   /** Gives the instance a slot (its own, or a free one) with its address and maxconn, ready. */
   serve(instance: Instance, maxconn: number): Promise<void> {
     return this.serial(async () => {
-      const backend = this.backends.get(instance.fn);
+      const backend = this.byFunction.get(instance.fn);
       const target = instance.target;
       if (!backend || !target) return;
       const taken: EdgeSlot = { instance: instance.name, address: target, maxconn, state: 'ready' };
@@ -239,7 +351,7 @@ export class Edge implements Routing {
       const before = backend.slots[index]!;
       backend.slots[index] = taken;
       if (!this.live) return;
-      const id = serverId(instance.fn, index);
+      const id = serverId(backend, index);
       if (before.address !== target) {
         const [ip, port] = splitAddress(target);
         await edgeAction(this.paths.admin, `set server ${id} addr ${ip} port ${port}`);
@@ -272,13 +384,13 @@ export class Edge implements Routing {
       await sleep(100);
     }
     await this.serial(async () => {
-      const backend = this.backends.get(instance.fn);
-      const index = backend ? slotOf(backend, instance.name) : -1;
-      if (index === -1) return;
-      backend!.slots[index]!.instance = undefined;
+      const held = this.slotHolding(instance.name);
+      if (!held) return;
+      held.backend.slots[held.index]!.instance = undefined;
       if (this.live) {
-        await edgeCommand(this.paths.admin, `shutdown sessions server ${serverId(instance.fn, index)}`);
+        await edgeCommand(this.paths.admin, `shutdown sessions server ${serverId(held.backend, held.index)}`);
       }
+      await this.releaseIfFree(held.backend);
     });
   }
 
@@ -287,19 +399,19 @@ export class Edge implements Routing {
    * instance with no slot here (one a restarted runner retires) can only have the old workers'.
    */
   async sessions(instance: Instance): Promise<number> {
-    const backend = this.backends.get(instance.fn);
-    const index = backend ? slotOf(backend, instance.name) : -1;
-    const address = index === -1 ? instance.target : backend!.slots[index]!.address;
-    if (!this.live || !backend || address === undefined) return 0;
-    const name = backendName(instance.fn);
-    const command = `show stat ${name} 4 -1`;
+    const held = this.slotHolding(instance.name);
+    const address = held ? held.backend.slots[held.index]!.address : instance.target;
+    if (!this.live || address === undefined) return 0;
+    const command = `show stat ${held?.backend.name ?? '-1'} 4 -1`;
     const [answer, old] = await Promise.all([
-      index === -1 ? Promise.resolve('') : edgeCommand(this.paths.admin, command),
+      held ? edgeCommand(this.paths.admin, command) : Promise.resolve(''),
       // A drain or a shrink acts on this answer: worth waiting a moment for the master.
       this.oldWorkerStats(command, MASTER_PATIENCE_MS),
     ]);
-    const server = parseShowStat(answer).get(name)?.servers.get(slotName(index));
-    return (server ? server.sessions + server.queued : 0) + finishingAt(old, name, address);
+    const server = held
+      ? parseShowStat(answer).get(held.backend.name)?.servers.get(slotName(held.index))
+      : undefined;
+    return (server ? server.sessions + server.queued : 0) + finishingAt(old, address);
   }
 
   /**
@@ -326,12 +438,13 @@ export class Edge implements Routing {
 
   /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
   hasServerUp(fn: string): Promise<boolean> {
-    if (!this.live) return Promise.resolve(false);
+    const name = this.byFunction.get(fn)?.name;
+    if (!this.live || name === undefined) return Promise.resolve(false);
     let asking = this.upQuestions.get(fn);
     if (!asking) {
-      asking = edgeCommand(this.paths.admin, `show stat ${backendName(fn)} 4 -1`)
+      asking = edgeCommand(this.paths.admin, `show stat ${name} 4 -1`)
         .then((answer) => {
-          const servers = parseShowStat(answer).get(backendName(fn))?.servers ?? new Map();
+          const servers = parseShowStat(answer).get(name)?.servers ?? new Map();
           return [...servers].some(
             ([name, server]) => name !== ACTIVATOR_SERVER && server.status.startsWith('UP'),
           );
@@ -352,8 +465,8 @@ export class Edge implements Routing {
       this.oldWorkerStats(command),
     ]);
     const all = parseShowStat(answer);
-    for (const [fn, backend] of this.backends) {
-      const name = backendName(fn);
+    for (const [fn, backend] of this.byFunction) {
+      const name = backend.name;
       const stats = all.get(name);
       if (!stats) continue;
       const servers = new Map<string, ServerStats>();
@@ -362,7 +475,7 @@ export class Edge implements Routing {
         if (slot.instance === undefined || !server) return;
         servers.set(slot.instance, {
           ...server,
-          sessions: server.sessions + finishingAt(old, name, slot.address),
+          sessions: server.sessions + finishingAt(old, slot.address),
         });
       });
       const queued = old.reduce((sum, each) => sum + (each.get(name)?.queued ?? 0), stats.queued);
@@ -402,11 +515,12 @@ export class Edge implements Routing {
     if (!this.live || this.busySince.size === 0) return 0;
     const timeouts = new Map<string, number>();
     const streaks = new Map<string, number>();
-    for (const [fn, backend] of this.backends) {
+    for (const [fn, backend] of this.byFunction) {
       const since = this.busySince.get(fn);
+      const timeoutMs = backend.settings!.timeoutMs;
       if (since === undefined) continue;
-      streaks.set(backendName(fn), since);
-      if (now - since >= backend.timeoutMs - 1000) timeouts.set(backendName(fn), backend.timeoutMs);
+      streaks.set(backend.name, since);
+      if (now - since >= timeoutMs - 1000) timeouts.set(backend.name, timeoutMs);
     }
     const old = await this.process.oldWorkers().catch(() => [] as number[]);
     const workers = [
@@ -418,7 +532,9 @@ export class Edge implements Routing {
     ];
     // A stream made before the longest timeout is overdue whatever its marks say.
     const markedSince =
-      now - Math.max(...[...this.backends.values()].map((backend) => backend.timeoutMs)) - 2000;
+      now -
+      Math.max(0, ...[...this.byFunction.values()].map((backend) => backend.settings!.timeoutMs)) -
+      2000;
     let ended = 0;
     const seen = new Set<string>();
     for (const { worker, ask } of workers) {
@@ -465,12 +581,11 @@ export class Edge implements Routing {
 
   private setState(instance: Instance, state: ServerState): Promise<void> {
     return this.serial(async () => {
-      const backend = this.backends.get(instance.fn);
-      const index = backend ? slotOf(backend, instance.name) : -1;
-      if (index === -1) return;
-      backend!.slots[index]!.state = state;
+      const held = this.slotHolding(instance.name);
+      if (!held) return;
+      held.backend.slots[held.index]!.state = state;
       if (this.live) {
-        await edgeAction(this.paths.admin, `set server ${serverId(instance.fn, index)} state ${state}`);
+        await edgeAction(this.paths.admin, `set server ${serverId(held.backend, held.index)} state ${state}`);
       }
     });
   }
@@ -485,7 +600,7 @@ export class Edge implements Routing {
    */
   private config(): string {
     this.epochMarks.delete(CURRENT_WORKER);
-    this.writeRevisions();
+    this.writeMaps();
     return renderEdgeConfig(this.paths, this.listen, [...this.backends.values()], this.tuning);
   }
 
@@ -496,16 +611,32 @@ export class Edge implements Routing {
   }
 }
 
-/** Sessions and queued requests the old workers still have in backend NAME for servers at ADDRESS. */
-function finishingAt(old: Array<Map<string, BackendStats>>, name: string, address: string): number {
+/**
+ * Sessions and queued requests the old workers still have for servers at ADDRESS (an instance's own: the
+ * backend an old worker had it in may serve another function since).
+ */
+function finishingAt(old: Array<Map<string, BackendStats>>, address: string): number {
   if (address === FREE_ADDRESS) return 0;
   let count = 0;
   for (const stats of old) {
-    for (const server of stats.get(name)?.servers.values() ?? []) {
-      if (server.address === address) count += server.sessions + server.queued;
+    for (const backend of stats.values()) {
+      for (const server of backend.servers.values()) {
+        if (server.address === address) count += server.sessions + server.queued;
+      }
     }
   }
   return count;
+}
+
+/** The functions map of an edge left running: `FUNCTION BACKEND` lines. */
+function readFunctionsMap(file: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  if (!existsSync(file)) return entries;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const [fn, backend] = line.trim().split(/\s+/);
+    if (fn && backend) entries.set(fn, backend);
+  }
+  return entries;
 }
 
 /** The port to bind: the one asked for when it is free (else one clear error), or any free one for 0. */
