@@ -126,6 +126,14 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(context).toMatchObject({ function: 'plain', requestId: 'caller-id-1' });
     expect(context['deadline']).toBeGreaterThan(Date.now());
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers['forwarded']).toBe(`for=127.0.0.1;host="127.0.0.1:${port}";proto=http`);
+    // Appended to an earlier proxy's, and a Host that is not a plain name is left out.
+    const behind = await rawRequest(
+      port,
+      'GET /fn/plain/headers HTTP/1.1\r\nHost: a"b\r\nForwarded: for=192.0.2.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(behind).toMatch(/^HTTP\/1.1 200/);
+    expect(behind).toContain('"forwarded":"for=192.0.2.1, for=127.0.0.1;proto=http"');
 
     const byHost = await rawRequest(
       port,

@@ -205,6 +205,7 @@ function edgeFrontend(paths: EdgePaths, listen: EdgeListen): string[] {
     `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if reserved_path !{ var(txn.lambda) -m found }`,
     `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
     `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found } { req.hdr(host) -m found }`,
+    ...forwardedRules(),
     ...hopByHopRules(),
     `  http-request del-header ${FUNCTION_HEADER}`,
     `  http-request set-header ${FUNCTION_HEADER} %[var(txn.fn)] if { var(txn.fn) -m found }`,
@@ -213,6 +214,19 @@ function edgeFrontend(paths: EdgePaths, listen: EdgeListen): string[] {
     `  use_backend %[var(txn.fn),map(${paths.functions},unknown)]`,
     '  default_backend unknown',
     '',
+  ];
+}
+
+/**
+ * RFC 7239's Forwarded for this hop, appended to what earlier proxies sent, as the adapter writes it: the
+ * caller's address (an IPv6 one quoted in brackets), the Host when it is a plain name, and the protocol.
+ */
+function forwardedRules(): string[] {
+  return [
+    `  http-request set-var-fmt(txn.fwd_for) 'for="[%[src]]"' if { src -m sub : }`,
+    `  http-request set-var-fmt(txn.fwd_for) 'for=%[src]' if !{ var(txn.fwd_for) -m found }`,
+    `  http-request set-var-fmt(txn.fwd_host) ';host="%[req.hdr(host)]"' if { req.hdr(host) -m reg ^[][A-Za-z0-9.:-]+$ }`,
+    `  http-request add-header forwarded '%[var(txn.fwd_for)]%[var(txn.fwd_host)];proto=http'`,
   ];
 }
 
