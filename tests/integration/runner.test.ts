@@ -725,6 +725,33 @@ describe('runner CLI and gateway against a deployed function', () => {
     expect(((await response.json()) as Record<string, string>)['STARTUP_DELAY_MS']).toBe('0');
   });
 
+  test('a request that comes while a function at zero is released waits for the new revision: the old one is not started for it', async () => {
+    const scaleToZero = ['--min', '0', '--zero-after', '1s', '--reserve-after', '1s'];
+    const deploy = (flags: string[]) =>
+      runner.cli(['deploy', sampleImageRef('express'), '--name', 'zeroed', ...scaleToZero, ...flags]);
+    expect((await deploy(['--env', 'STARTUP_DELAY_MS=0'])).exitCode).toBe(0);
+    await until('zeroed at zero instances', async () =>
+      (await instancesListed(runner, 'zeroed')).length === 0 ? true : undefined,
+    );
+    // Revision 2 takes 3 s to start; revision 1 would start in well under one.
+    const releasing = deploy(['--env', 'STARTUP_DELAY_MS=3000']);
+    await until(
+      'the release starting its first instance',
+      async () =>
+        (await instancesOf(docker, runner.runnerId, 'zeroed')).some(
+          (container) => container.Labels['pilotlight.revision'] === '2',
+        ) || undefined,
+    );
+    const answer = await fetch(`${runner.gateway}/fn/zeroed/env`);
+    expect((await releasing).exitCode).toBe(0);
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as Record<string, string>)['STARTUP_DELAY_MS']).toBe('3000');
+    const revisions = (await instancesOf(docker, runner.runnerId, 'zeroed')).map(
+      (container) => container.Labels['pilotlight.revision'],
+    );
+    expect(revisions).toEqual(['2']);
+  });
+
   test('rm drains first: a request in flight completes, then the function is gone', async () => {
     const inflight = fetch(`${url}slow?ms=1500`);
     await until(

@@ -14,6 +14,7 @@ import type { StateStore } from '../store/state-store.js';
 import { RedeployedError } from '../gateway/function-pool.js';
 import { sealSecrets } from './deploy-secrets.js';
 import type { FunctionRegistry } from './function-registry.js';
+import type { FunctionRuntime } from './function-runtime.js';
 import type { Log, Reconciler } from './reconciler.js';
 
 export interface DeployResult {
@@ -93,13 +94,28 @@ export class Deployer {
       ...(checked.pull ? { pull: checked.pull } : {}),
     };
 
+    if (previous) previous.replacementStarting = true;
+    try {
+      return { ...(await this.release(candidate, previous, stored)), warnings: checked.warnings };
+    } finally {
+      if (previous) previous.replacementStarting = false;
+    }
+  }
+
+  /** Starts the candidate's first instance, then stores it and puts it in front of traffic. */
+  private async release(
+    candidate: FunctionSpec,
+    previous: FunctionRuntime | undefined,
+    stored: FunctionSpec | undefined,
+  ): Promise<Omit<DeployResult, 'warnings'>> {
+    const { store, registry, reconciler } = this.deps;
+    const name = candidate.name;
     let first: { instance: Instance; readyMs: number; initMs?: number };
     try {
       first = await reconciler.startReady(candidate);
     } catch (error) {
       // Not even the network made for a function that did not exist before is left behind.
-      if (!previous && !stored)
-        await reconciler.containers.networks.remove(checked.name).catch(() => undefined);
+      if (!previous && !stored) await reconciler.containers.networks.remove(name).catch(() => undefined);
       throw error;
     }
     const { revision: _ignored, ...toStore } = candidate;
@@ -108,7 +124,7 @@ export class Deployer {
     try {
       await reconciler.activate(runtime, first.instance);
     } catch (error) {
-      await this.undoStore(checked.name, stored);
+      await this.undoStore(name, stored);
       throw error;
     }
     registry.set(runtime);
@@ -134,7 +150,6 @@ export class Deployer {
       image: saved.image,
       digest: saved.digest,
       readyMs: first.readyMs,
-      warnings: checked.warnings,
     };
   }
 

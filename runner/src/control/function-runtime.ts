@@ -49,6 +49,11 @@ export class FunctionRuntime {
   lastDecision: { desired: number; mode: 'stable' | 'panic' };
   /** Instances whose containers are being created (not in the pool yet). */
   pendingStarts = 0;
+  /**
+   * A release is starting the first instance of the revision that replaces this one: it counts as an instance
+   * coming, so that requests arriving meanwhile wait for it rather than cold-start this revision.
+   */
+  replacementStarting = false;
   /** Deaths in a row and how long new starts are held back. */
   crash: CrashState = initialCrashState();
   /** Starts the engine refused in a row (no container came of them). */
@@ -156,7 +161,7 @@ export class FunctionRuntime {
         lastActiveAt: instance.lastActiveAt,
         inflight: inUse(instance),
       })),
-      pendingStarts: this.pendingStarts,
+      pendingStarts: this.pendingStarts + (this.replacementStarting ? 1 : 0),
       waiting: this.pool.waitingCount + this.pool.edgeQueued,
       desired: decision.desired,
       now,
