@@ -61,6 +61,36 @@ function slow(runner: RunnerProcess, ms: number): Promise<number> {
   });
 }
 
+/**
+ * Runs work while plain is at its concurrency with a queue behind it: two requests in flight at its app, two
+ * queued at the edge, and a prober on new connections all along (one kept alive from before a reload would
+ * stay with the old worker). The statuses of the first four, the probes that failed, and the app's peak.
+ */
+async function underQueue(
+  runner: RunnerProcess,
+  work: () => Promise<unknown>,
+): Promise<{ first: number[]; failedProbes: unknown[]; peak: number }> {
+  await resetPeak(runner);
+  const first = Array.from({ length: 4 }, () => slow(runner, 3000));
+  // Asked of the runner: a request to plain would wait behind these.
+  await until(
+    'plain at its concurrency',
+    async () => (await listedInstances(runner, 'plain'))[0]!.inflight >= 2 || undefined,
+  );
+  const prober = startProber(`${runner.gateway}/fn/plain/slow?ms=100`, 5, { newConnections: true });
+  let probes: Array<{ status: number }> = [];
+  try {
+    await work();
+  } finally {
+    probes = await prober.stop();
+  }
+  return {
+    first: await Promise.all(first),
+    failedProbes: probes.filter((probe) => probe.status !== 200),
+    peak: (await readPeak(runner)).peak,
+  };
+}
+
 /** One raw request on its own connection; the whole answer as text. */
 /** Headers meant for one connection only (RFC 9110 §7.6.1), and the one the request above names. */
 const HOP_HEADER = /^(connection|keep-alive|te|trailer|upgrade|proxy-.*|x-hop)$/;
@@ -514,22 +544,11 @@ describe('the edge (HAProxy) in front of every function', () => {
   test('a release reloads nothing: requests in flight and queued for another function stay within its concurrency, and the context names the new revision', async () => {
     await deploy(runner, 'released', ['--reserve-after', '600']);
     const worker = await edgeWorkerPid(runner);
-    await resetPeak(runner);
-    // Two in flight at plain's app (its concurrency), two queued at the edge, and more coming all along.
-    const first = Array.from({ length: 4 }, () => slow(runner, 3000));
-    // Asked of the runner: a request to plain would wait behind these.
-    await until(
-      'plain at its concurrency',
-      async () => (await listedInstances(runner, 'plain'))[0]!.inflight >= 2 || undefined,
+    const load = await underQueue(runner, () =>
+      deploy(runner, 'released', ['--reserve-after', '600', '--env', 'RELEASE=2']),
     );
-    // On new connections: one kept alive from before a reload would stay with the old worker.
-    const prober = startProber(`${runner.gateway}/fn/plain/slow?ms=100`, 5, { newConnections: true });
-    await deploy(runner, 'released', ['--reserve-after', '600', '--env', 'RELEASE=2']);
-    const probes = await prober.stop();
-    expect(await Promise.all(first)).toEqual([200, 200, 200, 200]);
-    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
     // A reload would have left the first requests to an old worker, and let the new one send 2 more at once.
-    expect((await readPeak(runner)).peak).toBe(2);
+    expect(load).toEqual({ first: [200, 200, 200, 200], failedProbes: [], peak: 2 });
     expect(await edgeWorkerPid(runner)).toBe(worker);
     const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
       name: string;
@@ -560,13 +579,6 @@ describe('the edge adds and removes functions at run time', () => {
     // Another function of plain's shape, to have been deployed the once that needs a reload (the first one).
     await deploy(runner, 'first', ['--concurrency', '2', '--max', '1', '--reserve-after', '600']);
     const worker = await edgeWorkerPid(runner);
-    await resetPeak(runner);
-    const first = Array.from({ length: 4 }, () => slow(runner, 3000));
-    await until(
-      'plain at its concurrency',
-      async () => (await listedInstances(runner, 'plain'))[0]!.inflight >= 2 || undefined,
-    );
-    const prober = startProber(`${runner.gateway}/fn/plain/slow?ms=100`, 5, { newConnections: true });
     const echo = (size: number) =>
       fetch(`${runner.gateway}/fn/extra/echo`, { method: 'POST', body: 'x'.repeat(size) }).then(
         async (res) => {
@@ -574,23 +586,42 @@ describe('the edge adds and removes functions at run time', () => {
           return res.status;
         },
       );
-    await deploy(runner, 'extra', ['--concurrency', '2', '--max', '1', '--max-body-size', '2k']);
-    expect(await echo(3000)).toBe(413);
-    const extraBackend = await edgeBackendOf(runner.dataDir, 'extra');
-    await deploy(runner, 'extra', ['--concurrency', '2', '--max', '1', '--max-body-size', '4k']);
-    expect(await echo(3000)).toBe(200);
-    expect(await runner.cli(['rm', 'extra'])).toMatchObject({ exitCode: 0 });
-    expect((await fetch(`${runner.gateway}/fn/extra/`)).status).toBe(404);
-    // Its backend serves the next function deployed.
-    await deploy(runner, 'again', ['--concurrency', '2', '--max', '1']);
-    expect((await fetch(`${runner.gateway}/fn/again/`)).status).toBe(200);
-    const probes = await prober.stop();
-    expect(await Promise.all(first)).toEqual([200, 200, 200, 200]);
-    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
-    expect((await readPeak(runner)).peak).toBe(2);
+    let extraBackend = '';
+    const load = await underQueue(runner, async () => {
+      await deploy(runner, 'extra', ['--concurrency', '2', '--max', '1', '--max-body-size', '2k']);
+      expect(await echo(3000)).toBe(413);
+      extraBackend = await edgeBackendOf(runner.dataDir, 'extra');
+      await deploy(runner, 'extra', ['--concurrency', '2', '--max', '1', '--max-body-size', '4k']);
+      expect(await echo(3000)).toBe(200);
+      expect(await runner.cli(['rm', 'extra'])).toMatchObject({ exitCode: 0 });
+      expect((await fetch(`${runner.gateway}/fn/extra/`)).status).toBe(404);
+      // Its backend serves the next function deployed.
+      await deploy(runner, 'again', ['--concurrency', '2', '--max', '1']);
+      expect((await fetch(`${runner.gateway}/fn/again/`)).status).toBe(200);
+    });
+    expect(load).toEqual({ first: [200, 200, 200, 200], failedProbes: [], peak: 2 });
     expect(await edgeWorkerPid(runner)).toBe(worker);
     expect(await edgeBackendOf(runner.dataDir, 'again')).toBe(extraBackend);
   }, 180_000);
+
+  test('an rm followed at once by a deploy of the same name: the deploy waits for the removal, then the function serves', async () => {
+    await deploy(runner, 'twice', ['--concurrency', '2', '--max', '1', '--env', 'GENERATION=1']);
+    const inflight = fetch(`${runner.gateway}/fn/twice/slow?ms=2000`).then((res) => res.status);
+    await until(
+      'the request in flight',
+      async () => (await listedInstances(runner, 'twice'))[0]!.inflight >= 1 || undefined,
+    );
+    const removing = runner.cli(['rm', 'twice']);
+    await until('the removal begun', async () =>
+      (await listedInstances(runner, 'twice').catch(() => undefined)) === undefined ? true : undefined,
+    );
+    await deploy(runner, 'twice', ['--concurrency', '2', '--max', '1', '--env', 'GENERATION=2']);
+    expect((await removing).exitCode).toBe(0);
+    expect(await inflight).toBe(200);
+    const env = await fetch(`${runner.gateway}/fn/twice/env`);
+    expect(env.status).toBe(200);
+    expect(((await env.json()) as Record<string, string>)['GENERATION']).toBe('2');
+  }, 120_000);
 });
 
 describe('the edge outlives the runner', () => {
@@ -602,6 +633,11 @@ describe('the edge outlives the runner', () => {
       'idle at zero instances',
       async () => (await listedInstances(first, 'idle')).length === 0 || undefined,
     );
+    const backends = async () => ({
+      steady: await edgeBackendOf(first.dataDir, 'steady'),
+      idle: await edgeBackendOf(first.dataDir, 'idle'),
+    });
+    const before = await backends();
     const url = `${first.gateway}/fn/steady/slow?ms=200`;
     // The restarted runner reloads the edge: see the seamless reload test for the retry.
     const prober = startProber(url, 20, { retryClosedIdle: true });
@@ -628,6 +664,8 @@ describe('the edge outlives the runner', () => {
     const results = await prober.stop();
     expect(results.filter((result) => result.status !== 200)).toEqual([]);
     expect(results.filter((result) => result.retried).length).toBeLessThanOrEqual(5);
+    // Each function keeps its backend, the old worker's as well as the new one's.
+    expect(await backends()).toEqual(before);
     await second.stop();
   }, 120_000);
 });

@@ -15,6 +15,7 @@ import { RedeployedError } from '../gateway/function-pool.js';
 import { sealSecrets } from './deploy-secrets.js';
 import type { FunctionRegistry } from './function-registry.js';
 import type { FunctionRuntime } from './function-runtime.js';
+import { KeyedLocks } from './keyed-locks.js';
 import type { Log, Reconciler } from './reconciler.js';
 
 export interface DeployResult {
@@ -40,6 +41,8 @@ export interface DeployerDeps {
 
 /** Changes to what is deployed: a new function or revision, its removal, its scale. */
 export class Deployer {
+  private readonly functionLocks = new KeyedLocks();
+
   constructor(private readonly deps: DeployerDeps) {}
 
   /** Checks a deploy request without doing anything: BAD_DEPLOY (400) with every problem, or nothing. */
@@ -55,7 +58,7 @@ export class Deployer {
     request: DeployRequest,
     onProgress: (event: ProgressEvent) => void = () => {},
   ): Promise<DeployResult> {
-    const { engine, store, registry, reconciler } = this.deps;
+    const { engine, store, registry } = this.deps;
     const checked = checkDeploy(request, this.deps.host);
     const auth = request.auth ?? authFromDockerConfig(registryHost(checked.image), this.deps.env);
     const pulled = await pullImage(engine, checked.image, { auth, policy: checked.pull, onProgress });
@@ -68,38 +71,41 @@ export class Deployer {
         400,
       );
     }
-    const previous = registry.find(checked.name);
-    const stored = store.getFunction(checked.name);
-    const candidate: FunctionSpec = {
-      name: checked.name,
-      image: checked.image,
-      digest: pulled.digest,
-      imageId: pulled.id,
-      revision: (previous?.spec.revision ?? stored?.revision ?? 0) + 1,
-      appPort,
-      active: checked.active,
-      reserved: checked.reserved,
-      concurrency: checked.concurrency,
-      timeoutMs: checked.timeoutMs,
-      tunnelTimeoutMs: checked.tunnelTimeoutMs,
-      startupTimeoutMs: checked.startupTimeoutMs,
-      env: checked.env,
-      errorStatuses: checked.errorStatuses,
-      scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
-      lifecycle: checked.lifecycle,
-      adapter: checked.adapter,
-      async: checked.async,
-      isolation: checked.isolation,
-      secrets: sealSecrets(checked.secrets, (previous?.spec ?? stored)?.secrets, this.deps.secrets),
-      ...(checked.pull ? { pull: checked.pull } : {}),
-    };
+    // One deploy or removal of a function at a time: an rm and a redeploy of the same name must not interleave.
+    return this.functionLocks.run(checked.name, async () => {
+      const previous = registry.find(checked.name);
+      const stored = store.getFunction(checked.name);
+      const candidate: FunctionSpec = {
+        name: checked.name,
+        image: checked.image,
+        digest: pulled.digest,
+        imageId: pulled.id,
+        revision: (previous?.spec.revision ?? stored?.revision ?? 0) + 1,
+        appPort,
+        active: checked.active,
+        reserved: checked.reserved,
+        concurrency: checked.concurrency,
+        timeoutMs: checked.timeoutMs,
+        tunnelTimeoutMs: checked.tunnelTimeoutMs,
+        startupTimeoutMs: checked.startupTimeoutMs,
+        env: checked.env,
+        errorStatuses: checked.errorStatuses,
+        scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
+        lifecycle: checked.lifecycle,
+        adapter: checked.adapter,
+        async: checked.async,
+        isolation: checked.isolation,
+        secrets: sealSecrets(checked.secrets, (previous?.spec ?? stored)?.secrets, this.deps.secrets),
+        ...(checked.pull ? { pull: checked.pull } : {}),
+      };
 
-    if (previous) previous.replacementStarting = true;
-    try {
-      return { ...(await this.release(candidate, previous, stored)), warnings: checked.warnings };
-    } finally {
-      if (previous) previous.replacementStarting = false;
-    }
+      if (previous) previous.replacementStarting = true;
+      try {
+        return { ...(await this.release(candidate, previous, stored)), warnings: checked.warnings };
+      } finally {
+        if (previous) previous.replacementStarting = false;
+      }
+    });
   }
 
   /** Starts the candidate's first instance, then stores it and puts it in front of traffic. */
@@ -176,14 +182,18 @@ export class Deployer {
   async remove(name: string): Promise<void> {
     const { registry, reconciler } = this.deps;
     const fn = registry.get(name);
-    this.deps.store.removeFunction(name);
-    registry.delete(name);
-    fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
-    await reconciler.drainAll(fn);
-    await reconciler.startsSettled();
-    await reconciler.forgetRoutes(name);
-    await reconciler.containers.networks.remove(name).catch((error: Error) => {
-      this.deps.log('network not removed', { fn: name, error: error.message });
+    await this.functionLocks.run(name, async () => {
+      // Gone meanwhile (another rm waited for this lock too).
+      if (!registry.isCurrent(fn)) throw new UnknownFunctionError(name);
+      this.deps.store.removeFunction(name);
+      registry.delete(name);
+      fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
+      await reconciler.drainAll(fn);
+      await reconciler.startsSettled();
+      await reconciler.forgetRoutes(name);
+      await reconciler.containers.networks.remove(name).catch((error: Error) => {
+        this.deps.log('network not removed', { fn: name, error: error.message });
+      });
     });
   }
 

@@ -19,7 +19,7 @@ import type { StateStore } from '../store/state-store.js';
 import { firstAccount, takeAccount, type Departure } from './instance-deaths.js';
 import { FunctionRuntime } from './function-runtime.js';
 import type { FunctionRegistry } from './function-registry.js';
-import { InstanceLocks } from './instance-locks.js';
+import { KeyedLocks } from './keyed-locks.js';
 import { applyEdgeStats } from './edge-demand.js';
 
 export type Log = (msg: string, fields?: Record<string, unknown>) => void;
@@ -54,7 +54,7 @@ export class Reconciler {
   readonly containers: InstanceContainers;
   private readonly adapter: AdapterClient;
   private readonly routing: Routing;
-  private readonly locks = new InstanceLocks();
+  private readonly locks = new KeyedLocks();
   private readonly watch: ContainerWatch;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;

@@ -74,6 +74,18 @@ function fits(backend: EdgeBackend, shape: BackendShape): boolean {
   return backend.queueTimeoutMs === shape.queueTimeoutMs && backend.slots.length >= shape.slots;
 }
 
+function sameShape(backend: EdgeBackend, shape: BackendShape): boolean {
+  return backend.queueTimeoutMs === shape.queueTimeoutMs && backend.slots.length === shape.slots;
+}
+
+function shapeOfBackend(backend: EdgeBackend): BackendShape {
+  return {
+    queueTimeoutMs: backend.queueTimeoutMs,
+    slots: backend.slots.length,
+    concurrency: backend.slots[0]?.maxconn ?? 1,
+  };
+}
+
 /**
  * Spare backends a reload leaves of the shape it was made for (and of each function's), so that the next
  * functions deployed like them are added at run time: a reload hands the requests in flight and queued to the
@@ -213,13 +225,17 @@ export class Edge implements Routing {
       const shape = shapeOf(spec);
       const current = this.byFunction.get(spec.name);
       if (current && fits(current, shape)) return this.changeSettings(current, settings);
-      const spare = current ? undefined : this.spareFitting(shape);
+      // Before the edge is open, a function keeps the backend it has in the edge a restarted runner adopts.
+      const adopted = this.live ? undefined : this.adopted.get(spec.name);
+      const spare = current || adopted ? undefined : this.spareFitting(shape);
       if (spare && this.live) return this.assign(spare, settings);
-      const backend = current ?? spare ?? this.newBackend(shape, this.adopted.get(spec.name));
+      const backend = current ?? spare ?? this.newBackend(shape, adopted);
       backend.queueTimeoutMs = shape.queueTimeoutMs;
       while (backend.slots.length < shape.slots) backend.slots.push(freeSlot(shape.concurrency));
       backend.settings = settings;
       this.byFunction.set(spec.name, backend);
+      // Before the edge is open, its opening keeps the spares.
+      if (!this.live) return;
       this.keepSpares(shape);
       await this.reload();
     });
@@ -269,25 +285,28 @@ export class Edge implements Routing {
     return backend;
   }
 
-  /** Spares of the given shape and of each function's, before a reload renders them. */
+  /**
+   * Before a reload renders the pool: SPARES_PER_SHAPE spares of the given shape, then of each function's, at
+   * most MAX_SPARES in all; other spares (of shapes no function has, left by removals) go.
+   */
   private keepSpares(first?: BackendShape): void {
-    const shapes = [...(first ? [first] : [])];
-    for (const backend of this.byFunction.values()) {
-      shapes.push({
-        queueTimeoutMs: backend.queueTimeoutMs,
-        slots: backend.slots.length,
-        concurrency: backend.slots[0]?.maxconn ?? 1,
-      });
-    }
+    const shapes = [...(first ? [first] : []), ...[...this.byFunction.values()].map(shapeOfBackend)];
+    const spares = [...this.backends.values()].filter((backend) => !backend.settings);
+    const kept = new Set<EdgeBackend>();
     for (const shape of shapes) {
-      const spares = () => [...this.backends.values()].filter((backend) => !backend.settings);
-      while (
-        spares().length < MAX_SPARES &&
-        spares().filter((backend) => fits(backend, shape)).length < SPARES_PER_SHAPE
-      ) {
-        this.newBackend(shape);
+      const alike = spares.filter((spare) => sameShape(spare, shape) && !kept.has(spare));
+      let have = [...kept].filter((spare) => sameShape(spare, shape)).length;
+      for (const spare of alike) {
+        if (have >= SPARES_PER_SHAPE || kept.size >= MAX_SPARES) break;
+        kept.add(spare);
+        have += 1;
+      }
+      while (have < SPARES_PER_SHAPE && kept.size < MAX_SPARES) {
+        kept.add(this.newBackend(shape));
+        have += 1;
       }
     }
+    for (const spare of spares) if (!kept.has(spare)) this.backends.delete(spare.name);
   }
 
   /** Both maps as the view has them, for the next start or reload to load (or the current to read). */
