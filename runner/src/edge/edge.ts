@@ -4,10 +4,10 @@ import { PilotlightError } from '../../../common/pilotlight-error.js';
 import { sleep } from '../../../common/sleep.js';
 import type { Instance } from '../instances/instance.js';
 import { capacityWaitMs, type FunctionSpec } from '../spec/function-spec.js';
+import { BackendPool, freeSlot, shapeOf, slotOf } from './backend-pool.js';
 import {
   ACTIVATOR_SERVER,
   FREE_ADDRESS,
-  backendName,
   renderEdgeConfig,
   renderFunctionsMap,
   renderSettingsMap,
@@ -33,66 +33,12 @@ const CURRENT_WORKER = 'current';
 /** How long a removed instance's slot may keep the requests it has before they are cut and it is freed. */
 const FREE_WAIT_MS = 30_000;
 
-/** Slots per function: its maximum twice over (a rollout runs both revisions), and two to spare. */
-function slotsFor(spec: FunctionSpec): number {
-  return Math.max(4, 2 * spec.scaling.maxScale + 2);
-}
-
 /** How long a question about one instance's sessions waits for the master's CLI to answer again. */
 const MASTER_PATIENCE_MS = 1000;
-
-function freeSlot(maxconn: number): EdgeSlot {
-  return { instance: undefined, address: FREE_ADDRESS, maxconn, state: 'maint' };
-}
-
-function slotOf(backend: EdgeBackend, instance: string): number {
-  return backend.slots.findIndex((slot) => slot.instance === instance);
-}
 
 function serverId(backend: EdgeBackend, index: number): string {
   return `${backend.name}/${slotName(index)}`;
 }
-
-/** What of a backend only a reload can change: the queue's timeout, and how many slots it has. */
-interface BackendShape {
-  queueTimeoutMs: number;
-  slots: number;
-  concurrency: number;
-}
-
-function shapeOf(spec: FunctionSpec): BackendShape {
-  return {
-    // The timeout counts from when the edge takes a request: one that waited it out in the queue would be
-    // ended as soon as it reached the app, so it gets the queue's 503 instead.
-    queueTimeoutMs: Math.min(capacityWaitMs(spec), spec.timeoutMs),
-    slots: slotsFor(spec),
-    concurrency: spec.concurrency,
-  };
-}
-
-function fits(backend: EdgeBackend, shape: BackendShape): boolean {
-  return backend.queueTimeoutMs === shape.queueTimeoutMs && backend.slots.length >= shape.slots;
-}
-
-function sameShape(backend: EdgeBackend, shape: BackendShape): boolean {
-  return backend.queueTimeoutMs === shape.queueTimeoutMs && backend.slots.length === shape.slots;
-}
-
-function shapeOfBackend(backend: EdgeBackend): BackendShape {
-  return {
-    queueTimeoutMs: backend.queueTimeoutMs,
-    slots: backend.slots.length,
-    concurrency: backend.slots[0]?.maxconn ?? 1,
-  };
-}
-
-/**
- * Spare backends a reload leaves of the shape it was made for (and of each function's), so that the next
- * functions deployed like them are added at run time: a reload hands the requests in flight and queued to the
- * old worker, which the new one does not count against each server's maxconn. At most MAX_SPARES in all.
- */
-const SPARES_PER_SHAPE = 2;
-const MAX_SPARES = 8;
 
 function splitAddress(address: string): [string, string] {
   const at = address.lastIndexOf(':');
@@ -122,12 +68,7 @@ export function settingsOf(spec: FunctionSpec): FunctionSettings {
  * Every change goes through one queue, so a reload never races a server change.
  */
 export class Edge implements Routing {
-  /** The pool, by backend name: those serving a function, those whose function is gone, and spares. */
-  private readonly backends = new Map<string, EdgeBackend>();
-  /** The backend serving each function. */
-  private readonly byFunction = new Map<string, EdgeBackend>();
-  /** Each function's backend in the edge a restarted runner adopts (its functions map): kept until open. */
-  private readonly adopted: Map<string, string>;
+  private readonly pool: BackendPool;
   private readonly process: EdgeProcess;
   private live = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -151,7 +92,7 @@ export class Edge implements Routing {
   ) {
     this.listen = listen;
     this.process = new EdgeProcess(paths);
-    this.adopted = readFunctionsMap(paths.functions);
+    this.pool = new BackendPool(readFunctionsMap(paths.functions));
   }
 
   get port(): number {
@@ -164,8 +105,7 @@ export class Edge implements Routing {
    */
   async open(): Promise<'adopted' | 'started'> {
     return this.serial(async () => {
-      this.keepSpares();
-      this.adopted.clear();
+      this.pool.opened();
       if ((await this.process.running()) === undefined) {
         this.listen = { ...this.listen, port: await freePort(this.listen) };
         await this.process.start(this.config());
@@ -215,104 +155,44 @@ export class Edge implements Routing {
     });
   }
 
-  /**
-   * The function's backend: the one it has (its settings changed at run time), a spare (given at run time), or
-   * a new one, by a reload (also when it needs what only a reload changes: its queue's timeout, more slots).
-   */
+  /** The function's backend, with its settings: see BackendPool.place. */
   declare(spec: FunctionSpec): Promise<void> {
     return this.serial(async () => {
-      const settings = settingsOf(spec);
-      const shape = shapeOf(spec);
-      const current = this.byFunction.get(spec.name);
-      if (current && fits(current, shape)) return this.changeSettings(current, settings);
-      // Before the edge is open, a function keeps the backend it has in the edge a restarted runner adopts.
-      const adopted = this.live ? undefined : this.adopted.get(spec.name);
-      const spare = current || adopted ? undefined : this.spareFitting(shape);
-      if (spare && this.live) return this.assign(spare, settings);
-      const backend = current ?? spare ?? this.newBackend(shape, adopted);
-      backend.queueTimeoutMs = shape.queueTimeoutMs;
-      while (backend.slots.length < shape.slots) backend.slots.push(freeSlot(shape.concurrency));
-      backend.settings = settings;
-      this.byFunction.set(spec.name, backend);
-      // Before the edge is open, its opening keeps the spares.
-      if (!this.live) return;
-      this.keepSpares(shape);
-      await this.reload();
+      const placement = this.pool.place(settingsOf(spec), shapeOf(spec), this.live);
+      const { admin, settings: settingsMap, functions } = this.paths;
+      switch (placement.kind) {
+        case 'settings': {
+          const { backend } = placement;
+          this.writeMaps();
+          await edgeAction(
+            admin,
+            `set map ${settingsMap} ${backend.name} ${settingsValue(backend.settings!)}`,
+          );
+          return;
+        }
+        case 'assigned': {
+          // Its settings first, so that the first request routed to it finds them.
+          const { backend } = placement;
+          this.writeMaps();
+          await edgeAction(
+            admin,
+            `add map ${settingsMap} ${backend.name} ${settingsValue(backend.settings!)}`,
+          );
+          await edgeAction(admin, `add map ${functions} ${spec.name} ${backend.name}`);
+          return;
+        }
+        case 'reload':
+          return this.reload();
+        default:
+          return;
+      }
     });
-  }
-
-  private async changeSettings(backend: EdgeBackend, settings: FunctionSettings): Promise<void> {
-    const value = settingsValue(settings);
-    if (backend.settings && settingsValue(backend.settings) === value) return;
-    backend.settings = settings;
-    this.writeMaps();
-    if (this.live)
-      await edgeAction(this.paths.admin, `set map ${this.paths.settings} ${backend.name} ${value}`);
-  }
-
-  /** A spare starts serving the function: its settings first, so that the first request routed finds them. */
-  private async assign(spare: EdgeBackend, settings: FunctionSettings): Promise<void> {
-    spare.settings = settings;
-    this.byFunction.set(settings.fn, spare);
-    this.writeMaps();
-    const { admin, settings: settingsMap, functions } = this.paths;
-    await edgeAction(admin, `add map ${settingsMap} ${spare.name} ${settingsValue(settings)}`);
-    await edgeAction(admin, `add map ${functions} ${settings.fn} ${spare.name}`);
-  }
-
-  private spareFitting(shape: BackendShape): EdgeBackend | undefined {
-    const spares = [...this.backends.values()].filter((backend) => !backend.settings && fits(backend, shape));
-    // The smallest that fits, so that a function with many slots still finds one.
-    return spares.sort((a, b) => a.slots.length - b.slots.length)[0];
-  }
-
-  private newBackend(shape: BackendShape, name?: string): EdgeBackend {
-    const taken = new Set([...this.backends.keys(), ...this.adopted.values()]);
-    if (name === undefined || this.backends.has(name)) {
-      let index = 1;
-      while (taken.has(backendName(index))) index += 1;
-      name = backendName(index);
-    }
-    const slots = Array.from({ length: shape.slots }, () => freeSlot(shape.concurrency));
-    const backend: EdgeBackend = {
-      name,
-      queueTimeoutMs: shape.queueTimeoutMs,
-      slots,
-      settings: undefined,
-      retiring: false,
-    };
-    this.backends.set(name, backend);
-    return backend;
-  }
-
-  /**
-   * Before a reload renders the pool: SPARES_PER_SHAPE spares of the given shape, then of each function's, at
-   * most MAX_SPARES in all; other spares (of shapes no function has, left by removals) go.
-   */
-  private keepSpares(first?: BackendShape): void {
-    const shapes = [...(first ? [first] : []), ...[...this.byFunction.values()].map(shapeOfBackend)];
-    const spares = [...this.backends.values()].filter((backend) => !backend.settings);
-    const kept = new Set<EdgeBackend>();
-    for (const shape of shapes) {
-      const alike = spares.filter((spare) => sameShape(spare, shape) && !kept.has(spare));
-      let have = [...kept].filter((spare) => sameShape(spare, shape)).length;
-      for (const spare of alike) {
-        if (have >= SPARES_PER_SHAPE || kept.size >= MAX_SPARES) break;
-        kept.add(spare);
-        have += 1;
-      }
-      while (have < SPARES_PER_SHAPE && kept.size < MAX_SPARES) {
-        kept.add(this.newBackend(shape));
-        have += 1;
-      }
-    }
-    for (const spare of spares) if (!kept.has(spare)) this.backends.delete(spare.name);
   }
 
   /** Both maps as the view has them, for the next start or reload to load (or the current to read). */
   private writeMaps(): void {
     mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
-    const backends = [...this.backends.values()];
+    const backends = this.pool.all();
     writeFileSync(this.paths.settings, renderSettingsMap(backends), { mode: 0o600 });
     writeFileSync(this.paths.functions, renderFunctionsMap(backends), { mode: 0o600 });
   }
@@ -323,11 +203,9 @@ export class Edge implements Routing {
    */
   forget(fn: string): Promise<void> {
     return this.serial(async () => {
-      const backend = this.byFunction.get(fn);
+      const backend = this.pool.retire(fn);
       if (!backend) return;
-      this.byFunction.delete(fn);
       this.busySince.delete(fn);
-      backend.retiring = true;
       this.writeMaps();
       if (this.live) await edgeAction(this.paths.admin, `del map ${this.paths.functions} ${fn}`);
       await this.releaseIfFree(backend);
@@ -335,26 +213,15 @@ export class Edge implements Routing {
   }
 
   private async releaseIfFree(backend: EdgeBackend): Promise<void> {
-    if (!backend.retiring || backend.slots.some((slot) => slot.instance !== undefined)) return;
-    backend.retiring = false;
-    backend.settings = undefined;
+    if (!this.pool.releaseIfFree(backend)) return;
     this.writeMaps();
     if (this.live) await edgeAction(this.paths.admin, `del map ${this.paths.settings} ${backend.name}`);
-  }
-
-  /** The slot an instance has, in whichever backend. */
-  private slotHolding(instance: string): { backend: EdgeBackend; index: number } | undefined {
-    for (const backend of this.backends.values()) {
-      const index = slotOf(backend, instance);
-      if (index !== -1) return { backend, index };
-    }
-    return undefined;
   }
 
   /** Gives the instance a slot (its own, or a free one) with its address and maxconn, ready. */
   serve(instance: Instance, maxconn: number): Promise<void> {
     return this.serial(async () => {
-      const backend = this.byFunction.get(instance.fn);
+      const backend = this.pool.of(instance.fn);
       const target = instance.target;
       if (!backend || !target) return;
       const taken: EdgeSlot = { instance: instance.name, address: target, maxconn, state: 'ready' };
@@ -403,7 +270,7 @@ export class Edge implements Routing {
       await sleep(100);
     }
     await this.serial(async () => {
-      const held = this.slotHolding(instance.name);
+      const held = this.pool.holding(instance.name);
       if (!held) return;
       held.backend.slots[held.index]!.instance = undefined;
       if (this.live) {
@@ -418,7 +285,7 @@ export class Edge implements Routing {
    * instance with no slot here (one a restarted runner retires) can only have the old workers'.
    */
   async sessions(instance: Instance): Promise<number> {
-    const held = this.slotHolding(instance.name);
+    const held = this.pool.holding(instance.name);
     const address = held ? held.backend.slots[held.index]!.address : instance.target;
     if (!this.live || address === undefined) return 0;
     const command = `show stat ${held?.backend.name ?? '-1'} 4 -1`;
@@ -457,7 +324,7 @@ export class Edge implements Routing {
 
   /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
   hasServerUp(fn: string): Promise<boolean> {
-    const name = this.byFunction.get(fn)?.name;
+    const name = this.pool.of(fn)?.name;
     if (!this.live || name === undefined) return Promise.resolve(false);
     let asking = this.upQuestions.get(fn);
     if (!asking) {
@@ -484,7 +351,7 @@ export class Edge implements Routing {
       this.oldWorkerStats(command),
     ]);
     const all = parseShowStat(answer);
-    for (const [fn, backend] of this.byFunction) {
+    for (const [fn, backend] of this.pool.serving()) {
       const name = backend.name;
       const stats = all.get(name);
       if (!stats) continue;
@@ -534,7 +401,7 @@ export class Edge implements Routing {
     if (!this.live || this.busySince.size === 0) return 0;
     const timeouts = new Map<string, number>();
     const streaks = new Map<string, number>();
-    for (const [fn, backend] of this.byFunction) {
+    for (const [fn, backend] of this.pool.serving()) {
       const since = this.busySince.get(fn);
       const timeoutMs = backend.settings!.timeoutMs;
       if (since === undefined) continue;
@@ -551,9 +418,7 @@ export class Edge implements Routing {
     ];
     // A stream made before the longest timeout is overdue whatever its marks say.
     const markedSince =
-      now -
-      Math.max(0, ...[...this.byFunction.values()].map((backend) => backend.settings!.timeoutMs)) -
-      2000;
+      now - Math.max(0, ...[...this.pool.serving()].map(([, backend]) => backend.settings!.timeoutMs)) - 2000;
     let ended = 0;
     const seen = new Set<string>();
     for (const { worker, ask } of workers) {
@@ -600,7 +465,7 @@ export class Edge implements Routing {
 
   private setState(instance: Instance, state: ServerState): Promise<void> {
     return this.serial(async () => {
-      const held = this.slotHolding(instance.name);
+      const held = this.pool.holding(instance.name);
       if (!held) return;
       held.backend.slots[held.index]!.state = state;
       if (this.live) {
@@ -620,7 +485,7 @@ export class Edge implements Routing {
   private config(): string {
     this.epochMarks.delete(CURRENT_WORKER);
     this.writeMaps();
-    return renderEdgeConfig(this.paths, this.listen, [...this.backends.values()], this.tuning);
+    return renderEdgeConfig(this.paths, this.listen, this.pool.all(), this.tuning);
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
