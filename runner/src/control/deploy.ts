@@ -75,30 +75,7 @@ export class Deployer {
     return this.functionLocks.run(checked.name, async () => {
       const previous = registry.find(checked.name);
       const stored = store.getFunction(checked.name);
-      const candidate: FunctionSpec = {
-        name: checked.name,
-        image: checked.image,
-        digest: pulled.digest,
-        imageId: pulled.id,
-        revision: (previous?.spec.revision ?? stored?.revision ?? 0) + 1,
-        appPort,
-        active: checked.active,
-        reserved: checked.reserved,
-        concurrency: checked.concurrency,
-        timeoutMs: checked.timeoutMs,
-        tunnelTimeoutMs: checked.tunnelTimeoutMs,
-        startupTimeoutMs: checked.startupTimeoutMs,
-        env: checked.env,
-        errorStatuses: checked.errorStatuses,
-        scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
-        lifecycle: checked.lifecycle,
-        adapter: checked.adapter,
-        async: checked.async,
-        isolation: checked.isolation,
-        secrets: sealSecrets(checked.secrets, (previous?.spec ?? stored)?.secrets, this.deps.secrets),
-        ...(checked.pull ? { pull: checked.pull } : {}),
-      };
-
+      const candidate = this.candidate(checked, pulled, appPort, previous?.spec ?? stored);
       if (previous) previous.replacementStarting = true;
       try {
         return { ...(await this.release(candidate, previous, stored)), warnings: checked.warnings };
@@ -106,6 +83,38 @@ export class Deployer {
         if (previous) previous.replacementStarting = false;
       }
     });
+  }
+
+  /** The revision a deploy makes: the next after the one before (running or stored), its secrets sealed. */
+  private candidate(
+    checked: ReturnType<typeof checkDeploy>,
+    pulled: Awaited<ReturnType<typeof pullImage>>,
+    appPort: number,
+    before: FunctionSpec | undefined,
+  ): FunctionSpec {
+    return {
+      name: checked.name,
+      image: checked.image,
+      digest: pulled.digest,
+      imageId: pulled.id,
+      revision: (before?.revision ?? 0) + 1,
+      appPort,
+      active: checked.active,
+      reserved: checked.reserved,
+      concurrency: checked.concurrency,
+      timeoutMs: checked.timeoutMs,
+      tunnelTimeoutMs: checked.tunnelTimeoutMs,
+      startupTimeoutMs: checked.startupTimeoutMs,
+      env: checked.env,
+      errorStatuses: checked.errorStatuses,
+      scaling: { minScale: checked.minScale, maxScale: checked.maxScale, ...checked.autoscaler },
+      lifecycle: checked.lifecycle,
+      adapter: checked.adapter,
+      async: checked.async,
+      isolation: checked.isolation,
+      secrets: sealSecrets(checked.secrets, before?.secrets, this.deps.secrets),
+      ...(checked.pull ? { pull: checked.pull } : {}),
+    };
   }
 
   /** Starts the candidate's first instance, then stores it and puts it in front of traffic. */

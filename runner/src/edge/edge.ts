@@ -164,6 +164,7 @@ export class Edge implements Routing {
         case 'settings': {
           const { backend } = placement;
           this.writeMaps();
+          if (!this.live) return;
           await edgeAction(
             admin,
             `set map ${settingsMap} ${backend.name} ${settingsValue(backend.settings!)}`,
