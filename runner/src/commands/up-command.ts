@@ -171,6 +171,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   await once(runnerServer, 'listening');
   chmodSync(paths.runner, 0o600);
   const opened = await edge.open();
+  void reconciler.retireOrphans();
   edge.supervise();
   edge.enforceTimeouts();
   log(

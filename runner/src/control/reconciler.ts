@@ -1,7 +1,8 @@
 import type { SecretBox } from '../store/secret-box.js';
 import { mergeLines } from '../instances/merged-lines.js';
 import { PilotlightError } from '../../../common/pilotlight-error.js';
-import type { ContainerEngine } from '../../../engine/container-engine.js';
+import type { ContainerEngine, ContainerSummary } from '../../../engine/container-engine.js';
+import { sleep } from '../../../common/sleep.js';
 import { LABEL_FUNCTION, LABEL_RUNNER } from '../../../engine/labels.js';
 import type { AdapterRuntime } from '../adapter-runtime/adapter-runtime.js';
 import type { InstanceAction } from '../autoscaler/plan-instances.js';
@@ -45,6 +46,9 @@ export interface ReconcilerDeps {
   sweepMs?: number;
 }
 
+/** How long a running orphan may keep the requests the edge has open at it before it is removed anyway. */
+const ORPHAN_DRAIN_MS = 30_000;
+
 /**
  * Makes the engine match what the autoscaler and the lifecycle planner decide, one tick at a time: starts,
  * drains, shrinks, freezes and wakes instances (one engine action at a time per instance), takes back
@@ -55,6 +59,8 @@ export class Reconciler {
   private readonly adapter: AdapterClient;
   private readonly routing: Routing;
   private readonly locks = new KeyedLocks();
+  /** Running containers of functions no longer deployed, found by adoption: see retireOrphans. */
+  private readonly orphans: ContainerSummary[] = [];
   private readonly watch: ContainerWatch;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -728,9 +734,10 @@ export class Reconciler {
           ? await this.containers.adopt(summary, fn.spec)
           : undefined;
       if (!fn || !instance) {
-        // Nothing routes to an orphan, so there is nothing to drain: it goes at once.
-        await this.containers.remove(summary.id);
-        this.deps.log('removed orphan instance', { container: summary.name, state: summary.state });
+        // A running one may still have requests from the edge (the runner was stopped in the middle of its
+        // function's removal): it goes once the edge is done with it.
+        if (summary.state === 'running') this.orphans.push(summary);
+        else await this.removeOrphanInstance(summary);
         continue;
       }
       if (instance.state !== 'frozen') await this.waitReady(instance, fn.spec, 5_000).catch(() => undefined);
@@ -747,6 +754,42 @@ export class Reconciler {
       fn.pool.add(instance);
       this.deps.log('adopted instance', { fn: fn.spec.name, instance: instance.name, state: instance.state });
     }
+    if (this.orphans.length === 0) await this.removeOrphanNetworks();
+  }
+
+  /**
+   * Once the edge is open (its workers no longer route to functions that are gone): each running orphan is
+   * removed when no worker has a request open at it (ORPHAN_DRAIN_MS at most), then the networks of functions
+   * no longer deployed.
+   */
+  retireOrphans(): Promise<void> {
+    const orphans = this.orphans.splice(0);
+    if (orphans.length === 0) return Promise.resolve();
+    return this.track(
+      (async () => {
+        await Promise.all(orphans.map((orphan) => this.retireOrphan(orphan)));
+        await this.removeOrphanNetworks();
+      })(),
+    );
+  }
+
+  private async retireOrphan(summary: ContainerSummary): Promise<void> {
+    const ips = Object.values(summary.addresses);
+    const deadline = Date.now() + ORPHAN_DRAIN_MS;
+    const open = async () =>
+      (await Promise.all(ips.map((ip) => this.routing.openAt(ip).catch(() => 0)))).reduce((a, b) => a + b, 0);
+    while (Date.now() < deadline && !this.stopping && (await open()) > 0) await sleep(250);
+    await this.removeOrphanInstance(summary).catch((error: Error) =>
+      this.deps.log('orphan instance not removed', { container: summary.name, error: error.message }),
+    );
+  }
+
+  private async removeOrphanInstance(summary: ContainerSummary): Promise<void> {
+    await this.containers.remove(summary.id);
+    this.deps.log('removed orphan instance', { container: summary.name, state: summary.state });
+  }
+
+  private async removeOrphanNetworks(): Promise<void> {
     const removed = await this.containers.networks
       .removeAllBut(new Set(this.deps.registry.names()))
       .catch(() => [] as string[]);

@@ -323,6 +323,16 @@ export class Edge implements Routing {
     }
   }
 
+  async openAt(ip: string): Promise<number> {
+    if (!this.live) return 0;
+    const command = 'show stat -1 4 -1';
+    const [answer, old] = await Promise.all([
+      edgeCommand(this.paths.admin, command),
+      this.oldWorkerStats(command, MASTER_PATIENCE_MS),
+    ]);
+    return openTo([parseShowStat(answer), ...old], (address) => address.startsWith(`${ip}:`));
+  }
+
   /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
   hasServerUp(fn: string): Promise<boolean> {
     const name = this.pool.of(fn)?.name;
@@ -501,12 +511,16 @@ export class Edge implements Routing {
  * backend an old worker had it in may serve another function since).
  */
 function finishingAt(old: Array<Map<string, BackendStats>>, address: string): number {
-  if (address === FREE_ADDRESS) return 0;
+  return address === FREE_ADDRESS ? 0 : openTo(old, (each) => each === address);
+}
+
+/** Sessions and queued requests, over the workers' stats, of the servers whose address `at` matches. */
+function openTo(workers: Array<Map<string, BackendStats>>, at: (address: string) => boolean): number {
   let count = 0;
-  for (const stats of old) {
+  for (const stats of workers) {
     for (const backend of stats.values()) {
       for (const server of backend.servers.values()) {
-        if (server.address === address) count += server.sessions + server.queued;
+        if (at(server.address)) count += server.sessions + server.queued;
       }
     }
   }

@@ -21,6 +21,11 @@ export interface Routing {
   hasServerUp(fn: string): Promise<boolean>;
   /** Requests the edge has open or queued for this instance right now. */
   sessions(instance: Instance): Promise<number>;
+  /**
+   * Requests any worker of the edge has open or queued for a server at this IP, whatever its port: those of a
+   * container no function claims any more (an orphan found by a restarted runner).
+   */
+  openAt(ip: string): Promise<number>;
   /** Sessions and queues of every function's backend, by function name. */
   sample(): Promise<Map<string, BackendStats>>;
 }
@@ -34,6 +39,7 @@ export const noRouting: Routing = {
   drain: async () => {},
   remove: async () => {},
   sessions: async () => 0,
+  openAt: async () => 0,
   hasServerUp: async () => true,
   sample: async () => new Map(),
 };
