@@ -604,6 +604,45 @@ describe('the edge adds and removes functions at run time', () => {
     expect(await edgeBackendOf(runner.dataDir, 'again')).toBe(extraBackend);
   }, 180_000);
 
+  test('a scale-out under a queue: every instance that comes up takes its concurrency from the queue, and no more', async () => {
+    await deploy(runner, 'burst', [
+      '--concurrency',
+      '2',
+      '--min',
+      '1',
+      '--max',
+      '3',
+      '--reserve-after',
+      '600',
+    ]);
+    // Eight times the one instance's concurrency, for long enough that the new instances come up under the queue.
+    const requests = Array.from({ length: 16 }, () =>
+      fetch(`${runner.gateway}/fn/burst/slow?ms=2000`).then((res) => res.status),
+    );
+    // And more arriving all along: each new instance comes up while requests arrive as well as wait.
+    const prober = startProber(`${runner.gateway}/fn/burst/slow?ms=200`, 10, { newConnections: true });
+    const instances = await until('the scale-out', async () => {
+      const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
+        name: string;
+        instances: Array<{ state: string; address: string }>;
+      }>;
+      const active = listed
+        .find((each) => each.name === 'burst')!
+        .instances.filter((i) => i.state === 'active');
+      return active.length === 3 ? active : undefined;
+    });
+    expect(await Promise.all(requests)).toEqual(Array.from({ length: 16 }, () => 200));
+    expect((await prober.stop()).filter((probe) => probe.status !== 200)).toEqual([]);
+    // Each instance's app counts the most requests it held at once.
+    const peaks = await Promise.all(
+      instances.map(async (instance) => {
+        const app = `http://${new URL(instance.address).hostname}:3000/peak`;
+        return ((await (await fetch(app)).json()) as { peak: number }).peak;
+      }),
+    );
+    expect(peaks).toEqual([2, 2, 2]);
+  }, 120_000);
+
   test('an rm followed at once by a deploy of the same name: the deploy waits for the removal, then the function serves', async () => {
     await deploy(runner, 'twice', ['--concurrency', '2', '--max', '1', '--env', 'GENERATION=1']);
     const inflight = fetch(`${runner.gateway}/fn/twice/slow?ms=2000`).then((res) => res.status);

@@ -33,6 +33,9 @@ const CURRENT_WORKER = 'current';
 /** How long a removed instance's slot may keep the requests it has before they are cut and it is freed. */
 const FREE_WAIT_MS = 30_000;
 
+/** Every server's weight when it takes requests: least connections among equals. */
+const SERVER_WEIGHT = 1;
+
 /** How long a question about one instance's sessions waits for the master's CLI to answer again. */
 const MASTER_PATIENCE_MS = 1000;
 
@@ -239,16 +242,22 @@ export class Edge implements Routing {
       backend.slots[index] = taken;
       if (!this.live) return;
       const id = serverId(backend, index);
+      const ask = (command: string) => edgeAction(this.paths.admin, command);
+      // Up at weight 0 first. A server that comes up usable is handed requests from the backend's queue
+      // that HAProxy 2.6 never counts against its maxconn (pendconn_grab_from_px), so under a queue it took
+      // up to twice its concurrency; a change of weight hands it none. The maxconn set last takes its share of
+      // the queue the counted way (process_srv_queue).
+      await ask(`set server ${id} weight 0`);
       if (before.address !== target) {
         const [ip, port] = splitAddress(target);
-        await edgeAction(this.paths.admin, `set server ${id} addr ${ip} port ${port}`);
+        await ask(`set server ${id} addr ${ip} port ${port}`);
         // The check keeps the port the slot was configured with unless told.
-        await edgeAction(this.paths.admin, `set server ${id} check-port ${port}`);
+        await ask(`set server ${id} check-port ${port}`);
       }
-      if (before.maxconn !== maxconn)
-        await edgeAction(this.paths.admin, `set maxconn server ${id} ${maxconn}`);
-      await edgeAction(this.paths.admin, `set server ${id} health up`);
-      await edgeAction(this.paths.admin, `set server ${id} state ready`);
+      await ask(`set server ${id} health up`);
+      await ask(`set server ${id} state ready`);
+      await ask(`set server ${id} weight ${SERVER_WEIGHT}`);
+      await ask(`set maxconn server ${id} ${maxconn}`);
     });
   }
 
