@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sampleImageRef } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
 import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
-import { startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 import { getOnOwnConnection } from '../helpers/own-connection.js';
 import { edgeAdmin, edgeBackendOf, edgeServerStates } from '../helpers/edge-servers.js';
@@ -157,10 +157,12 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(context['deadline']).toBeGreaterThan(Date.now());
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen.headers['forwarded']).toBe(`for=127.0.0.1;host="127.0.0.1:${port}";proto=http`);
-    // Appended to an earlier proxy's, and a Host that is not a plain name is left out.
+    // Appended to an earlier proxy's, and a Host that is not one plain name is left out: this one would have
+    // forged an element of its own.
     const behind = await rawRequest(
       port,
-      'GET /fn/plain/headers HTTP/1.1\r\nHost: a"b\r\nForwarded: for=192.0.2.1\r\nConnection: close\r\n\r\n',
+      'GET /fn/plain/headers HTTP/1.1\r\nHost: a.com, x", for=6.6.6.6;proto="https\r\n' +
+        'Forwarded: for=192.0.2.1\r\nConnection: close\r\n\r\n',
     );
     expect(behind).toMatch(/^HTTP\/1.1 200/);
     expect(behind).toContain('"forwarded":"for=192.0.2.1, for=127.0.0.1;proto=http"');
@@ -660,6 +662,29 @@ describe('the edge adds and removes functions at run time', () => {
     const env = await fetch(`${runner.gateway}/fn/twice/env`);
     expect(env.status).toBe(200);
     expect(((await env.json()) as Record<string, string>)['GENERATION']).toBe('2');
+    // And the other way round: an rm during a redeploy waits for it, then removes the function.
+    const redeploying = runner.cli([
+      'deploy',
+      sampleImageRef('express'),
+      '--name',
+      'twice',
+      '--concurrency',
+      '2',
+      '--max',
+      '1',
+      '--env',
+      'STARTUP_DELAY_MS=2000',
+    ]);
+    await until(
+      'the redeploy starting its instance',
+      async () =>
+        (await instancesOf(docker, runner.runnerId, 'twice')).some(
+          (container) => container.Labels['pilotlight.revision'] === '2',
+        ) || undefined,
+    );
+    expect(await runner.cli(['rm', 'twice'])).toMatchObject({ exitCode: 0 });
+    expect((await redeploying).exitCode).toBe(0);
+    expect((await fetch(`${runner.gateway}/fn/twice/`)).status).toBe(404);
   }, 120_000);
 });
 

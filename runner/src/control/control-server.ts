@@ -93,7 +93,7 @@ export function createControlServer(
     if (!action && method === 'DELETE') return remove(res, name, url.searchParams.get('pending'));
     if (action === 'scale' && method === 'POST') {
       const body = (await readJson(req)) as { min?: number; max?: number };
-      const spec = deployer.scale(name, body.min, body.max);
+      const spec = await deployer.scale(name, body.min, body.max);
       return json(res, 200, { name, minScale: spec.scaling.minScale, maxScale: spec.scaling.maxScale });
     }
     if (action === 'invoke' && method === 'POST') {

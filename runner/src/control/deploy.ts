@@ -190,10 +190,9 @@ export class Deployer {
    */
   async remove(name: string): Promise<void> {
     const { registry, reconciler } = this.deps;
-    const fn = registry.get(name);
     await this.functionLocks.run(name, async () => {
-      // Gone meanwhile (another rm waited for this lock too).
-      if (!registry.isCurrent(fn)) throw new UnknownFunctionError(name);
+      // The function as it is once the deploy or removal under way is done: gone, or a new revision.
+      const fn = registry.get(name);
       this.deps.store.removeFunction(name);
       registry.delete(name);
       fn.pool.rejectAllWaiting(new UnknownFunctionError(name));
@@ -212,31 +211,34 @@ export class Deployer {
     await this.deps.reconciler.containers.networks.remove(name).catch(() => undefined);
   }
 
-  scale(name: string, min: number | undefined, max: number | undefined): FunctionSpec {
-    const fn = this.deps.registry.get(name);
-    const minScale = min ?? fn.spec.scaling.minScale;
-    const maxScale = max ?? fn.spec.scaling.maxScale;
-    if (!(
-      Number.isInteger(minScale) &&
-      minScale >= 0 &&
-      Number.isInteger(maxScale) &&
-      maxScale >= Math.max(1, minScale)
-    )) {
-      throw new PilotlightError(
-        'BAD_SCALE',
-        `--min ${minScale} --max ${maxScale}: need 0 ≤ min ≤ max and max ≥ 1`,
-        400,
-      );
-    }
-    fn.spec = {
-      ...fn.spec,
-      scaling: { ...fn.spec.scaling, minScale, maxScale },
-      lifecycle: { ...fn.spec.lifecycle, minScale },
-    };
-    // Same image and env: the running instances stay; only the numbers change.
-    this.deps.store.saveFunction(fn.spec, this.deps.clock.now());
-    this.deps.reconciler.requestTick();
-    return fn.spec;
+  /** New bounds for the function's instances; after a deploy or removal of it under way, not in its middle. */
+  scale(name: string, min: number | undefined, max: number | undefined): Promise<FunctionSpec> {
+    return this.functionLocks.run(name, async () => {
+      const fn = this.deps.registry.get(name);
+      const minScale = min ?? fn.spec.scaling.minScale;
+      const maxScale = max ?? fn.spec.scaling.maxScale;
+      if (!(
+        Number.isInteger(minScale) &&
+        minScale >= 0 &&
+        Number.isInteger(maxScale) &&
+        maxScale >= Math.max(1, minScale)
+      )) {
+        throw new PilotlightError(
+          'BAD_SCALE',
+          `--min ${minScale} --max ${maxScale}: need 0 ≤ min ≤ max and max ≥ 1`,
+          400,
+        );
+      }
+      fn.spec = {
+        ...fn.spec,
+        scaling: { ...fn.spec.scaling, minScale, maxScale },
+        lifecycle: { ...fn.spec.lifecycle, minScale },
+      };
+      // Same image and env: the running instances stay; only the numbers change.
+      this.deps.store.saveFunction(fn.spec, this.deps.clock.now());
+      this.deps.reconciler.requestTick();
+      return fn.spec;
+    });
   }
 
   events(name: string) {

@@ -198,13 +198,13 @@ function edgeFrontend(paths: EdgePaths, listen: EdgeListen): string[] {
     '  http-request return status 200 content-type text/plain string "ok\\n" if { path /healthz }',
     '  http-request set-var(txn.lambda) bool(1) if { method POST } { path_beg /2015-03-31/functions/ }',
     // Host: NAME.localhost[:PORT] first, then /fn/NAME/… with the prefix stripped.
-    '  http-request set-var(txn.fn) req.hdr(host),lower,field(1,:),regsub(\\.localhost$,) if !{ var(txn.lambda) -m found } { req.hdr(host),lower,field(1,:) -m end .localhost }',
+    '  http-request set-var(txn.fn) req.fhdr(host),lower,field(1,:),regsub(\\.localhost$,) if !{ var(txn.lambda) -m found } { req.fhdr(host),lower,field(1,:) -m end .localhost }',
     '  http-request set-var(txn.fn) path,field(3,/) if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found } { path_beg /fn/ }',
-    '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !{ req.hdr(host),lower,field(1,:) -m end .localhost } { path_beg /fn/ }',
+    '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !{ req.fhdr(host),lower,field(1,:) -m end .localhost } { path_beg /fn/ }',
     `  http-request return ${errorAnswer(404, 'NOT_ROUTED', 'send requests to /fn/NAME/… or with Host: NAME.localhost')} if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found }`,
     `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if reserved_path !{ var(txn.lambda) -m found }`,
     `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
-    `  http-request set-header x-forwarded-host %[req.hdr(host)] if !{ req.hdr(x-forwarded-host) -m found } { req.hdr(host) -m found }`,
+    `  http-request set-header x-forwarded-host %[req.fhdr(host)] if !{ req.hdr(x-forwarded-host) -m found } { req.fhdr(host) -m found }`,
     ...forwardedRules(),
     ...hopByHopRules(),
     `  http-request del-header ${FUNCTION_HEADER}`,
@@ -225,7 +225,7 @@ function forwardedRules(): string[] {
   return [
     `  http-request set-var-fmt(txn.fwd_for) 'for="[%[src]]"' if { src -m sub : }`,
     `  http-request set-var-fmt(txn.fwd_for) 'for=%[src]' if !{ var(txn.fwd_for) -m found }`,
-    `  http-request set-var-fmt(txn.fwd_host) ';host="%[req.hdr(host)]"' if { req.hdr(host) -m reg ^[][A-Za-z0-9.:-]+$ }`,
+    `  http-request set-var-fmt(txn.fwd_host) ';host="%[req.fhdr(host)]"' if { req.fhdr(host) -m reg ^[][A-Za-z0-9.:-]+$ }`,
     `  http-request add-header forwarded '%[var(txn.fwd_for)]%[var(txn.fwd_host)];proto=http'`,
   ];
 }
