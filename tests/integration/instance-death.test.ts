@@ -227,6 +227,8 @@ describe('a dead instance is noticed at once (events through a proxy that can dr
     let intruder: AdapterInstance | undefined;
     try {
       await docker.getContainer(first.id).kill();
+      // The kill is only sent when it answers: the address is free once the container has stopped.
+      await docker.getContainer(first.id).wait({ condition: 'not-running' });
       // A container on the function's own network can take the freed address, and that is what the name on
       // every call is for (another function's never can: see below).
       const network = `pilotlight-${runner.runnerId}-owner`;
