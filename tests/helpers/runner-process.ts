@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { LABEL_RUNNER } from '../../engine/labels.js';
+import { LABEL_REVISION, LABEL_RUNNER } from '../../engine/labels.js';
 import { runRunner, spawnRunner } from './runner-cli.js';
 import { runTempPrefix } from './test-docker.js';
 
@@ -130,6 +130,22 @@ export async function instancesOf(
     all: true,
     filters: { label: [`${LABEL_RUNNER}=${runnerId}`, `pilotlight.function=${fn}`] },
   });
+}
+
+/** Waits until a container of the function's given revision exists (a deploy starting its first instance). */
+export function revisionStarting(
+  docker: Docker,
+  runnerId: string,
+  fn: string,
+  revision: number,
+): Promise<true> {
+  return until(
+    `${fn} starting an instance of revision ${revision}`,
+    async () =>
+      (await instancesOf(docker, runnerId, fn)).some(
+        (container) => container.Labels[LABEL_REVISION] === String(revision),
+      ) || undefined,
+  );
 }
 
 export async function until<T>(

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sampleImageRef } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
 import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
-import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import { revisionStarting, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 import { getOnOwnConnection } from '../helpers/own-connection.js';
 import { edgeAdmin, edgeBackendOf, edgeServerStates } from '../helpers/edge-servers.js';
@@ -17,11 +17,17 @@ async function deploy(runner: RunnerProcess, fn: string, flags: string[] = []): 
   if (result.exitCode !== 0) throw new Error(`deploy of ${fn} failed:\n${result.all}`);
 }
 
+interface ListedInstance {
+  state: string;
+  address: string;
+  inflight: number;
+}
+
 /** A function's instances as `runner ls --json` lists them. */
-async function listedInstances(runner: RunnerProcess, fn: string): Promise<Array<{ inflight: number }>> {
+async function listedInstances(runner: RunnerProcess, fn: string): Promise<ListedInstance[]> {
   const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
     name: string;
-    instances: Array<{ inflight: number }>;
+    instances: ListedInstance[];
   }>;
   return listed.find((each) => each.name === fn)!.instances;
 }
@@ -624,13 +630,7 @@ describe('the edge adds and removes functions at run time', () => {
     // And more arriving all along: each new instance comes up while requests arrive as well as wait.
     const prober = startProber(`${runner.gateway}/fn/burst/slow?ms=200`, 10, { newConnections: true });
     const instances = await until('the scale-out', async () => {
-      const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
-        name: string;
-        instances: Array<{ state: string; address: string }>;
-      }>;
-      const active = listed
-        .find((each) => each.name === 'burst')!
-        .instances.filter((i) => i.state === 'active');
+      const active = (await listedInstances(runner, 'burst')).filter((i) => i.state === 'active');
       return active.length === 3 ? active : undefined;
     });
     expect(await Promise.all(requests)).toEqual(Array.from({ length: 16 }, () => 200));
@@ -675,13 +675,7 @@ describe('the edge adds and removes functions at run time', () => {
       '--env',
       'STARTUP_DELAY_MS=2000',
     ]);
-    await until(
-      'the redeploy starting its instance',
-      async () =>
-        (await instancesOf(docker, runner.runnerId, 'twice')).some(
-          (container) => container.Labels['pilotlight.revision'] === '2',
-        ) || undefined,
-    );
+    await revisionStarting(docker, runner.runnerId, 'twice', 2);
     expect(await runner.cli(['rm', 'twice'])).toMatchObject({ exitCode: 0 });
     expect((await redeploying).exitCode).toBe(0);
     expect((await fetch(`${runner.gateway}/fn/twice/`)).status).toBe(404);

@@ -5,7 +5,13 @@ import { SAMPLE_NAMES, sampleImageRef } from '../../images/catalog.js';
 import { LABEL_RUNNER, LABEL_TEST_RUN, managedLabels } from '../../engine/labels.js';
 import { testDocker, TEST_RUN_ID } from '../helpers/test-docker.js';
 import { pushToRegistry, startTestRegistry, untag, type TestRegistry } from '../helpers/test-registry.js';
-import { instancesOf, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import {
+  instancesOf,
+  revisionStarting,
+  startRunner,
+  until,
+  type RunnerProcess,
+} from '../helpers/runner-process.js';
 import { getOnOwnConnection } from '../helpers/own-connection.js';
 
 const docker = testDocker();
@@ -749,13 +755,7 @@ describe('runner CLI and gateway against a deployed function', () => {
     );
     // Revision 2 takes 3 s to start; revision 1 would start in well under one.
     const releasing = deploy(['--env', 'STARTUP_DELAY_MS=3000']);
-    await until(
-      'the release starting its first instance',
-      async () =>
-        (await instancesOf(docker, runner.runnerId, 'zeroed')).some(
-          (container) => container.Labels['pilotlight.revision'] === '2',
-        ) || undefined,
-    );
+    await revisionStarting(docker, runner.runnerId, 'zeroed', 2);
     const answer = await fetch(`${runner.gateway}/fn/zeroed/env`);
     expect((await releasing).exitCode).toBe(0);
     expect(answer.status).toBe(200);

@@ -2,11 +2,11 @@ import { capacityWaitMs, type FunctionSpec } from '../spec/function-spec.js';
 import {
   FREE_ADDRESS,
   backendName,
+  settingsValue,
   type EdgeBackend,
   type EdgeSlot,
   type FunctionSettings,
 } from './edge-config.js';
-import { settingsValue } from './edge-config.js';
 
 /** What of a backend only a reload can change: the queue's timeout, and how many slots it has. */
 export interface BackendShape {

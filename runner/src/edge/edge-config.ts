@@ -197,10 +197,13 @@ function edgeFrontend(paths: EdgePaths, listen: EdgeListen): string[] {
     `  http-request return ${errorAnswer(431, 'HEADERS_TOO_LARGE', `the request headers exceed ${MAX_HEADER_BYTES} bytes`)} if { req.hdrs,length gt ${MAX_HEADER_BYTES} }`,
     '  http-request return status 200 content-type text/plain string "ok\\n" if { path /healthz }',
     '  http-request set-var(txn.lambda) bool(1) if { method POST } { path_beg /2015-03-31/functions/ }',
-    // Host: NAME.localhost[:PORT] first, then /fn/NAME/… with the prefix stripped.
-    '  http-request set-var(txn.fn) req.fhdr(host),lower,field(1,:),regsub(\\.localhost$,) if !{ var(txn.lambda) -m found } { req.fhdr(host),lower,field(1,:) -m end .localhost }',
+    // Host: NAME.localhost[:PORT] first, then /fn/NAME/… with the prefix stripped. The Host is read whole
+    // (fhdr, not split at commas) and once.
+    '  http-request set-var(txn.hostname) req.fhdr(host),lower,field(1,:)',
+    '  acl host_route var(txn.hostname) -m end .localhost',
+    '  http-request set-var(txn.fn) var(txn.hostname),regsub(\\.localhost$,) if !{ var(txn.lambda) -m found } host_route',
     '  http-request set-var(txn.fn) path,field(3,/) if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found } { path_beg /fn/ }',
-    '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !{ req.fhdr(host),lower,field(1,:) -m end .localhost } { path_beg /fn/ }',
+    '  http-request set-uri %[pathq,regsub(^/fn/[^/]*/?,/)] if !{ var(txn.lambda) -m found } !host_route { path_beg /fn/ }',
     `  http-request return ${errorAnswer(404, 'NOT_ROUTED', 'send requests to /fn/NAME/… or with Host: NAME.localhost')} if !{ var(txn.fn) -m found } !{ var(txn.lambda) -m found }`,
     `  http-request return ${errorAnswer(403, 'RESERVED_PATH', `paths under /_/ belong to the runner and never reach a function`)} if reserved_path !{ var(txn.lambda) -m found }`,
     `  http-request set-header x-forwarded-proto http if !{ req.hdr(x-forwarded-proto) -m found }`,
