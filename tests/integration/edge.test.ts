@@ -549,6 +549,25 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect((await fetch(`${runner.gateway}/fn/added/`)).status).toBe(200);
   }, 120_000);
 
+  test('reloads under a queue: another function stays within its concurrency while the old workers finish, and no request fails', async () => {
+    const worker = await edgeWorkerPid(runner);
+    // Three queue timeouts no backend has yet, deployed at once: reloads one after the other, each leaving an
+    // old worker with plain's requests in flight or queued.
+    const load = await underQueue(runner, () =>
+      Promise.all(
+        ['8s', '9s', '11s'].map((timeout, at) => deploy(runner, `shape${at}`, ['--timeout', timeout])),
+      ),
+    );
+    expect(await edgeWorkerPid(runner)).not.toBe(worker);
+    expect(load).toEqual({ first: [200, 200, 200, 200], failedProbes: [], peak: 2 });
+    // The old workers' requests over, plain takes its whole concurrency in the new one.
+    await resetPeak(runner);
+    expect(await Promise.all(Array.from({ length: 4 }, () => slow(runner, 1000)))).toEqual([
+      200, 200, 200, 200,
+    ]);
+    expect((await readPeak(runner)).peak).toBe(2);
+  }, 120_000);
+
   test('a release reloads nothing: requests in flight and queued for another function stay within its concurrency, and the context names the new revision', async () => {
     await deploy(runner, 'released', ['--reserve-after', '600']);
     const worker = await edgeWorkerPid(runner);

@@ -16,7 +16,7 @@ afterEach(() => servers.splice(0).forEach((server) => server.close()));
 function fn(activate: () => Promise<void>): FunctionRuntime {
   return {
     spec: { name: 'shop', timeoutMs: 1000 },
-    pool: { activate, maxWaitMs: 500 },
+    pool: { activate, maxWaitMs: 500, awaitEdge: (wait: Promise<void>) => wait },
   } as unknown as FunctionRuntime;
 }
 

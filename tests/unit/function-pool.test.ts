@@ -67,6 +67,17 @@ describe('FunctionPool', () => {
     expect(woken).toEqual(['a']);
   });
 
+  test('a request the activator holds while an active instance is not up at the edge yet counts as demand', async () => {
+    const { pool: p } = pool();
+    p.add(instance('a', { inflight: 2 }));
+    let edgeUp!: () => void;
+    const holding = p.awaitEdge(new Promise<void>((resolve) => (edgeUp = resolve)));
+    expect(p.demand).toBe(3);
+    edgeUp();
+    await holding;
+    expect(p.demand).toBe(2);
+  });
+
   test('with no room, requests wait in the activator, capacity is asked for, and they go when room appears', async () => {
     const { pool: p, asked } = pool();
     const a = instance('a', { inflight: 2 });

@@ -2,6 +2,7 @@ import { HEADERS, MESSAGE_LIMITS, OWN_HEADER_PREFIX } from '../../../adapter/con
 import type { EdgePaths } from './edge-paths.js';
 import { hopByHopRules } from './hop-by-hop.js';
 import { availableParallelism } from 'node:os';
+import { serverForm, type ServerForm } from './server-form.js';
 
 /** Where a server stands at the edge: taking requests, finishing its own (drain), or taking none (maint). */
 export type ServerState = 'ready' | 'drain' | 'maint';
@@ -100,12 +101,16 @@ function errorAnswer(status: number, code: string, message: string): string {
   return `status ${status} content-type application/json hdr ${HEADERS.error} ${code} lf-string ${errorBody(code, message)}`;
 }
 
+/** How a slot's server starts in a new worker (see server-form.ts): as its view says, unless told. */
+export type FormOf = (slot: EdgeSlot) => ServerForm;
+
 /** The whole HAProxy configuration: the edge frontend, the activated frontend, and a backend per function. */
 export function renderEdgeConfig(
   paths: EdgePaths,
   listen: EdgeListen,
   backends: EdgeBackend[],
   tuning: EdgeTuning = DEFAULT_EDGE_TUNING,
+  formOf: FormOf = (slot) => serverForm(slot, 0),
 ): string {
   return [
     ...globalSection(paths, tuning),
@@ -113,7 +118,7 @@ export function renderEdgeConfig(
     ...edgeFrontend(paths, listen),
     ...activatedFrontend(paths, backends),
     ...runnerBackends(paths),
-    ...backends.flatMap((backend) => functionBackend(paths, backend)),
+    ...backends.flatMap((backend) => functionBackend(paths, backend, formOf)),
     '',
   ].join('\n');
 }
@@ -319,7 +324,7 @@ function setting(field: (typeof SETTINGS_FIELDS)[number]): string {
   return `var(txn.settings),field(${SETTINGS_FIELDS.indexOf(field) + 1},|)`;
 }
 
-function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
+function functionBackend(paths: EdgePaths, backend: EdgeBackend, formOf: FormOf): string[] {
   const context =
     `'{"function":"%[${setting('fn')}]","revision":"%[${setting('revision')}]","requestId":"%[var(txn.rid)]",` +
     `"deadline":%[date(0,ms),add(txn.timeout)]}'`;
@@ -343,7 +348,7 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend): string[] {
     `  http-request set-timeout server ${setting('activationTimeoutMs')} if !instance_up`,
     // The runner's check first: while it answers, instance_up is not evaluated a second time per request.
     `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backend.name}/${ACTIVATOR_SERVER}) } !instance_up`,
-    ...backend.slots.map(serverLine),
+    ...backend.slots.map((slot, index) => serverLine(slot, index, formOf(slot))),
     // Checked, so that a runner that is down is known here (its socket refuses) and said so above.
     `  server ${ACTIVATOR_SERVER} ${paths.runner} backup check inter 1s fall 1 rise 1`,
     '',
@@ -364,9 +369,10 @@ function instanceUpAcl(name: string, backend: EdgeBackend): string[] {
  */
 export const SERVER_HEALTH = 'check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down';
 
-function serverLine(slot: EdgeSlot, index: number): string {
-  const state = slot.state === 'maint' ? ' disabled' : slot.state === 'drain' ? ' weight 0' : '';
-  return `  server ${slotName(index)} ${slot.address} maxconn ${slot.maxconn} ${SERVER_HEALTH}${state}`;
+function serverLine(slot: EdgeSlot, index: number, form: ServerForm): string {
+  const state = form.state === 'maint' ? ' disabled' : form.state === 'drain' ? ' weight 0' : '';
+  const maxconn = form.state === 'ready' ? form.maxconn : slot.maxconn;
+  return `  server ${slotName(index)} ${slot.address} maxconn ${maxconn} ${SERVER_HEALTH}${state}`;
 }
 
 /** The fixed answer to a request HAProxy could not parse (CRLF line ends, as the file format wants). */

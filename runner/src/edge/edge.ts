@@ -27,25 +27,34 @@ import { edgeAction, edgeCommand } from './edge-socket.js';
 import { parseShowStat, type BackendStats, type ServerStats } from './edge-stats.js';
 import { EpochMarks, mayBeOverdue, parseStreamDetail, parseStreams } from './overdue-streams.js';
 import type { Routing } from './routing.js';
+import {
+  MAINT,
+  formCommands,
+  sameForm,
+  serverForm,
+  type FormChange,
+  type ServerForm,
+} from './server-form.js';
 
 const CURRENT_WORKER = 'current';
 
 /** How long a removed instance's slot may keep the requests it has before they are cut and it is freed. */
 const FREE_WAIT_MS = 30_000;
 
-/** Every server's weight when it takes requests: least connections among equals. */
-const SERVER_WEIGHT = 1;
-
 /** How long a question about one instance's sessions waits for the master's CLI to answer again. */
 const MASTER_PATIENCE_MS = 1000;
 
+/** How often servers are given what the old workers of a reload have finished. */
+const FINISHING_POLL_MS = 100;
+
+/**
+ * How long after a reload the old workers' requests may stay unknown (the master's CLI does not answer) before
+ * servers are given back whole: a worker's own count then bounds each instance, not the sum of all workers'.
+ */
+const FINISHING_UNKNOWN_MS = 5_000;
+
 function serverId(backend: EdgeBackend, index: number): string {
   return `${backend.name}/${slotName(index)}`;
-}
-
-function splitAddress(address: string): [string, string] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at), address.slice(at + 1)];
 }
 
 /** How long a WebSocket or other tunnel may stay idle, unless the function says otherwise. */
@@ -86,6 +95,15 @@ export class Edge implements Routing {
   private lastHealth: 'answering' | 'gone' | 'unresponsive' = 'answering';
   private readonly upQuestions = new Map<string, Promise<boolean>>();
   private listen: EdgeListen;
+  /**
+   * Requests the old workers of reloads still have, open or queued, by server address (IP:PORT); undefined
+   * from a reload until they are read: each instance is given only the rest (see server-form.ts).
+   */
+  private finishing: Map<string, number> | undefined = new Map();
+  /** Since when the old workers' requests have been unknown. */
+  private finishingUnknownSince = 0;
+  /** Each server as the current worker has it, by id (BACKEND/SLOT). */
+  private readonly applied = new Map<string, ServerForm>();
 
   constructor(
     private readonly paths: EdgePaths,
@@ -109,16 +127,20 @@ export class Edge implements Routing {
   async open(): Promise<'adopted' | 'started'> {
     return this.serial(async () => {
       this.pool.opened();
+      this.timers.push(
+        this.whileLive(FINISHING_POLL_MS, 'following the old workers failed', () => this.followFinishing()),
+      );
       if ((await this.process.running()) === undefined) {
         this.listen = { ...this.listen, port: await freePort(this.listen) };
-        await this.process.start(this.config());
+        await this.process.start(this.config('start'));
         this.live = true;
         return 'started';
       }
       // Given port 0, a restarted runner keeps the port its edge serves on.
       if (this.listen.port === 0) this.listen = { ...this.listen, port: this.process.boundPort() ?? 0 };
-      await this.process.reload(this.config());
+      await this.process.reload(this.config('reload'));
       this.live = true;
+      await this.giveFinished(MASTER_PATIENCE_MS);
       return 'adopted';
     });
   }
@@ -144,7 +166,7 @@ export class Edge implements Routing {
     await this.serial(async () => {
       if (!this.live || (await this.process.health()) !== 'gone') return;
       this.log('edge found stopped: starting it again');
-      await this.process.start(this.config());
+      await this.process.start(this.config('start'));
       this.log('edge started again', { port: this.listen.port });
     });
   }
@@ -240,25 +262,55 @@ export class Edge implements Routing {
       }
       const before = backend.slots[index]!;
       backend.slots[index] = taken;
-      if (!this.live) return;
-      const id = serverId(backend, index);
-      const ask = (command: string) => edgeAction(this.paths.admin, command);
-      // Up at weight 0 first. A server that comes up usable is handed requests from the backend's queue
-      // that HAProxy 2.6 never counts against its maxconn (pendconn_grab_from_px), so under a queue it took
-      // up to twice its concurrency; a change of weight hands it none. The maxconn set last takes its share of
-      // the queue the counted way (process_srv_queue).
-      await ask(`set server ${id} weight 0`);
-      if (before.address !== target) {
-        const [ip, port] = splitAddress(target);
-        await ask(`set server ${id} addr ${ip} port ${port}`);
-        // The check keeps the port the slot was configured with unless told.
-        await ask(`set server ${id} check-port ${port}`);
-      }
-      await ask(`set server ${id} health up`);
-      await ask(`set server ${id} state ready`);
-      await ask(`set server ${id} weight ${SERVER_WEIGHT}`);
-      await ask(`set maxconn server ${id} ${maxconn}`);
+      await this.apply(backend, index, {
+        address: before.address === target ? undefined : target,
+        reup: true,
+      });
     });
+  }
+
+  /** Brings slot `index`'s server at the edge to the form its view and the old workers give it. */
+  private async apply(backend: EdgeBackend, index: number, change: FormChange = {}): Promise<void> {
+    if (!this.live) return;
+    const id = serverId(backend, index);
+    const after = this.formOf(backend.slots[index]!);
+    for (const command of formCommands(id, this.applied.get(id) ?? MAINT, after, change)) {
+      await edgeAction(this.paths.admin, command);
+    }
+    this.applied.set(id, after);
+  }
+
+  private formOf(slot: EdgeSlot): ServerForm {
+    if (slot.instance === undefined) return MAINT;
+    const withheld = this.finishing ? (this.finishing.get(slot.address) ?? 0) : slot.maxconn;
+    return serverForm(slot, withheld);
+  }
+
+  /**
+   * Reads what the old workers still have at each address, and gives every server what they have finished
+   * since: servers held whole at a reload are put in service, then raised as the old workers' requests end.
+   */
+  private async followFinishing(): Promise<void> {
+    if (this.finishing?.size !== 0) await this.serial(() => this.giveFinished());
+  }
+
+  private async giveFinished(patienceMs = 0): Promise<void> {
+    if (!this.live || this.finishing?.size === 0) return;
+    const old = await this.oldWorkerStats('show stat -1 4 -1', patienceMs, true).catch(() => undefined);
+    if (old === undefined) {
+      if (this.finishing !== undefined) return;
+      if (Date.now() - this.finishingUnknownSince < FINISHING_UNKNOWN_MS) return;
+      this.log('the old workers of a reload do not answer: each instance is given its whole concurrency');
+    }
+    this.finishing = old ? finishingByAddress(old) : new Map();
+    for (const backend of this.pool.all()) {
+      for (let index = 0; index < backend.slots.length; index += 1) {
+        const id = serverId(backend, index);
+        if (!sameForm(this.applied.get(id) ?? MAINT, this.formOf(backend.slots[index]!))) {
+          await this.apply(backend, index);
+        }
+      }
+    }
   }
 
   hold(instance: Instance): Promise<void> {
@@ -316,7 +368,11 @@ export class Edge implements Routing {
    * address, not by slot. The master's CLI is closed for a moment after a reload, while it re-executes itself:
    * it is asked again for up to patienceMs, and then none are counted.
    */
-  private async oldWorkerStats(command: string, patienceMs = 0): Promise<Array<Map<string, BackendStats>>> {
+  private async oldWorkerStats(
+    command: string,
+    patienceMs = 0,
+    orThrow = false,
+  ): Promise<Array<Map<string, BackendStats>>> {
     const deadline = Date.now() + patienceMs;
     for (;;) {
       try {
@@ -325,8 +381,11 @@ export class Edge implements Routing {
         return await Promise.all(
           pids.map(async (pid) => parseShowStat(await this.process.askWorker(pid, command))),
         );
-      } catch {
-        if (Date.now() >= deadline) return [];
+      } catch (error) {
+        if (Date.now() >= deadline) {
+          if (orThrow) throw error;
+          return [];
+        }
         await sleep(50);
       }
     }
@@ -488,24 +547,36 @@ export class Edge implements Routing {
       const held = this.pool.holding(instance.name);
       if (!held) return;
       held.backend.slots[held.index]!.state = state;
-      if (this.live) {
-        await edgeAction(this.paths.admin, `set server ${serverId(held.backend, held.index)} state ${state}`);
-      }
+      await this.apply(held.backend, held.index);
     });
   }
 
+  /**
+   * A seamless reload. Its new worker starts with every instance's server held (the old workers' requests at
+   * it are not known yet), and each is given the rest of its concurrency once they are (followFinishing).
+   */
   private async reload(): Promise<void> {
-    if (this.live) await this.process.reload(this.config());
+    if (!this.live) return;
+    await this.process.reload(this.config('reload'));
+    await this.giveFinished(MASTER_PATIENCE_MS);
   }
 
   /**
    * The configuration to start or reload with; the files it reads are written first. Asked only for a start
    * or a reload, whose new worker counts its streams' epochs from zero: the marks of the one before go.
    */
-  private config(): string {
+  private config(kind: 'start' | 'reload'): string {
     this.epochMarks.delete(CURRENT_WORKER);
     this.writeMaps();
-    return renderEdgeConfig(this.paths, this.listen, this.pool.all(), this.tuning);
+    this.finishing = kind === 'start' ? new Map() : undefined;
+    this.finishingUnknownSince = Date.now();
+    this.applied.clear();
+    for (const backend of this.pool.all()) {
+      backend.slots.forEach((slot, index) => this.applied.set(serverId(backend, index), this.formOf(slot)));
+    }
+    return renderEdgeConfig(this.paths, this.listen, this.pool.all(), this.tuning, (slot) =>
+      this.formOf(slot),
+    );
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -521,6 +592,22 @@ export class Edge implements Routing {
  */
 function finishingAt(old: Array<Map<string, BackendStats>>, address: string): number {
   return address === FREE_ADDRESS ? 0 : openTo(old, (each) => each === address);
+}
+
+/** The old workers' open and queued requests by server address, of those that have any. */
+function finishingByAddress(old: Array<Map<string, BackendStats>>): Map<string, number> {
+  const byAddress = new Map<string, number>();
+  for (const stats of old) {
+    for (const backend of stats.values()) {
+      for (const server of backend.servers.values()) {
+        const open = server.sessions + server.queued;
+        if (open > 0 && server.address !== FREE_ADDRESS) {
+          byAddress.set(server.address, (byAddress.get(server.address) ?? 0) + open);
+        }
+      }
+    }
+  }
+  return byAddress;
 }
 
 /** Sessions and queued requests, over the workers' stats, of the servers whose address `at` matches. */

@@ -105,7 +105,7 @@ export class Activator {
       if (await this.routing.hasServerUp(fn.spec.name)) return fn;
       if (gone.aborted) throw new ClientGoneError(fn.spec.name);
       if (Date.now() >= deadline) throw new ActivationTimeoutError(fn.spec.name, fn.pool.maxWaitMs);
-      await sleep(SERVER_UP_POLL_MS);
+      await fn.pool.awaitEdge(sleep(SERVER_UP_POLL_MS));
     }
   }
 

@@ -69,6 +69,8 @@ export class FunctionPool {
   private readonly waking = new Map<string, Promise<void>>();
   /** Requests waiting in the edge's queue for this function's instances, at the last sample. */
   edgeQueued = 0;
+  /** Requests the activator holds while an instance is active but none is up at the edge yet. */
+  private awaitingEdge = 0;
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -86,8 +88,19 @@ export class FunctionPool {
     return (
       this.instances.reduce((sum, instance) => sum + inUse(instance), 0) +
       this.waiting.length +
+      this.awaitingEdge +
       this.edgeQueued
     );
+  }
+
+  /** Counts a request as demand while the activator waits for the edge to take it (`wait`). */
+  async awaitEdge(wait: Promise<void>): Promise<void> {
+    this.awaitingEdge += 1;
+    try {
+      await wait;
+    } finally {
+      this.awaitingEdge -= 1;
+    }
   }
 
   /**
