@@ -496,6 +496,45 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect(slow.headers.get('x-pilotlight-error')).toBe('TIMEOUT');
   });
 
+  test('a request that waited in the queue still gets its whole timeout at the app, and past it a 504', async () => {
+    await deploy(runner, 'queued', [
+      '--timeout',
+      '3s',
+      '--concurrency',
+      '1',
+      '--max',
+      '1',
+      '--reserve-after',
+      '600',
+    ]);
+    const timed = async (ms: number) => {
+      const started = Date.now();
+      const res = await fetch(`${runner.gateway}/fn/queued/slow?ms=${ms}`);
+      await res.arrayBuffer();
+      return { status: res.status, error: res.headers.get('x-pilotlight-error'), ms: Date.now() - started };
+    };
+    const inFlight = () =>
+      until(
+        'a request at the app',
+        async () => (await listedInstances(runner, 'queued'))[0]!.inflight >= 1 || undefined,
+      );
+    // The second waits 2 s in the edge's queue, then runs 2 s: 4 s at the edge, 2 s of its 3 s at the app.
+    const first = timed(2000);
+    await inFlight();
+    const second = await timed(2000);
+    expect((await first).status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.ms).toBeGreaterThanOrEqual(3500);
+    // Queued about 1 s behind another, then longer than the timeout at the app: the edge's 504, 3 s after it began.
+    const ahead = timed(1000);
+    await inFlight();
+    const late = await timed(5000);
+    expect((await ahead).status).toBe(200);
+    expect(late).toMatchObject({ status: 504, error: 'TIMEOUT' });
+    expect(late.ms).toBeGreaterThanOrEqual(3000);
+    expect(late.ms).toBeLessThan(5000);
+  }, 60_000);
+
   test('a client that half-closes after a complete request still gets its answer', async () => {
     const answer = await new Promise<string>((resolve) => {
       let text = '';

@@ -40,12 +40,23 @@ describe('requests past their timeout, from show sess', () => {
     expect(candidates([['fn_other', 1000]])).toEqual([]);
   });
 
-  test('the detail gives when the edge took the request, to the millisecond, and whether it is a tunnel', () => {
+  test('the detail gives when the edge took the request, to the millisecond, whether it is a tunnel, and whether it waits for the answer', () => {
     expect(parseStreamDetail(DETAIL)).toEqual({
       acceptedAt: new Date(2026, 10, 27, 13, 33, 7, 332).getTime(),
       tunnel: false,
+      awaitingAnswer: true,
     });
-    expect(parseStreamDetail(DETAIL.replace('rsp.st=MSG_RPBEFORE', 'rsp.st=MSG_TUNNEL'))?.tunnel).toBe(true);
+    expect(parseStreamDetail(DETAIL.replace('rsp.st=MSG_RPBEFORE', 'rsp.st=MSG_TUNNEL'))).toMatchObject({
+      tunnel: true,
+      awaitingAnswer: false,
+    });
+    // Still uploading, or answering (a drip): bytes move, so HAProxy's timeout never ends it.
+    expect(parseStreamDetail(DETAIL.replace('req.st=MSG_DONE', 'req.st=MSG_DATA'))?.awaitingAnswer).toBe(
+      false,
+    );
+    expect(parseStreamDetail(DETAIL.replace('rsp.st=MSG_RPBEFORE', 'rsp.st=MSG_DATA'))?.awaitingAnswer).toBe(
+      false,
+    );
     expect(parseStreamDetail('Unknown command')).toBeUndefined();
   });
 

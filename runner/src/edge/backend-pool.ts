@@ -23,8 +23,8 @@ function slotsFor(spec: FunctionSpec): number {
 
 export function shapeOf(spec: FunctionSpec): BackendShape {
   return {
-    // The timeout counts from when the edge takes a request: one that waited it out in the queue would be
-    // ended as soon as it reached the app, so it gets the queue's 503 instead.
+    // The queue's wait does not count against the timeout (it starts when the app has the request), but a
+    // function with a short timeout is not kept waiting longer than that for room: the queue's 503 then.
     queueTimeoutMs: Math.min(capacityWaitMs(spec), spec.timeoutMs),
     slots: slotsFor(spec),
     concurrency: spec.concurrency,

@@ -516,7 +516,7 @@ export class Edge implements Routing {
           continue;
         const detail = parseStreamDetail(await ask(`show sess ${stream.id}`));
         if (detail?.tunnel) this.tunnels.set(key, detail.acceptedAt);
-        if (!detail || detail.tunnel) continue;
+        if (!detail || detail.tunnel || detail.awaitingAnswer) continue;
         // Not before its connection was taken, a listing was sent before it was made, or its function's busy
         // streak began: on a kept-alive connection, the accept date is the end of the request before.
         const begun = Math.max(

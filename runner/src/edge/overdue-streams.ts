@@ -2,7 +2,8 @@
  * Requests past their function's timeout. HAProxy's `timeout server` ends only a request whose app side is
  * idle that long: an app that drips its answer, a client that uploads a byte at a time or never reads the
  * answer, each keeps a request (and the instance's concurrency slot) for as long as bytes move. The runner
- * finds them in `show sess` and ends them.
+ * finds them in `show sess` and ends them. A request wholly sent that waits for the app's answer is HAProxy's
+ * own to end: its timeout counts from when the app has it (not from the edge's queue) and answers 504.
  */
 
 /** One line of `show sess`: a request in a worker, with its age in whole seconds (rounded either way). */
@@ -65,10 +66,14 @@ export function mayBeOverdue(
   });
 }
 
-/** What `show sess ID` says of one request: when the edge took it, and whether it became a tunnel. */
+/**
+ * What `show sess ID` says of one request: when the edge took it, whether it became a tunnel, and whether it
+ * was sent whole and waits for the app's answer (the server's read timeout is running).
+ */
 export interface StreamDetail {
   acceptedAt: number;
   tunnel: boolean;
+  awaitingAnswer: boolean;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -87,8 +92,12 @@ export function parseStreamDetail(answer: string): StreamDetail | undefined {
     Number(secs),
     Math.floor(Number(micros) / 1000),
   ).getTime();
-  // An upgraded request (a WebSocket) is bounded by the tunnel timeout, not the function's.
-  return { acceptedAt, tunnel: /\b(req|rsp)\.st=MSG_TUNNEL\b/.test(answer) };
+  return {
+    acceptedAt,
+    // An upgraded request (a WebSocket) is bounded by the tunnel timeout, not the function's.
+    tunnel: /\b(req|rsp)\.st=MSG_TUNNEL\b/.test(answer),
+    awaitingAnswer: /\breq\.st=MSG_DONE\b/.test(answer) && /\brsp\.st=MSG_RPBEFORE\b/.test(answer),
+  };
 }
 
 /**
