@@ -1,11 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { sampleImageRef } from '../../images/catalog.js';
 import { startProber } from '../../bench/load.js';
 import { edgeCommand } from '../../runner/src/edge/edge-socket.js';
-import { revisionStarting, startRunner, until, type RunnerProcess } from '../helpers/runner-process.js';
+import {
+  instancesOf,
+  revisionStarting,
+  startRunner,
+  until,
+  type RunnerProcess,
+} from '../helpers/runner-process.js';
 import { testDocker } from '../helpers/test-docker.js';
 import { getOnOwnConnection } from '../helpers/own-connection.js';
 import { edgeAdmin, edgeBackendOf, edgeServerStates } from '../helpers/edge-servers.js';
@@ -738,6 +745,77 @@ describe('the edge adds and removes functions at run time', () => {
     expect((await redeploying).exitCode).toBe(0);
     expect((await fetch(`${runner.gateway}/fn/twice/`)).status).toBe(404);
   }, 120_000);
+
+  test('a deploy the edge cannot take is undone: a new function is not there, a redeployed one serves its revision before, and both deploy once the edge is back', async () => {
+    await deploy(runner, 'undone', ['--concurrency', '2', '--max', '1', '--env', 'GENERATION=1']);
+    const generation = async (fn: string) =>
+      ((await (await fetch(`${runner.gateway}/fn/${fn}/env`)).json()) as Record<string, string>)[
+        'GENERATION'
+      ];
+    // A master stopped: the edge's worker serves, but no reload can be done.
+    const master = Number(
+      readFileSync(join(runner.dataDir, 'edge', 'haproxy.pid'), 'utf8')
+        .trim()
+        .split('\n')[0],
+    );
+    process.kill(master, 'SIGSTOP');
+    try {
+      // Both need a backend of a shape the edge does not have (a queue timeout of their own): a reload.
+      const changed = ['--concurrency', '2', '--max', '1', '--timeout', '13s', '--env', 'GENERATION=2'];
+      const redeploy = await runner.cli([
+        'deploy',
+        sampleImageRef('express'),
+        '--name',
+        'undone',
+        ...changed,
+      ]);
+      expect(redeploy.exitCode).not.toBe(0);
+      expect(redeploy.stderr).toMatch(
+        /revision 2 of undone was undone, since the edge could not take it .*undone still serves revision 1/,
+      );
+      const fresh = await runner.cli([
+        'deploy',
+        sampleImageRef('express'),
+        '--name',
+        'fresh',
+        '--timeout',
+        '14s',
+      ]);
+      expect(fresh.exitCode).not.toBe(0);
+      expect(fresh.stderr).toMatch(/fresh is not deployed/);
+      expect(await generation('undone')).toBe('1');
+      expect((await fetch(`${runner.gateway}/fn/fresh/`)).status).toBe(404);
+      const listed = JSON.parse((await runner.cli(['ls', '--json'])).stdout) as Array<{
+        name: string;
+        revision: number;
+      }>;
+      expect(listed.find((each) => each.name === 'fresh')).toBeUndefined();
+      expect(listed.find((each) => each.name === 'undone')?.revision).toBe(1);
+      // Their instances are gone, and nothing of the failed revision is left.
+      await until('the failed instances gone', async () => {
+        const left = [
+          ...(await instancesOf(docker, runner.runnerId, 'fresh')),
+          ...(await instancesOf(docker, runner.runnerId, 'undone')),
+        ];
+        return left.length === 1 && left[0]!.Labels['pilotlight.function'] === 'undone' ? true : undefined;
+      });
+    } finally {
+      process.kill(master, 'SIGCONT');
+    }
+    await deploy(runner, 'undone', [
+      '--concurrency',
+      '2',
+      '--max',
+      '1',
+      '--timeout',
+      '13s',
+      '--env',
+      'GENERATION=2',
+    ]);
+    await deploy(runner, 'fresh', ['--timeout', '14s', '--env', 'GENERATION=1']);
+    expect(await generation('undone')).toBe('2');
+    expect(await generation('fresh')).toBe('1');
+  }, 180_000);
 });
 
 describe('the edge outlives the runner', () => {

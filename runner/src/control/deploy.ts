@@ -1,4 +1,4 @@
-import { PilotlightError } from '../../../common/pilotlight-error.js';
+import { PilotlightError, isPilotlightError } from '../../../common/pilotlight-error.js';
 import type { ContainerEngine } from '../../../engine/container-engine.js';
 import type { ProgressEvent } from '../../../engine/follow-progress.js';
 import { readAppImageConfig } from '../adapter-runtime/image-config.js';
@@ -140,7 +140,7 @@ export class Deployer {
       await reconciler.activate(runtime, first.instance);
     } catch (error) {
       await this.undoStore(name, stored);
-      throw error;
+      throw new DeployUndoneError(saved.name, saved.revision, stored?.revision, error);
     }
     registry.set(runtime);
     if (previous) {
@@ -244,5 +244,18 @@ export class Deployer {
   events(name: string) {
     this.deps.registry.get(name);
     return this.deps.store.instanceEvents(name);
+  }
+}
+
+/** A revision the edge could not take: the function is as it was before it, and the cause is kept. */
+export class DeployUndoneError extends PilotlightError {
+  constructor(fn: string, revision: number, before: number | undefined, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const now = before === undefined ? `${fn} is not deployed` : `${fn} still serves revision ${before}`;
+    super(
+      isPilotlightError(cause) ? cause.code : 'DEPLOY_FAILED',
+      `revision ${revision} of ${fn} was undone, since the edge could not take it (${why}): ${now}; deploy again once the edge answers (runner up starts it again if it stopped)`,
+      isPilotlightError(cause) ? cause.status : 500,
+    );
   }
 }
