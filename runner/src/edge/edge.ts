@@ -57,6 +57,12 @@ function serverId(backend: EdgeBackend, index: number): string {
   return `${backend.name}/${slotName(index)}`;
 }
 
+/** What of a backend its configuration fixes. */
+interface BackendLayout {
+  queueTimeoutMs: number;
+  slots: number;
+}
+
 /** How long a WebSocket or other tunnel may stay idle, unless the function says otherwise. */
 export const DEFAULT_TUNNEL_TIMEOUT_MS = 3600_000;
 
@@ -103,7 +109,12 @@ export class Edge implements Routing {
   /** Since when the old workers' requests have been unknown. */
   private finishingUnknownSince = 0;
   /** Each server as the current worker has it, by id (BACKEND/SLOT). */
-  private readonly applied = new Map<string, ServerForm>();
+  private applied = new Map<string, ServerForm>();
+  /**
+   * Each backend's queue timeout and slot count in the configuration the edge runs: after a reload that
+   * failed, the view has backends (or slots) the edge does not.
+   */
+  private running = new Map<string, BackendLayout>();
 
   constructor(
     private readonly paths: EdgePaths,
@@ -132,13 +143,13 @@ export class Edge implements Routing {
       );
       if ((await this.process.running()) === undefined) {
         this.listen = { ...this.listen, port: await freePort(this.listen) };
-        await this.process.start(this.config('start'));
+        await this.load('start');
         this.live = true;
         return 'started';
       }
       // Given port 0, a restarted runner keeps the port its edge serves on.
       if (this.listen.port === 0) this.listen = { ...this.listen, port: this.process.boundPort() ?? 0 };
-      await this.process.reload(this.config('reload'));
+      await this.load('reload');
       this.live = true;
       await this.giveFinished(MASTER_PATIENCE_MS);
       return 'adopted';
@@ -166,7 +177,7 @@ export class Edge implements Routing {
     await this.serial(async () => {
       if (!this.live || (await this.process.health()) !== 'gone') return;
       this.log('edge found stopped: starting it again');
-      await this.process.start(this.config('start'));
+      await this.load('start');
       this.log('edge started again', { port: this.listen.port });
     });
   }
@@ -185,6 +196,7 @@ export class Edge implements Routing {
     return this.serial(async () => {
       const placement = this.pool.place(settingsOf(spec), shapeOf(spec), this.live);
       const { admin, settings: settingsMap, functions } = this.paths;
+      if ('backend' in placement && !this.runsAsViewed(placement.backend)) return this.reload();
       switch (placement.kind) {
         case 'settings': {
           const { backend } = placement;
@@ -262,6 +274,7 @@ export class Edge implements Routing {
       }
       const before = backend.slots[index]!;
       backend.slots[index] = taken;
+      if (!this.runsAsViewed(backend)) return this.reload();
       await this.apply(backend, index, {
         address: before.address === target ? undefined : target,
         reup: true,
@@ -280,10 +293,18 @@ export class Edge implements Routing {
     this.applied.set(id, after);
   }
 
+  /** Whether the edge runs the backend as the view has it: else only a reload can change it. */
+  private runsAsViewed(backend: EdgeBackend): boolean {
+    const running = this.running.get(backend.name);
+    return (
+      running !== undefined &&
+      running.queueTimeoutMs === backend.queueTimeoutMs &&
+      running.slots >= backend.slots.length
+    );
+  }
+
   private formOf(slot: EdgeSlot): ServerForm {
-    if (slot.instance === undefined) return MAINT;
-    const withheld = this.finishing ? (this.finishing.get(slot.address) ?? 0) : slot.maxconn;
-    return serverForm(slot, withheld);
+    return formWithin(slot, this.finishing);
   }
 
   /**
@@ -557,26 +578,37 @@ export class Edge implements Routing {
    */
   private async reload(): Promise<void> {
     if (!this.live) return;
-    await this.process.reload(this.config('reload'));
+    await this.load('reload');
     await this.giveFinished(MASTER_PATIENCE_MS);
   }
 
   /**
-   * The configuration to start or reload with; the files it reads are written first. Asked only for a start
-   * or a reload, whose new worker counts its streams' epochs from zero: the marks of the one before go.
+   * Starts the edge or reloads it with the view, the files it reads written first. Only once the new worker
+   * runs is its state taken for the edge's: its servers' forms, its backends, and its streams' epochs, which
+   * it counts from zero (the marks of the worker before go). A reload that fails leaves all as it was.
    */
-  private config(kind: 'start' | 'reload'): string {
-    this.epochMarks.delete(CURRENT_WORKER);
+  private async load(kind: 'start' | 'reload'): Promise<void> {
     this.writeMaps();
-    this.finishing = kind === 'start' ? new Map() : undefined;
-    this.finishingUnknownSince = Date.now();
-    this.applied.clear();
-    for (const backend of this.pool.all()) {
-      backend.slots.forEach((slot, index) => this.applied.set(serverId(backend, index), this.formOf(slot)));
+    const finishing = kind === 'start' ? new Map<string, number>() : undefined;
+    const backends = this.pool.all();
+    const forms = new Map<string, ServerForm>();
+    const layout = new Map<string, BackendLayout>();
+    for (const backend of backends) {
+      layout.set(backend.name, { queueTimeoutMs: backend.queueTimeoutMs, slots: backend.slots.length });
+      backend.slots.forEach((slot, index) =>
+        forms.set(serverId(backend, index), formWithin(slot, finishing)),
+      );
     }
-    return renderEdgeConfig(this.paths, this.listen, this.pool.all(), this.tuning, (slot) =>
-      this.formOf(slot),
+    const config = renderEdgeConfig(this.paths, this.listen, backends, this.tuning, (slot) =>
+      formWithin(slot, finishing),
     );
+    if (kind === 'start') await this.process.start(config);
+    else await this.process.reload(config);
+    this.epochMarks.delete(CURRENT_WORKER);
+    this.finishing = finishing;
+    this.finishingUnknownSince = Date.now();
+    this.applied = forms;
+    this.running = layout;
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -592,6 +624,15 @@ export class Edge implements Routing {
  */
 function finishingAt(old: Array<Map<string, BackendStats>>, address: string): number {
   return address === FREE_ADDRESS ? 0 : openTo(old, (each) => each === address);
+}
+
+/**
+ * What a slot's server is given (see server-form.ts), with what the old workers hold by address; all of each
+ * instance's concurrency while that is not known.
+ */
+function formWithin(slot: EdgeSlot, finishing: Map<string, number> | undefined): ServerForm {
+  if (slot.instance === undefined) return MAINT;
+  return serverForm(slot, finishing ? (finishing.get(slot.address) ?? 0) : slot.maxconn);
 }
 
 /** The old workers' open and queued requests by server address, of those that have any. */
