@@ -44,8 +44,12 @@ const FREE_WAIT_MS = 30_000;
 /** How long a question about one instance's sessions waits for the master's CLI to answer again. */
 const MASTER_PATIENCE_MS = 1000;
 
-/** How often servers are given what the old workers of a reload have finished. */
+/**
+ * How often servers are given what the old workers of a reload have finished: every 100 ms at first, and
+ * half as often each time nothing has (long requests, WebSockets), down to once a second.
+ */
 const FINISHING_POLL_MS = 100;
+const FINISHING_POLL_MAX_MS = 1000;
 
 /**
  * How long after a reload the old workers' requests may stay unknown (the master's CLI does not answer) before
@@ -108,6 +112,9 @@ export class Edge implements Routing {
   private finishing: Map<string, number> | undefined = new Map();
   /** Since when the old workers' requests have been unknown. */
   private finishingUnknownSince = 0;
+  /** When to look at them next, and how long after that. */
+  private finishingLookAt = 0;
+  private finishingEveryMs = FINISHING_POLL_MS;
   /** Each server as the current worker has it, by id (BACKEND/SLOT). */
   private applied = new Map<string, ServerForm>();
   /**
@@ -312,7 +319,14 @@ export class Edge implements Routing {
    * since: servers held whole at a reload are put in service, then raised as the old workers' requests end.
    */
   private async followFinishing(): Promise<void> {
-    if (this.finishing?.size !== 0) await this.serial(() => this.giveFinished());
+    if (this.finishing?.size === 0 || Date.now() < this.finishingLookAt) return;
+    const before = this.finishing;
+    await this.serial(() => this.giveFinished());
+    const changed = before === undefined || !sameCounts(before, this.finishing);
+    this.finishingEveryMs = changed
+      ? FINISHING_POLL_MS
+      : Math.min(2 * this.finishingEveryMs, FINISHING_POLL_MAX_MS);
+    this.finishingLookAt = Date.now() + this.finishingEveryMs;
   }
 
   private async giveFinished(patienceMs = 0): Promise<void> {
@@ -607,6 +621,8 @@ export class Edge implements Routing {
     this.epochMarks.delete(CURRENT_WORKER);
     this.finishing = finishing;
     this.finishingUnknownSince = Date.now();
+    this.finishingLookAt = 0;
+    this.finishingEveryMs = FINISHING_POLL_MS;
     this.applied = forms;
     this.running = layout;
   }
@@ -633,6 +649,10 @@ function finishingAt(old: Array<Map<string, BackendStats>>, address: string): nu
 function formWithin(slot: EdgeSlot, finishing: Map<string, number> | undefined): ServerForm {
   if (slot.instance === undefined) return MAINT;
   return serverForm(slot, finishing ? (finishing.get(slot.address) ?? 0) : slot.maxconn);
+}
+
+function sameCounts(a: Map<string, number>, b: Map<string, number> | undefined): boolean {
+  return b !== undefined && a.size === b.size && [...a].every(([address, count]) => b.get(address) === count);
 }
 
 /** The old workers' open and queued requests by server address, of those that have any. */
