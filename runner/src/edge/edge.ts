@@ -122,6 +122,8 @@ export class Edge implements Routing {
    * failed, the view has backends (or slots) the edge does not.
    */
   private running = new Map<string, BackendLayout>();
+  /** The reload queued and not begun, which changes needing one join. */
+  private nextReload: Promise<void> | undefined;
 
   constructor(
     private readonly paths: EdgePaths,
@@ -199,11 +201,11 @@ export class Edge implements Routing {
   }
 
   /** The function's backend, with its settings: see BackendPool.place. */
-  declare(spec: FunctionSpec): Promise<void> {
-    return this.serial(async () => {
+  async declare(spec: FunctionSpec): Promise<void> {
+    const outcome = await this.serial(async (): Promise<'reload' | void> => {
       const placement = this.pool.place(settingsOf(spec), shapeOf(spec), this.live);
       const { admin, settings: settingsMap, functions } = this.paths;
-      if ('backend' in placement && !this.runsAsViewed(placement.backend)) return this.reload();
+      if ('backend' in placement && !this.runsAsViewed(placement.backend)) return 'reload';
       switch (placement.kind) {
         case 'settings': {
           const { backend } = placement;
@@ -227,11 +229,12 @@ export class Edge implements Routing {
           return;
         }
         case 'reload':
-          return this.reload();
+          return 'reload';
         default:
           return;
       }
     });
+    if (outcome === 'reload') await this.reloadSoon();
   }
 
   /** Both maps as the view has them, for the next start or reload to load (or the current to read). */
@@ -264,8 +267,8 @@ export class Edge implements Routing {
   }
 
   /** Gives the instance a slot (its own, or a free one) with its address and maxconn, ready. */
-  serve(instance: Instance, maxconn: number): Promise<void> {
-    return this.serial(async () => {
+  async serve(instance: Instance, maxconn: number): Promise<void> {
+    const outcome = await this.serial(async (): Promise<'reload' | void> => {
       const backend = this.pool.of(instance.fn);
       const target = instance.target;
       if (!backend || !target) return;
@@ -277,16 +280,17 @@ export class Edge implements Routing {
         index = backend.slots.length;
         backend.slots.push(...backend.slots.map(() => freeSlot(maxconn)));
         backend.slots[index] = taken;
-        return this.reload();
+        return 'reload';
       }
       const before = backend.slots[index]!;
       backend.slots[index] = taken;
-      if (!this.runsAsViewed(backend)) return this.reload();
+      if (!this.runsAsViewed(backend)) return 'reload';
       await this.apply(backend, index, {
         address: before.address === target ? undefined : target,
         reup: true,
       });
     });
+    if (outcome === 'reload') await this.reloadSoon();
   }
 
   /** Brings slot `index`'s server at the edge to the form its view and the old workers give it. */
@@ -584,6 +588,18 @@ export class Edge implements Routing {
       held.backend.slots[held.index]!.state = state;
       await this.apply(held.backend, held.index);
     });
+  }
+
+  /**
+   * One reload for all the changes that need one until it begins: it loads the whole view, so deploys that
+   * each need a new backend at once make one reload, not one each.
+   */
+  private reloadSoon(): Promise<void> {
+    this.nextReload ??= this.serial(async () => {
+      this.nextReload = undefined;
+      await this.reload();
+    });
+    return this.nextReload;
   }
 
   /**
