@@ -34,6 +34,7 @@ const server = (sessions: number, total: number, status = 'UP', answered = 0, fa
   queued: 0,
   total,
   status,
+  weight: 1,
   address: '10.0.0.1:3000',
   answered,
   failed,

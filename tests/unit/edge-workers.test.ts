@@ -19,12 +19,12 @@ describe("the edge's answers", () => {
     expect(parseOldWorkers(answer.replace(/# old workers\n.*\n.*\n/, ''))).toEqual([]);
   });
 
-  test('show stat: sessions, queue, address, answers begun and failed per server, the backend queue apart', () => {
+  test('show stat: sessions, queue, status, weight, address, answers begun and failed per server, the backend queue apart', () => {
     const csv = [
-      '# pxname,svname,qcur,qmax,scur,smax,slim,stot,eresp,status,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,addr',
-      'fn_shop,s1,0,0,1,1,10,5,2,UP,0,1,0,1,1,0,172.24.0.2:3000',
-      'fn_shop,s2,2,2,0,0,10,0,,MAINT,,,,,,,0.0.0.0:1',
-      'fn_shop,BACKEND,4,4,1,1,10,5,2,UP,0,1,0,1,1,0,',
+      '# pxname,svname,qcur,qmax,scur,smax,slim,stot,eresp,status,weight,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,addr',
+      'fn_shop,s1,0,0,1,1,10,5,2,UP,1,0,1,0,1,1,0,172.24.0.2:3000',
+      'fn_shop,s2,2,2,0,0,10,0,,MAINT,1,,,,,,,0.0.0.0:1',
+      'fn_shop,BACKEND,4,4,1,1,10,5,2,UP,1,0,1,0,1,1,0,',
       '',
     ].join('\n');
     const shop = parseShowStat(csv).get('fn_shop')!;
@@ -34,6 +34,7 @@ describe("the edge's answers", () => {
       queued: 0,
       total: 5,
       status: 'UP',
+      weight: 1,
       address: '172.24.0.2:3000',
       answered: 3,
       failed: 2,

@@ -1,6 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import type { EdgeSlot } from '../../runner/src/edge/edge-config.js';
-import { MAINT, formCommands, sameForm, serverForm } from '../../runner/src/edge/server-form.js';
+import {
+  MAINT,
+  configuredForm,
+  formCommands,
+  sameForm,
+  serverForm,
+} from '../../runner/src/edge/server-form.js';
 
 function slot(extra: Partial<EdgeSlot> = {}): EdgeSlot {
   return { instance: 'fn-1', address: '172.20.0.2:3000', maxconn: 4, state: 'ready', ...extra };
@@ -12,9 +18,14 @@ describe('what the current worker gives a server', () => {
     expect(serverForm(slot(), 3)).toEqual({ state: 'ready', maxconn: 1 });
   });
 
-  test('none while the old workers hold all of it, or more (a lower concurrency since)', () => {
-    expect(serverForm(slot(), 4)).toEqual(MAINT);
-    expect(serverForm(slot(), 6)).toEqual(MAINT);
+  test('held while the old workers hold all of it, or more (a lower concurrency since), with its whole maxconn for the fallback', () => {
+    expect(serverForm(slot(), 4)).toEqual({ state: 'held', maxconn: 4 });
+    expect(serverForm(slot(), 6)).toEqual({ state: 'held', maxconn: 4 });
+  });
+
+  test('a new worker starts a draining server in maint: it has none of its requests', () => {
+    expect(configuredForm({ state: 'drain' })).toEqual(MAINT);
+    expect(configuredForm({ state: 'held', maxconn: 4 })).toEqual({ state: 'held', maxconn: 4 });
   });
 
   test('a free slot, a held instance and a draining one keep their state whatever the old workers hold', () => {
@@ -61,6 +72,32 @@ describe('the commands from one form to another', () => {
       `set server ${id} state ready`,
       `set server ${id} weight 1`,
       `set maxconn server ${id} 2`,
+    ]);
+  });
+
+  test('held: up at weight 0 with its whole maxconn; given room, its maxconn first, then its weight, then its maxconn again to take its share of the queue', () => {
+    expect(formCommands(id, MAINT, { state: 'held', maxconn: 4 })).toEqual([
+      `set server ${id} weight 0`,
+      `set server ${id} health up`,
+      `set server ${id} state ready`,
+      `set maxconn server ${id} 4`,
+    ]);
+    expect(formCommands(id, { state: 'ready', maxconn: 2 }, { state: 'held', maxconn: 4 })).toEqual([
+      `set server ${id} weight 0`,
+      `set maxconn server ${id} 4`,
+    ]);
+    expect(formCommands(id, { state: 'held', maxconn: 4 }, { state: 'ready', maxconn: 1 })).toEqual([
+      `set maxconn server ${id} 1`,
+      `set server ${id} weight 1`,
+      `set maxconn server ${id} 1`,
+    ]);
+    expect(formCommands(id, { state: 'held', maxconn: 4 }, { state: 'held', maxconn: 4 })).toEqual([]);
+  });
+
+  test('a held server leaving the balancing gets its weight back: weight 0 reads as held to the fallback', () => {
+    expect(formCommands(id, { state: 'held', maxconn: 4 }, { state: 'drain' })).toEqual([
+      `set server ${id} state drain`,
+      `set server ${id} weight 1`,
     ]);
   });
 

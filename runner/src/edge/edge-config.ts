@@ -2,7 +2,7 @@ import { HEADERS, MESSAGE_LIMITS, OWN_HEADER_PREFIX } from '../../../adapter/con
 import type { EdgePaths } from './edge-paths.js';
 import { hopByHopRules } from './hop-by-hop.js';
 import { availableParallelism } from 'node:os';
-import { serverForm, type ServerForm } from './server-form.js';
+import { configuredForm, serverForm, type ServerForm } from './server-form.js';
 
 /** Where a server stands at the edge: taking requests, finishing its own (drain), or taking none (maint). */
 export type ServerState = 'ready' | 'drain' | 'maint';
@@ -348,7 +348,8 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend, formOf: FormOf)
     `  http-request set-timeout server ${setting('activationTimeoutMs')} if !instance_up`,
     // The runner's check first: while it answers, instance_up is not evaluated a second time per request.
     `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backend.name}/${ACTIVATOR_SERVER}) } !instance_up`,
-    ...backend.slots.map((slot, index) => serverLine(slot, index, formOf(slot))),
+    ...heldFallback(backend),
+    ...backend.slots.map((slot, index) => serverLine(slot, index, configuredForm(formOf(slot)))),
     // Checked, so that a runner that is down is known here (its socket refuses) and said so above.
     `  server ${ACTIVATOR_SERVER} ${paths.runner} backup check inter 1s fall 1 rise 1`,
     '',
@@ -370,9 +371,24 @@ function instanceUpAcl(name: string, backend: EdgeBackend): string[] {
 export const SERVER_HEALTH = 'check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down';
 
 function serverLine(slot: EdgeSlot, index: number, form: ServerForm): string {
-  const state = form.state === 'maint' ? ' disabled' : form.state === 'drain' ? ' weight 0' : '';
-  const maxconn = form.state === 'ready' ? form.maxconn : slot.maxconn;
+  const state = form.state === 'maint' ? ' disabled' : form.state === 'held' ? ' weight 0' : '';
+  const maxconn = 'maxconn' in form ? form.maxconn : slot.maxconn;
   return `  server ${slotName(index)} ${slot.address} maxconn ${maxconn} ${SERVER_HEALTH}${state}`;
+}
+
+/**
+ * While the runner is down (its check fails), a held server (up at weight 0, see server-form.ts) takes requests
+ * while it has room, as if given back: no one else would give it back, and its instance is warm. A draining
+ * server is at weight 0 too, but keeps its user weight.
+ */
+function heldFallback(backend: EdgeBackend): string[] {
+  return [
+    `  acl runner_up srv_is_up(${backend.name}/${ACTIVATOR_SERVER})`,
+    ...backend.slots.map((_slot, index) => {
+      const id = `${backend.name}/${slotName(index)}`;
+      return `  use-server ${slotName(index)} if !runner_up { srv_uweight(${id}) eq 0 } { srv_conn_free(${id}) gt 0 }`;
+    }),
+  ];
 }
 
 /** The fixed answer to a request HAProxy could not parse (CRLF line ends, as the file format wants). */

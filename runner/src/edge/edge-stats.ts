@@ -5,6 +5,8 @@ export interface ServerStats {
   total: number;
   /** UP, DOWN, MAINT, DRAIN, NOLB… as HAProxy says it. */
   status: string;
+  /** Its weight in the balancing now: 0 for one held (see server-form.ts). */
+  weight: number;
   /** IP:PORT the server connects to (empty when the answer does not show it). */
   address: string;
   /** Answers the server began, whatever their status (the edge's own 502s and 504s are not among them). */
@@ -24,13 +26,14 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
   const lines = csv.split('\n').filter((line) => line.trim() !== '');
   const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
   const at = (name: string): number => header.indexOf(name);
-  const [px, sv, qcur, scur, stot, status, addr] = [
+  const [px, sv, qcur, scur, stot, status, weight, addr] = [
     'pxname',
     'svname',
     'qcur',
     'scur',
     'stot',
     'status',
+    'weight',
     'addr',
   ].map(at);
   const answers = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'].map(at);
@@ -54,6 +57,7 @@ export function parseShowStat(csv: string): Map<string, BackendStats> {
         queued: number(qcur),
         total: number(stot),
         status: fields[status!] ?? '',
+        weight: number(weight),
         address: addr === -1 ? '' : (fields[addr!] ?? ''),
         answered: answers.reduce((sum, index) => sum + number(index), 0),
         failed: number(eresp),

@@ -29,6 +29,7 @@ import { EpochMarks, mayBeOverdue, parseStreamDetail, parseStreams } from './ove
 import type { Routing } from './routing.js';
 import {
   MAINT,
+  configuredForm,
   formCommands,
   sameForm,
   serverForm,
@@ -122,6 +123,8 @@ export class Edge implements Routing {
    * failed, the view has backends (or slots) the edge does not.
    */
   private running = new Map<string, BackendLayout>();
+  /** Counts starts and reloads: what was read of the old workers before one is stale after it. */
+  private generation = 0;
   /** The reload queued and not begun, which changes needing one join. */
   private nextReload: Promise<void> | undefined;
 
@@ -145,7 +148,7 @@ export class Edge implements Routing {
    * one. Before this, changes only shape the view.
    */
   async open(): Promise<'adopted' | 'started'> {
-    return this.serial(async () => {
+    const opened = await this.serial(async () => {
       this.pool.opened();
       this.timers.push(
         this.whileLive(FINISHING_POLL_MS, 'following the old workers failed', () => this.followFinishing()),
@@ -154,15 +157,16 @@ export class Edge implements Routing {
         this.listen = { ...this.listen, port: await freePort(this.listen) };
         await this.load('start');
         this.live = true;
-        return 'started';
+        return 'started' as const;
       }
       // Given port 0, a restarted runner keeps the port its edge serves on.
       if (this.listen.port === 0) this.listen = { ...this.listen, port: this.process.boundPort() ?? 0 };
       await this.load('reload');
       this.live = true;
-      await this.giveFinished(MASTER_PATIENCE_MS);
-      return 'adopted';
+      return 'adopted' as const;
     });
+    if (opened === 'adopted') await this.followFinishing(MASTER_PATIENCE_MS);
+    return opened;
   }
 
   /** Starts the edge again, from the view, whenever its master is found gone. */
@@ -322,10 +326,13 @@ export class Edge implements Routing {
    * Reads what the old workers still have at each address, and gives every server what they have finished
    * since: servers held whole at a reload are put in service, then raised as the old workers' requests end.
    */
-  private async followFinishing(): Promise<void> {
-    if (this.finishing?.size === 0 || Date.now() < this.finishingLookAt) return;
+  private async followFinishing(patienceMs = 0): Promise<void> {
+    if (!this.live || this.finishing?.size === 0 || Date.now() < this.finishingLookAt) return;
     const before = this.finishing;
-    await this.serial(() => this.giveFinished());
+    const generation = this.generation;
+    // Asked outside the queue: a master slow to answer must not hold up the server changes behind it.
+    const old = await this.oldWorkerStats('show stat -1 4 -1', patienceMs, true).catch(() => undefined);
+    await this.serial(() => this.giveFinished(old && finishingByAddress(old), generation));
     const changed = before === undefined || !sameCounts(before, this.finishing);
     this.finishingEveryMs = changed
       ? FINISHING_POLL_MS
@@ -333,15 +340,18 @@ export class Edge implements Routing {
     this.finishingLookAt = Date.now() + this.finishingEveryMs;
   }
 
-  private async giveFinished(patienceMs = 0): Promise<void> {
-    if (!this.live || this.finishing?.size === 0) return;
-    const old = await this.oldWorkerStats('show stat -1 4 -1', patienceMs, true).catch(() => undefined);
-    if (old === undefined) {
+  /**
+   * `read`: what the old workers had, asked for in the edge's `generation` (one before a reload since would
+   * not count the worker that reload made old); undefined when the master did not answer.
+   */
+  private async giveFinished(read: Map<string, number> | undefined, generation: number): Promise<void> {
+    if (!this.live || this.finishing?.size === 0 || generation !== this.generation) return;
+    if (read === undefined) {
       if (this.finishing !== undefined) return;
       if (Date.now() - this.finishingUnknownSince < FINISHING_UNKNOWN_MS) return;
       this.log('the old workers of a reload do not answer: each instance is given its whole concurrency');
     }
-    this.finishing = old ? finishingByAddress(old) : new Map();
+    this.finishing = read ?? new Map();
     for (const backend of this.pool.all()) {
       for (let index = 0; index < backend.slots.length; index += 1) {
         const id = serverId(backend, index);
@@ -450,7 +460,9 @@ export class Edge implements Routing {
         .then((answer) => {
           const servers = parseShowStat(answer).get(name)?.servers ?? new Map();
           return [...servers].some(
-            ([name, server]) => name !== ACTIVATOR_SERVER && server.status.startsWith('UP'),
+            // Not a held one (at weight 0): it takes requests only once given room.
+            ([name, server]) =>
+              name !== ACTIVATOR_SERVER && server.status.startsWith('UP') && server.weight > 0,
           );
         })
         .finally(() => this.upQuestions.delete(fn));
@@ -598,7 +610,7 @@ export class Edge implements Routing {
     this.nextReload ??= this.serial(async () => {
       this.nextReload = undefined;
       await this.reload();
-    });
+    }).then(() => this.followFinishing(MASTER_PATIENCE_MS));
     return this.nextReload;
   }
 
@@ -607,9 +619,7 @@ export class Edge implements Routing {
    * it are not known yet), and each is given the rest of its concurrency once they are (followFinishing).
    */
   private async reload(): Promise<void> {
-    if (!this.live) return;
-    await this.load('reload');
-    await this.giveFinished(MASTER_PATIENCE_MS);
+    if (this.live) await this.load('reload');
   }
 
   /**
@@ -626,7 +636,7 @@ export class Edge implements Routing {
     for (const backend of backends) {
       layout.set(backend.name, { queueTimeoutMs: backend.queueTimeoutMs, slots: backend.slots.length });
       backend.slots.forEach((slot, index) =>
-        forms.set(serverId(backend, index), formWithin(slot, finishing)),
+        forms.set(serverId(backend, index), configuredForm(formWithin(slot, finishing))),
       );
     }
     const config = renderEdgeConfig(this.paths, this.listen, backends, this.tuning, (slot) =>
@@ -641,6 +651,7 @@ export class Edge implements Routing {
     this.finishingEveryMs = FINISHING_POLL_MS;
     this.applied = forms;
     this.running = layout;
+    this.generation += 1;
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {

@@ -1,25 +1,42 @@
 import type { EdgeSlot } from './edge-config.js';
 
-/** A server as the edge's current worker has it: taking none, finishing its own, or taking up to maxconn. */
-export type ServerForm = { state: 'maint' } | { state: 'drain' } | { state: 'ready'; maxconn: number };
+/**
+ * A server as the edge's current worker has it: taking none, finishing its own, taking up to maxconn, or held:
+ * up at weight 0, so that the balancing sends it nothing (the activator holds the function's requests until the
+ * runner gives it room), while the edge's own fallback may still send it requests if the runner is down.
+ */
+export type ServerForm =
+  | { state: 'maint' }
+  | { state: 'drain' }
+  | { state: 'ready'; maxconn: number }
+  | { state: 'held'; maxconn: number };
 
 export const MAINT: ServerForm = { state: 'maint' };
 
 /**
  * What the current worker may give a slot's instance. Each worker of a reload counts only its own requests
  * against a server's maxconn: the old workers still finish theirs (`withheld`, at the instance's address), so
- * the current one takes only the rest, and none while they hold it all: then the server is in maintenance,
- * and the function's requests wait in the activator if no other server has room.
+ * the current one takes only the rest, and none while they hold it all: then it is held. A held server keeps its
+ * whole maxconn for the fallback, which the runner being down leaves no one to raise.
  */
 export function serverForm(slot: EdgeSlot, withheld: number): ServerForm {
   if (slot.instance === undefined || slot.state === 'maint') return MAINT;
   if (slot.state === 'drain') return { state: 'drain' };
   const room = slot.maxconn - withheld;
-  return room > 0 ? { state: 'ready', maxconn: room } : MAINT;
+  return room > 0 ? { state: 'ready', maxconn: room } : { state: 'held', maxconn: slot.maxconn };
+}
+
+/**
+ * The form a new worker's configuration gives a server: a draining one starts in maint there (it has none of
+ * the instance's requests, and weight 0 would read as held to the fallback).
+ */
+export function configuredForm(form: ServerForm): ServerForm {
+  return form.state === 'drain' ? MAINT : form;
 }
 
 export function sameForm(a: ServerForm, b: ServerForm): boolean {
-  return a.state === b.state && (a.state !== 'ready' || a.maxconn === (b as { maxconn: number }).maxconn);
+  if (a.state !== b.state) return false;
+  return !('maxconn' in a) || a.maxconn === (b as { maxconn: number }).maxconn;
 }
 
 export interface FormChange {
@@ -44,22 +61,38 @@ export function formCommands(
   after: ServerForm,
   change: FormChange = {},
 ): string[] {
+  const set = (what: string) => `set server ${id} ${what}`;
+  const maxconn = (value: number) => `set maxconn server ${id} ${value}`;
   const move = change.address === undefined ? [] : addressCommands(id, change.address);
-  if (after.state !== 'ready') {
-    return before.state === after.state && move.length === 0
-      ? []
-      : [...move, `set server ${id} state ${after.state}`];
+  const inPlace = move.length === 0 && !change.reup;
+  if (after.state === 'maint' || after.state === 'drain') {
+    if (before.state === after.state && move.length === 0) return [];
+    // Its weight back once out of balancing: weight 0 reads as held to the fallback.
+    return [
+      ...move,
+      set(`state ${after.state}`),
+      ...(before.state === 'held' ? [set(`weight ${SERVER_WEIGHT}`)] : []),
+    ];
   }
-  if (before.state === 'ready' && move.length === 0 && !change.reup) {
-    return before.maxconn === after.maxconn ? [] : [`set maxconn server ${id} ${after.maxconn}`];
+  if (after.state === 'held') {
+    if (before.state === 'held' && inPlace) return [];
+    if (before.state === 'ready' && inPlace) return [set('weight 0'), maxconn(after.maxconn)];
+    return [set('weight 0'), ...move, set('health up'), set('state ready'), maxconn(after.maxconn)];
+  }
+  if (before.state === 'ready' && inPlace) {
+    return before.maxconn === after.maxconn ? [] : [maxconn(after.maxconn)];
+  }
+  if (before.state === 'held' && inPlace) {
+    // Its room first while at weight 0 (it takes nothing from the backend's queue then), and again at its weight.
+    return [maxconn(after.maxconn), set(`weight ${SERVER_WEIGHT}`), maxconn(after.maxconn)];
   }
   return [
-    `set server ${id} weight 0`,
+    set('weight 0'),
     ...move,
-    `set server ${id} health up`,
-    `set server ${id} state ready`,
-    `set server ${id} weight ${SERVER_WEIGHT}`,
-    `set maxconn server ${id} ${after.maxconn}`,
+    set('health up'),
+    set('state ready'),
+    set(`weight ${SERVER_WEIGHT}`),
+    maxconn(after.maxconn),
   ];
 }
 
