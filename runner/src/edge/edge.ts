@@ -165,7 +165,11 @@ export class Edge implements Routing {
       this.live = true;
       return 'adopted' as const;
     });
-    if (opened === 'adopted') await this.followFinishing(MASTER_PATIENCE_MS);
+    if (opened === 'adopted') {
+      await this.followFinishing(MASTER_PATIENCE_MS).catch((error: Error) =>
+        this.log('following the old workers failed', { error: error.message }),
+      );
+    }
     return opened;
   }
 
@@ -610,7 +614,12 @@ export class Edge implements Routing {
     this.nextReload ??= this.serial(async () => {
       this.nextReload = undefined;
       await this.reload();
-    }).then(() => this.followFinishing(MASTER_PATIENCE_MS));
+    }).then(() =>
+      // The reload is done: what fails in giving servers back is tried again by the next look.
+      this.followFinishing(MASTER_PATIENCE_MS).catch((error: Error) =>
+        this.log('following the old workers failed', { error: error.message }),
+      ),
+    );
     return this.nextReload;
   }
 
