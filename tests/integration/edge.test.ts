@@ -614,6 +614,32 @@ describe('the edge (HAProxy) in front of every function', () => {
     expect((await readPeak(runner)).peak).toBe(2);
   }, 120_000);
 
+  test('a request the activator holds while a reload holds the instance still gets its whole timeout at the app', async () => {
+    await deploy(runner, 'heldtime', [
+      '--timeout',
+      '3s',
+      '--concurrency',
+      '1',
+      '--max',
+      '1',
+      '--reserve-after',
+      '600',
+    ]);
+    const long = fetch(`${runner.gateway}/fn/heldtime/slow?ms=2800`).then((res) => res.status);
+    await until(
+      'the long request at the app',
+      async () => (await listedInstances(runner, 'heldtime'))[0]!.inflight >= 1 || undefined,
+    );
+    // A reload: the old worker keeps the long request, so the new one holds the instance until it ends.
+    await deploy(runner, 'reshaped', ['--timeout', '19s']);
+    const started = Date.now();
+    const held = await fetch(`${runner.gateway}/fn/heldtime/slow?ms=2500`);
+    // Over 3 s after it was sent, but 2.5 s at the app: the wait for room does not count.
+    expect(held.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThan(3000);
+    expect(await long).toBe(200);
+  }, 60_000);
+
   test('a release reloads nothing: requests in flight and queued for another function stay within its concurrency, and the context names the new revision', async () => {
     await deploy(runner, 'released', ['--reserve-after', '600']);
     const worker = await edgeWorkerPid(runner);
@@ -890,6 +916,13 @@ describe('the edge outlives the runner', () => {
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await fetch(`${first.gateway}/fn/single/`)).status);
     expect(statuses).toEqual([200, 200, 200]);
+    // More at once than it has room for: they wait their turn, as in the backend's queue.
+    const together = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        fetch(`${first.gateway}/fn/single/slow?ms=500`).then((res) => res.status),
+      ),
+    );
+    expect(together).toEqual([200, 200, 200]);
     const second = await startRunner(docker, { dataDir: first.dataDir });
     await until('single given back', async () => ((await held()) ? undefined : true));
     expect((await fetch(`${second.gateway}/fn/single/`)).status).toBe(200);

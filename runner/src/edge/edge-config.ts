@@ -345,7 +345,9 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend, formOf: FormOf)
     `  http-request del-header ^${OWN_HEADER_PREFIX} -m reg`,
     `  http-request set-header ${HEADERS.context} ${context}`,
     ...instanceUpAcl('instance_up', backend),
-    `  http-request set-timeout server ${setting('activationTimeoutMs')} if !instance_up`,
+    ...takingRequests(backend),
+    // Bound for the activator when no server takes requests (none up, or all held): its wait does not count.
+    `  http-request set-timeout server ${setting('activationTimeoutMs')} if !{ var(txn.taking) -m found }`,
     // The runner's check first: while it answers, instance_up is not evaluated a second time per request.
     `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backend.name}/${ACTIVATOR_SERVER}) } !instance_up`,
     ...heldFallback(backend),
@@ -382,13 +384,27 @@ function serverLine(slot: EdgeSlot, index: number, form: ServerForm): string {
  * server is at weight 0 too, but keeps its user weight.
  */
 function heldFallback(backend: EdgeBackend): string[] {
+  const held = (index: number) => `{ srv_uweight(${backend.name}/${slotName(index)}) eq 0 }`;
+  const room = (index: number) => `{ srv_conn_free(${backend.name}/${slotName(index)}) gt 0 }`;
   return [
     `  acl runner_up srv_is_up(${backend.name}/${ACTIVATOR_SERVER})`,
-    ...backend.slots.map((_slot, index) => {
-      const id = `${backend.name}/${slotName(index)}`;
-      return `  use-server ${slotName(index)} if !runner_up { srv_uweight(${id}) eq 0 } { srv_conn_free(${id}) gt 0 }`;
-    }),
+    ...backend.slots.map(
+      (_slot, index) => `  use-server ${slotName(index)} if !runner_up ${held(index)} ${room(index)}`,
+    ),
+    // None has room: the request waits in the first held server's queue rather than being refused.
+    ...backend.slots.map((_slot, index) => `  use-server ${slotName(index)} if !runner_up ${held(index)}`),
   ];
+}
+
+/**
+ * `txn.taking` is set when a server of the backend takes requests now: up, and not held (weight 0). Rule by
+ * rule, as an ACL cannot join two fetches per server; each rule after the first found asks only the variable.
+ */
+function takingRequests(backend: EdgeBackend): string[] {
+  return backend.slots.map((_slot, index) => {
+    const id = `${backend.name}/${slotName(index)}`;
+    return `  http-request set-var(txn.taking) bool(1) if !{ var(txn.taking) -m found } { srv_is_up(${id}) } { srv_uweight(${id}) gt 0 }`;
+  });
 }
 
 /** The fixed answer to a request HAProxy could not parse (CRLF line ends, as the file format wants). */

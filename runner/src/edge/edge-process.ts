@@ -94,13 +94,13 @@ export class EdgeProcess {
   }
 
   /** The workers a reload left finishing their requests; none when the master cannot tell now. */
-  async oldWorkers(): Promise<number[]> {
-    return parseOldWorkers(await edgeCommand(this.paths.master, 'show proc'));
+  async oldWorkers(timeoutMs?: number): Promise<number[]> {
+    return parseOldWorkers(await edgeCommand(this.paths.master, 'show proc', timeoutMs));
   }
 
   /** A Runtime API command run by one worker, through the master. */
-  askWorker(pid: number, command: string): Promise<string> {
-    return edgeCommand(this.paths.master, `@!${pid} ${command}`);
+  askWorker(pid: number, command: string, timeoutMs?: number): Promise<string> {
+    return edgeCommand(this.paths.master, `@!${pid} ${command}`, timeoutMs);
   }
 
   writeConfig(config: string): void {

@@ -58,6 +58,9 @@ const FINISHING_POLL_MAX_MS = 1000;
  */
 const FINISHING_UNKNOWN_MS = 5_000;
 
+/** How long the master may take to say what the old workers have, asked right after a reload. */
+const RIGHT_AFTER_RELOAD_MS = 500;
+
 function serverId(backend: EdgeBackend, index: number): string {
   return `${backend.name}/${slotName(index)}`;
 }
@@ -335,13 +338,24 @@ export class Edge implements Routing {
     const before = this.finishing;
     const generation = this.generation;
     // Asked outside the queue: a master slow to answer must not hold up the server changes behind it.
-    const old = await this.oldWorkerStats('show stat -1 4 -1', patienceMs, true).catch(() => undefined);
-    await this.serial(() => this.giveFinished(old && finishingByAddress(old), generation));
+    const read = await this.readFinishing(patienceMs);
+    await this.serial(() => this.giveFinished(read, generation));
     const changed = before === undefined || !sameCounts(before, this.finishing);
     this.finishingEveryMs = changed
       ? FINISHING_POLL_MS
       : Math.min(2 * this.finishingEveryMs, FINISHING_POLL_MAX_MS);
     this.finishingLookAt = Date.now() + this.finishingEveryMs;
+  }
+
+  /** What the old workers have open or queued by address; undefined if the master does not answer. */
+  private async readFinishing(
+    patienceMs: number,
+    timeoutMs?: number,
+  ): Promise<Map<string, number> | undefined> {
+    const old = await this.oldWorkerStats('show stat -1 4 -1', patienceMs, true, timeoutMs).catch(
+      () => undefined,
+    );
+    return old && finishingByAddress(old);
   }
 
   /**
@@ -425,14 +439,15 @@ export class Edge implements Routing {
     command: string,
     patienceMs = 0,
     orThrow = false,
+    timeoutMs?: number,
   ): Promise<Array<Map<string, BackendStats>>> {
     const deadline = Date.now() + patienceMs;
     for (;;) {
       try {
-        const pids = await this.process.oldWorkers();
+        const pids = await this.process.oldWorkers(timeoutMs);
         // A worker gone since answers with an error line, which reads as no stats.
         return await Promise.all(
-          pids.map(async (pid) => parseShowStat(await this.process.askWorker(pid, command))),
+          pids.map(async (pid) => parseShowStat(await this.process.askWorker(pid, command, timeoutMs))),
         );
       } catch (error) {
         if (Date.now() >= deadline) {
@@ -614,12 +629,7 @@ export class Edge implements Routing {
     this.nextReload ??= this.serial(async () => {
       this.nextReload = undefined;
       await this.reload();
-    }).then(() =>
-      // The reload is done: what fails in giving servers back is tried again by the next look.
-      this.followFinishing(MASTER_PATIENCE_MS).catch((error: Error) =>
-        this.log('following the old workers failed', { error: error.message }),
-      ),
-    );
+    });
     return this.nextReload;
   }
 
@@ -628,7 +638,14 @@ export class Edge implements Routing {
    * it are not known yet), and each is given the rest of its concurrency once they are (followFinishing).
    */
   private async reload(): Promise<void> {
-    if (this.live) await this.load('reload');
+    if (!this.live) return;
+    await this.load('reload');
+    // At once, before any reload queued behind: the master has just answered, so it is asked here, in the
+    // queue, but only briefly; if it does not answer, the next look gives the servers back.
+    const read = await this.readFinishing(0, RIGHT_AFTER_RELOAD_MS);
+    await this.giveFinished(read, this.generation).catch((error: Error) =>
+      this.log('following the old workers failed', { error: error.message }),
+    );
   }
 
   /**
