@@ -892,40 +892,45 @@ describe('the edge outlives the runner', () => {
 
   test('a runner killed while a reload holds an instance for the old worker: the edge serves it anyway, and a restarted runner gives it back', async () => {
     const first = await startRunner(docker);
-    await deploy(first, 'single', ['--concurrency', '1', '--max', '1', '--reserve-after', '600']);
-    const long = fetch(`${first.gateway}/fn/single/slow?ms=5000`).then((res) => res.status);
-    await until(
-      'the long request at the app',
-      async () => (await listedInstances(first, 'single'))[0]!.inflight >= 1 || undefined,
-    );
-    // A reload: the new worker holds single's server (up at weight 0) while the old one has its request.
-    await deploy(first, 'reshaped', ['--timeout', '17s']);
-    const held = async () =>
-      (await edgeServerStates(first.dataDir, 'single')).some(
-        // Fields: … srv_op_state (2: running), srv_admin_state (bit 1: maintenance), srv_uweight.
-        (fields) =>
-          fields[3] !== '_activator' &&
-          fields[5] === '2' &&
-          (Number(fields[6]) & 1) === 0 &&
-          fields[7] === '0',
+    let second: RunnerProcess | undefined;
+    try {
+      await deploy(first, 'single', ['--concurrency', '1', '--max', '1', '--reserve-after', '600']);
+      const long = fetch(`${first.gateway}/fn/single/slow?ms=5000`).then((res) => res.status);
+      await until(
+        'the long request at the app',
+        async () => (await listedInstances(first, 'single'))[0]!.inflight >= 1 || undefined,
       );
-    expect(await held()).toBe(true);
-    await first.kill();
-    expect(await long).toBe(200);
-    // No runner to give it back: the edge sends it requests itself once it finds the runner gone.
-    const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${first.gateway}/fn/single/`)).status);
-    expect(statuses).toEqual([200, 200, 200]);
-    // More at once than it has room for: they wait their turn, as in the backend's queue.
-    const together = await Promise.all(
-      Array.from({ length: 3 }, () =>
-        fetch(`${first.gateway}/fn/single/slow?ms=500`).then((res) => res.status),
-      ),
-    );
-    expect(together).toEqual([200, 200, 200]);
-    const second = await startRunner(docker, { dataDir: first.dataDir });
-    await until('single given back', async () => ((await held()) ? undefined : true));
-    expect((await fetch(`${second.gateway}/fn/single/`)).status).toBe(200);
-    await second.stop();
+      // A reload: the new worker holds single's server (up at weight 0) while the old one has its request.
+      await deploy(first, 'reshaped', ['--timeout', '17s']);
+      const held = async () =>
+        (await edgeServerStates(first.dataDir, 'single')).some(
+          // Fields: … srv_op_state (2: running), srv_admin_state (bit 1: maintenance), srv_uweight.
+          (fields) =>
+            fields[3] !== '_activator' &&
+            fields[5] === '2' &&
+            (Number(fields[6]) & 1) === 0 &&
+            fields[7] === '0',
+        );
+      expect(await held()).toBe(true);
+      await first.kill();
+      expect(await long).toBe(200);
+      // No runner to give it back: the edge sends it requests itself once it finds the runner gone.
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${first.gateway}/fn/single/`)).status);
+      expect(statuses).toEqual([200, 200, 200]);
+      // More at once than it has room for: they wait their turn, as in the backend's queue.
+      const together = await Promise.all(
+        Array.from({ length: 3 }, () =>
+          fetch(`${first.gateway}/fn/single/slow?ms=500`).then((res) => res.status),
+        ),
+      );
+      expect(together).toEqual([200, 200, 200]);
+      second = await startRunner(docker, { dataDir: first.dataDir });
+      await until('single given back', async () => ((await held()) ? undefined : true));
+      expect((await fetch(`${second.gateway}/fn/single/`)).status).toBe(200);
+    } finally {
+      // Whatever failed: its edge and containers go (the restarted runner's are the first's).
+      await (second ?? first).stop();
+    }
   }, 120_000);
 });
