@@ -97,6 +97,10 @@ function errorBody(code: string, message: string): string {
   return `'{"error":{"code":"${code}","message":"${message}","requestId":"%[var(txn.rid)]"}}'`;
 }
 
+function notReady(): string {
+  return errorAnswer(503, EDGE_NOT_READY, 'no instance of the function takes requests at the edge yet');
+}
+
 function errorAnswer(status: number, code: string, message: string): string {
   return `status ${status} content-type application/json hdr ${HEADERS.error} ${code} lf-string ${errorBody(code, message)}`;
 }
@@ -116,7 +120,7 @@ export function renderEdgeConfig(
     ...globalSection(paths, tuning),
     ...defaultsSection(paths),
     ...edgeFrontend(paths, listen),
-    ...activatedFrontend(paths, backends),
+    ...activatedFrontend(paths),
     ...runnerBackends(paths),
     ...backends.flatMap((backend) => functionBackend(paths, backend, formOf)),
     '',
@@ -239,20 +243,16 @@ function forwardedRules(): string[] {
 }
 
 /**
- * Requests the activator held, sent back in once an instance is ready: the backend's maxconn applies. Only
- * to a backend with a server up: otherwise the backend's backup (the activator itself) would get the request
- * again, and again. The activator is told `EDGE_NOT_READY` instead, and waits.
+ * Requests the activator held, sent back in once an instance is ready: the backend's maxconn applies. The
+ * backend tells the activator `EDGE_NOT_READY` if no server takes requests after all (see functionBackend).
  */
-function activatedFrontend(paths: EdgePaths, backends: EdgeBackend[]): string[] {
+function activatedFrontend(paths: EdgePaths): string[] {
   return [
     'frontend activated',
     `  bind ${paths.activated} mode 600`,
     `  http-request set-var(txn.rid) req.hdr(${HEADERS.requestId})`,
     `  http-request set-var(txn.backend) req.hdr(${FUNCTION_HEADER}),map(${paths.functions})`,
-    ...backends.flatMap((backend) => [
-      ...instanceUpAcl(`up_${backend.name}`, backend),
-      `  use_backend ${backend.name} if { var(txn.backend) -m str ${backend.name} } up_${backend.name}`,
-    ]),
+    '  use_backend %[var(txn.backend)] if { var(txn.backend) -m found }',
     '  default_backend not_ready',
     '',
   ];
@@ -273,7 +273,7 @@ function runnerBackends(paths: EdgePaths): string[] {
     `  server _runner ${paths.runner}`,
     '',
     'backend not_ready',
-    `  http-request return ${errorAnswer(503, EDGE_NOT_READY, 'no instance of the function is up at the edge yet')}`,
+    `  http-request return ${notReady()}`,
     '',
   ];
 }
@@ -348,6 +348,9 @@ function functionBackend(paths: EdgePaths, backend: EdgeBackend, formOf: FormOf)
     ...takingRequests(backend),
     // Bound for the activator when no server takes requests (none up, or all held): its wait does not count.
     `  http-request set-timeout server ${setting('activationTimeoutMs')} if !{ var(txn.taking) -m found }`,
+    // Sent back in by the activator while no server takes requests (held, or found down since): the backup
+    // would be the activator itself again. It waits instead.
+    `  http-request return ${notReady()} if !{ var(txn.taking) -m found } { fe_name activated }`,
     // The runner's check first: while it answers, instance_up is not evaluated a second time per request.
     `  http-request return ${errorAnswer(503, 'RUNNER_UNAVAILABLE', 'the runner is not running and no instance of the function is up: it is woken or started once the runner is back')} if !{ srv_is_up(${backend.name}/${ACTIVATOR_SERVER}) } !instance_up`,
     ...heldFallback(backend),
