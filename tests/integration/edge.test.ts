@@ -39,6 +39,14 @@ async function listedInstances(runner: RunnerProcess, fn: string): Promise<Liste
   return listed.find((each) => each.name === fn)!.instances;
 }
 
+/** Waits until the runner counts at least `count` requests in flight at the function's first instance. */
+function untilInFlight(runner: RunnerProcess, fn: string, count = 1): Promise<true> {
+  return until(
+    `${count} request(s) of ${fn} in flight`,
+    async () => (await listedInstances(runner, fn))[0]!.inflight >= count || undefined,
+  );
+}
+
 /** The sample's count of the most requests it held at once (of `plain`), from zero again. */
 async function resetPeak(runner: RunnerProcess): Promise<void> {
   await fetch(`${runner.gateway}/fn/plain/peak`, { method: 'POST' }).then((res) => res.arrayBuffer());
@@ -86,10 +94,7 @@ async function underQueue(
   await resetPeak(runner);
   const first = Array.from({ length: 4 }, () => slow(runner, 3000));
   // Asked of the runner: a request to plain would wait behind these.
-  await until(
-    'plain at its concurrency',
-    async () => (await listedInstances(runner, 'plain'))[0]!.inflight >= 2 || undefined,
-  );
+  await untilInFlight(runner, 'plain', 2);
   const prober = startProber(`${runner.gateway}/fn/plain/slow?ms=100`, 5, { newConnections: true });
   let probes: Array<{ status: number }> = [];
   try {
@@ -520,11 +525,7 @@ describe('the edge (HAProxy) in front of every function', () => {
       await res.arrayBuffer();
       return { status: res.status, error: res.headers.get('x-pilotlight-error'), ms: Date.now() - started };
     };
-    const inFlight = () =>
-      until(
-        'a request at the app',
-        async () => (await listedInstances(runner, 'queued'))[0]!.inflight >= 1 || undefined,
-      );
+    const inFlight = () => untilInFlight(runner, 'queued');
     // The second waits 2 s in the edge's queue, then runs 2 s: 4 s at the edge, 2 s of its 3 s at the app.
     const first = timed(2000);
     await inFlight();
@@ -626,10 +627,7 @@ describe('the edge (HAProxy) in front of every function', () => {
       '600',
     ]);
     const long = fetch(`${runner.gateway}/fn/heldtime/slow?ms=2800`).then((res) => res.status);
-    await until(
-      'the long request at the app',
-      async () => (await listedInstances(runner, 'heldtime'))[0]!.inflight >= 1 || undefined,
-    );
+    await untilInFlight(runner, 'heldtime');
     // A reload: the old worker keeps the long request, so the new one holds the instance until it ends.
     await deploy(runner, 'reshaped', ['--timeout', '19s']);
     const started = Date.now();
@@ -739,10 +737,7 @@ describe('the edge adds and removes functions at run time', () => {
   test('an rm followed at once by a deploy of the same name: the deploy waits for the removal, then the function serves', async () => {
     await deploy(runner, 'twice', ['--concurrency', '2', '--max', '1', '--env', 'GENERATION=1']);
     const inflight = fetch(`${runner.gateway}/fn/twice/slow?ms=2000`).then((res) => res.status);
-    await until(
-      'the request in flight',
-      async () => (await listedInstances(runner, 'twice'))[0]!.inflight >= 1 || undefined,
-    );
+    await untilInFlight(runner, 'twice');
     const removing = runner.cli(['rm', 'twice']);
     await until('the removal begun', async () =>
       (await listedInstances(runner, 'twice').catch(() => undefined)) === undefined ? true : undefined,
@@ -896,10 +891,7 @@ describe('the edge outlives the runner', () => {
     try {
       await deploy(first, 'single', ['--concurrency', '1', '--max', '1', '--reserve-after', '600']);
       const long = fetch(`${first.gateway}/fn/single/slow?ms=5000`).then((res) => res.status);
-      await until(
-        'the long request at the app',
-        async () => (await listedInstances(first, 'single'))[0]!.inflight >= 1 || undefined,
-      );
+      await untilInFlight(first, 'single');
       // A reload: the new worker holds single's server (up at weight 0) while the old one has its request.
       await deploy(first, 'reshaped', ['--timeout', '17s']);
       const held = async () =>

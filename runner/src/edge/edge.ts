@@ -352,9 +352,7 @@ export class Edge implements Routing {
     patienceMs: number,
     timeoutMs?: number,
   ): Promise<Map<string, number> | undefined> {
-    const old = await this.oldWorkerStats('show stat -1 4 -1', patienceMs, true, timeoutMs).catch(
-      () => undefined,
-    );
+    const old = await this.oldWorkerStats('show stat -1 4 -1', { patienceMs, timeoutMs });
     return old && finishingByAddress(old);
   }
 
@@ -421,26 +419,26 @@ export class Edge implements Routing {
     const [answer, old] = await Promise.all([
       held ? edgeCommand(this.paths.admin, command) : Promise.resolve(''),
       // A drain or a shrink acts on this answer: worth waiting a moment for the master.
-      this.oldWorkerStats(command, MASTER_PATIENCE_MS),
+      this.oldWorkerStats(command, { patienceMs: MASTER_PATIENCE_MS }),
     ]);
     const server = held
       ? parseShowStat(answer).get(held.backend.name)?.servers.get(slotName(held.index))
       : undefined;
-    return (server ? server.sessions + server.queued : 0) + finishingAt(old, address);
+    const finishing = finishingByAddress(old ?? []).get(address) ?? 0;
+    return (server ? server.sessions + server.queued : 0) + finishing;
   }
 
   /**
    * `show stat` as each old worker answers it. A reload leaves the old worker finishing the requests it had, to
    * the servers it had: the runner's changes since went to the current worker only, so its servers are known by
    * address, not by slot. The master's CLI is closed for a moment after a reload, while it re-executes itself:
-   * it is asked again for up to patienceMs, and then none are counted.
+   * it is asked again for up to patienceMs; undefined if it still does not answer (callers count none then,
+   * but the following of a reload's old workers waits for an answer).
    */
   private async oldWorkerStats(
     command: string,
-    patienceMs = 0,
-    orThrow = false,
-    timeoutMs?: number,
-  ): Promise<Array<Map<string, BackendStats>>> {
+    { patienceMs = 0, timeoutMs }: { patienceMs?: number; timeoutMs?: number } = {},
+  ): Promise<Array<Map<string, BackendStats>> | undefined> {
     const deadline = Date.now() + patienceMs;
     for (;;) {
       try {
@@ -449,11 +447,8 @@ export class Edge implements Routing {
         return await Promise.all(
           pids.map(async (pid) => parseShowStat(await this.process.askWorker(pid, command, timeoutMs))),
         );
-      } catch (error) {
-        if (Date.now() >= deadline) {
-          if (orThrow) throw error;
-          return [];
-        }
+      } catch {
+        if (Date.now() >= deadline) return undefined;
         await sleep(50);
       }
     }
@@ -464,9 +459,9 @@ export class Edge implements Routing {
     const command = 'show stat -1 4 -1';
     const [answer, old] = await Promise.all([
       edgeCommand(this.paths.admin, command),
-      this.oldWorkerStats(command, MASTER_PATIENCE_MS),
+      this.oldWorkerStats(command, { patienceMs: MASTER_PATIENCE_MS }),
     ]);
-    return openTo([parseShowStat(answer), ...old], (address) => address.startsWith(`${ip}:`));
+    return openTo([parseShowStat(answer), ...(old ?? [])], (address) => address.startsWith(`${ip}:`));
   }
 
   /** One question to the edge at a time per function, however many held requests ask it meanwhile. */
@@ -495,10 +490,12 @@ export class Edge implements Routing {
     const byFunction = new Map<string, BackendStats>();
     if (!this.live) return byFunction;
     const command = 'show stat -1 6 -1';
-    const [answer, old] = await Promise.all([
+    const [answer, answered] = await Promise.all([
       edgeCommand(this.paths.admin, command),
       this.oldWorkerStats(command),
     ]);
+    const old = answered ?? [];
+    const finishing = finishingByAddress(old);
     const all = parseShowStat(answer);
     for (const [fn, backend] of this.pool.serving()) {
       const name = backend.name;
@@ -510,7 +507,7 @@ export class Edge implements Routing {
         if (slot.instance === undefined || !server) return;
         servers.set(slot.instance, {
           ...server,
-          sessions: server.sessions + finishingAt(old, slot.address),
+          sessions: server.sessions + (finishing.get(slot.address) ?? 0),
         });
       });
       const queued = old.reduce((sum, each) => sum + (each.get(name)?.queued ?? 0), stats.queued);
@@ -688,14 +685,6 @@ export class Edge implements Routing {
 }
 
 /**
- * Sessions and queued requests the old workers still have for servers at ADDRESS (an instance's own: the
- * backend an old worker had it in may serve another function since).
- */
-function finishingAt(old: Array<Map<string, BackendStats>>, address: string): number {
-  return address === FREE_ADDRESS ? 0 : openTo(old, (each) => each === address);
-}
-
-/**
  * What a slot's server is given (see server-form.ts), with what the old workers hold by address; all of each
  * instance's concurrency while that is not known.
  */
@@ -708,7 +697,10 @@ function sameCounts(a: Map<string, number>, b: Map<string, number> | undefined):
   return b !== undefined && a.size === b.size && [...a].every(([address, count]) => b.get(address) === count);
 }
 
-/** The old workers' open and queued requests by server address, of those that have any. */
+/**
+ * The old workers' open and queued requests by server address, of those that have any: by address, since the
+ * backend an old worker had an instance in may serve another function since.
+ */
 function finishingByAddress(old: Array<Map<string, BackendStats>>): Map<string, number> {
   const byAddress = new Map<string, number>();
   for (const stats of old) {
